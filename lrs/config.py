@@ -1,0 +1,67 @@
+"""The one settings object. Every process reads it once at start-up and passes it down.
+
+Environment variables use the prefix ``LRS_`` (e.g. ``LRS_KAFKA_BOOTSTRAP=broker:9092``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration for the LRS, the stream workers, the embedded stack and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="LRS_", extra="ignore")
+
+    # --- embedded local stack (``lrs stack up``) -------------------------------------------
+    state_dir: Path = Field(Path(".lrs"), description="Pid files, logs and ClickHouse data of the local stack.")
+    broker_port: int = Field(19092, description="Port of the embedded Tansu broker.")
+    clickhouse_tcp_port: int = Field(19000, description="Native-protocol port of the embedded ClickHouse.")
+    clickhouse_http_port: int = Field(18123, description="HTTP port of the embedded ClickHouse.")
+
+    # --- where the services are (defaults point at the embedded stack) ----------------------
+    kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; default: the embedded broker.")
+    clickhouse_url: str = Field(
+        "", description="clickhouse-driver DSN, e.g. clickhouse://default:@host:9000/lrs; default: embedded."
+    )
+
+    # --- topics ----------------------------------------------------------------------------
+    statements_topic: str = "xapi.statements"
+    topic_partitions: int = Field(6, description="Partitions created for our topics (unit of parallelism).")
+    topic_replication: int = Field(1, description="Replication factor for created topics (3 in production).")
+
+    # --- HTTP LRS --------------------------------------------------------------------------
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413.")
+    produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
+    consistency_wait_s: float = Field(
+        5.0, description="Bounded wait on GET until the sink has passed what this process produced."
+    )
+    credentials_cache_s: float = Field(2.0, description="How long verified credentials are cached.")
+
+    # --- stream workers --------------------------------------------------------------------
+    worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")
+    worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
+    sink_batch_size: int = 2000
+    sink_batch_within_s: float = 0.2
+    sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
+    kafka_session_timeout_s: float = Field(10.0, description="Group session timeout (Tansu needs ~10 s).")
+
+    @model_validator(mode="after")
+    def _default_endpoints(self) -> Settings:
+        # Endpoints default to the embedded stack so the CLI works with zero configuration.
+        if not self.kafka_bootstrap:
+            self.kafka_bootstrap = f"127.0.0.1:{self.broker_port}"
+        if not self.clickhouse_url:
+            self.clickhouse_url = f"clickhouse://default:@127.0.0.1:{self.clickhouse_tcp_port}/lrs"
+        return self
+
+    @property
+    def clickhouse_database(self) -> str:
+        """The database named in ``clickhouse_url``."""
+        path = self.clickhouse_url.rsplit("/", 1)[-1].split("?", 1)[0]
+        return path or "default"
