@@ -1,0 +1,97 @@
+"""The HTTP LRS: a FastAPI app built from the settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lrs import metrics
+from lrs.auth.credentials import CredentialStore
+from lrs.config import Settings
+from lrs.consistency import Consistency
+from lrs.errors import XAPIError
+from lrs.publisher import Publisher
+from lrs.routes import about, statements
+from lrs.routes.deps import Services
+from lrs.statements.recent import RecentIds
+from lrs.store.clickhouse import ClickHouse
+
+VERSION_HEADER = "X-Experience-API-Version"
+
+
+def build_services(settings: Settings) -> Services:
+    """Connect the process's shared services (lazy: nothing needs to be up yet)."""
+    clickhouse = ClickHouse(settings)
+    publisher = Publisher(settings)
+    return Services(
+        settings=settings,
+        clickhouse=clickhouse,
+        publisher=publisher,
+        credentials=CredentialStore(settings, clickhouse),
+        consistency=Consistency(settings, clickhouse, publisher),
+        recent=RecentIds(),
+    )
+
+
+def _error(exc: XAPIError) -> Response:
+    return Response(orjson.dumps(exc.body()), status_code=exc.status, media_type="application/json",
+                    headers=exc.headers)
+
+
+def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
+    """The LRS application."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = svc or build_services(settings)
+        yield
+        app.state.services.publisher.close()
+        app.state.services.clickhouse.close()
+
+    app = FastAPI(title="xAPI LRS", version="0.1.0", lifespan=lifespan)
+    app.include_router(about.router)
+    app.include_router(statements.router)
+
+    @app.exception_handler(XAPIError)
+    async def xapi_error(_: Request, exc: XAPIError) -> Response:
+        return _error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameters(_: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error(XAPIError(400, f"{where}: {first.get('msg', 'invalid request')}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        return _error(XAPIError(exc.status_code, str(exc.detail)))
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next) -> Response:
+        start = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            response = _error(XAPIError(413, f"request body larger than {settings.max_body_bytes} bytes"))
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        metrics.REQUEST_LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
+        if path.startswith("/xapi"):
+            spoken = "2.0.0" if request.headers.get(VERSION_HEADER, "").startswith("2") else "1.0.3"
+            response.headers.setdefault(VERSION_HEADER, spoken)
+        return response
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` / multi-process serving: settings from the environment."""
+    return create_app(Settings())

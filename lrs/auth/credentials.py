@@ -1,0 +1,128 @@
+"""Basic-auth clients: each key belongs to one tenant and carries scopes; secrets stored as argon2 hashes.
+
+Credentials live in ClickHouse so every LRS process sees a new, rotated or revoked key within
+``credentials_cache_s`` seconds, without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from lrs.config import Settings
+from lrs.store.clickhouse import ClickHouse
+
+SCOPES = frozenset({
+    "statements/write", "statements/read", "statements/read/mine", "state", "define", "profile",
+    "all/read", "all",
+})
+DEFAULT_SCOPES = ("all",)
+_HASHER = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Client:
+    """An authenticated client: who it is and what it may do."""
+
+    key: str
+    tenant: str
+    name: str
+    scopes: frozenset[str]
+
+    def allows(self, *needed: str) -> bool:
+        """True if the client holds ``all`` or any of the ``needed`` scopes."""
+        return "all" in self.scopes or any(scope in self.scopes for scope in needed)
+
+
+class CredentialError(ValueError):
+    """Invalid tenant, scope or unknown key in a credentials command."""
+
+
+class CredentialStore:
+    """Create, rotate, revoke and verify credentials."""
+
+    def __init__(self, settings: Settings, clickhouse: ClickHouse) -> None:
+        self.settings = settings
+        self.clickhouse = clickhouse
+        self._cache: dict[str, tuple[float, Client | None]] = {}
+        self._lock = threading.Lock()
+
+    def _write(self, key: str, tenant: str, name: str, secret_hash: str, scopes: list[str], revoked: bool) -> None:
+        row = [key, tenant, name, secret_hash, scopes, int(revoked), time.time_ns() // 1000]
+        self.clickhouse.insert("credentials_insert", [row])
+
+    def create(self, tenant: str, name: str = "", scopes: tuple[str, ...] = DEFAULT_SCOPES) -> tuple[str, str]:
+        """Create a key/secret pair for ``tenant``; the secret is shown once and stored hashed."""
+        if not tenant or not tenant.replace("-", "").replace("_", "").isalnum():
+            raise CredentialError("tenant must be letters, digits, '-' or '_'")
+        unknown = set(scopes) - SCOPES
+        if unknown:
+            raise CredentialError(f"unknown scopes: {', '.join(sorted(unknown))}; known: {', '.join(sorted(SCOPES))}")
+        key, secret = secrets.token_hex(10), secrets.token_urlsafe(24)
+        self._write(key, tenant, name or key, _HASHER.hash(secret), sorted(scopes), revoked=False)
+        return key, secret
+
+    def _current(self, key: str) -> tuple | None:
+        rows = self.clickhouse.run("credential_by_key", {"key": key})
+        return rows[0] if rows else None
+
+    def rotate(self, key: str) -> str:
+        """Give ``key`` a new secret; the old one stops working (within the cache time)."""
+        row = self._current(key)
+        if row is None:
+            raise CredentialError(f"no credential with key {key}")
+        tenant, name, _, scopes, _ = row
+        secret = secrets.token_urlsafe(24)
+        self._write(key, tenant, name, _HASHER.hash(secret), list(scopes), revoked=False)
+        return secret
+
+    def revoke(self, key: str) -> None:
+        """Revoke ``key`` for good."""
+        row = self._current(key)
+        if row is None:
+            raise CredentialError(f"no credential with key {key}")
+        tenant, name, secret_hash, scopes, _ = row
+        self._write(key, tenant, name, secret_hash, list(scopes), revoked=True)
+
+    def list(self, tenant: str) -> list[dict]:
+        """Credentials of a tenant, without secrets."""
+        rows = self.clickhouse.run("credentials_list", {"tenant": tenant})
+        return [{"key": k, "name": n, "scopes": list(s), "revoked": bool(r)} for k, n, s, r, _ in rows]
+
+    def authenticate(self, key: str, secret: str) -> Client | None:
+        """The client for a key/secret pair, or None. Verified results are cached briefly."""
+        # Cache by a digest of key+secret so a wrong secret never hits a cached success.
+        digest = hashlib.sha256(f"{key}\0{secret}".encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit and hit[0] > now:
+            return hit[1]
+        client = self._verify(key, secret)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now + self.settings.credentials_cache_s, client)
+        return client
+
+    def _verify(self, key: str, secret: str) -> Client | None:
+        row = self._current(key)
+        if row is None:
+            # Spend comparable time on unknown keys so key existence does not leak through timing.
+            hmac.compare_digest(secret, secret)
+            return None
+        tenant, name, secret_hash, scopes, revoked = row
+        try:
+            _HASHER.verify(secret_hash, secret)
+        except (VerificationError, InvalidHashError):
+            return None
+        if revoked:
+            return None
+        return Client(key=key, tenant=tenant, name=name, scopes=frozenset(scopes))

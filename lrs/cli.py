@@ -1,0 +1,176 @@
+"""The ``lrs`` command line: local stack, LRS server, workers, schema, credentials, demo."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lrs.config import Settings
+
+app = typer.Typer(help="xAPI LRS streaming learning events through Kafka into ClickHouse.", no_args_is_help=True)
+stack_app = typer.Typer(help="The embedded local stack (Tansu broker + ClickHouse server).", no_args_is_help=True)
+credentials_app = typer.Typer(help="Basic-auth credentials of tenants (brands).", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(credentials_app, name="credentials")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+def _status_table(statuses) -> Table:
+    table = Table("service", "running", "pid", "address", "detail")
+    for s in statuses:
+        table.add_row(s.name, "[green]yes[/green]" if s.running else "[red]no[/red]", str(s.pid or ""),
+                      s.address, s.detail)
+    return table
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start the broker and ClickHouse (idempotent) and wait until both answer."""
+    from lrs.stack.stack import LocalStack, StackError
+
+    try:
+        console.print(_status_table(LocalStack(Settings()).up()))
+    except StackError as exc:
+        _fail(str(exc))
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop what ``stack up`` started."""
+    from lrs.stack.stack import LocalStack
+
+    console.print(_status_table(LocalStack(Settings()).down()))
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show whether the local services run."""
+    from lrs.stack.stack import LocalStack
+
+    console.print(_status_table(LocalStack(Settings()).status()))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply ClickHouse migrations and create the Kafka topics (idempotent)."""
+    from lrs.kafka.topics import ensure_topics
+    from lrs.store.migrate import migrate_clickhouse
+
+    settings = Settings()
+    report = migrate_clickhouse(settings)
+    console.print(f"ClickHouse: applied {report.applied or 'nothing'}; already applied: {len(report.already)}")
+    created = ensure_topics(settings)
+    console.print(f"Kafka topics created: {created or 'none (all exist)'}")
+
+
+@app.command()
+def serve(
+    workers: Annotated[int, typer.Option(help="HTTP worker processes (each a full LRS).")] = 1,
+) -> None:
+    """Run the HTTP LRS on LRS_HTTP_HOST:LRS_HTTP_PORT."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run("lrs.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
+                workers=workers, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker() -> None:
+    """Run a stream worker (Faust); start several to share the topic's partitions."""
+    import faust
+    from prometheus_client import start_http_server
+
+    from streams.app import create_app
+
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO)
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
+    faust_app = create_app(settings)
+    faust.Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
+
+
+@credentials_app.command("add")
+def credentials_add(
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) the key belongs to.")],
+    name: Annotated[str, typer.Option(help="Label, e.g. the platform using the key.")] = "",
+    scope: Annotated[list[str], typer.Option(help="Scopes (repeatable); default: all.")] = None,  # noqa: B006
+) -> None:
+    """Create a key/secret pair; the secret is printed once and stored hashed."""
+    from lrs.auth.credentials import CredentialError, CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    store = CredentialStore(settings, ClickHouse(settings, size=1))
+    try:
+        key, secret = store.create(tenant, name, tuple(scope or ("all",)))
+    except CredentialError as exc:
+        _fail(str(exc))
+    console.print(f"key:    {key}\nsecret: {secret}\ntenant: {tenant}")
+
+
+@credentials_app.command("list")
+def credentials_list(tenant: Annotated[str, typer.Option(help="Tenant to list.")]) -> None:
+    """List a tenant's keys (never secrets)."""
+    from lrs.auth.credentials import CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    table = Table("key", "name", "scopes", "revoked")
+    for c in CredentialStore(settings, ClickHouse(settings, size=1)).list(tenant):
+        table.add_row(c["key"], c["name"], ",".join(c["scopes"]), str(c["revoked"]))
+    console.print(table)
+
+
+@credentials_app.command("rotate")
+def credentials_rotate(key: str) -> None:
+    """Give a key a new secret (the old one stops working within seconds)."""
+    from lrs.auth.credentials import CredentialError, CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    try:
+        secret = CredentialStore(settings, ClickHouse(settings, size=1)).rotate(key)
+    except CredentialError as exc:
+        _fail(str(exc))
+    console.print(f"key:    {key}\nsecret: {secret}")
+
+
+@credentials_app.command("revoke")
+def credentials_revoke(key: str) -> None:
+    """Revoke a key for good."""
+    from lrs.auth.credentials import CredentialError, CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    try:
+        CredentialStore(settings, ClickHouse(settings, size=1)).revoke(key)
+    except CredentialError as exc:
+        _fail(str(exc))
+    console.print(f"revoked {key}")
+
+
+@app.command()
+def demo(
+    learners: Annotated[int, typer.Option(help="Learners in the generated cohort.")] = 3000,
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) to create.")] = "acme",
+    seed: Annotated[int, typer.Option(help="Seed of the cohort generator.")] = 7,
+) -> None:
+    """Bring the stack up, run LRS + worker, send a generated brand cohort, print the summary."""
+    from lrs.demo.run import run_demo
+
+    run_demo(Settings(), learners=learners, tenant=tenant, seed=seed, console=console)
+
+
+if __name__ == "__main__":
+    app()

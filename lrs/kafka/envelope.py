@@ -1,0 +1,53 @@
+"""The message format of the statements topic: what the LRS produces and the workers consume.
+
+Key:   ``tenant|actor IFI`` (UTF-8), so one learner's statements stay ordered on one partition.
+Value: compact JSON ``{"v": 1, "tenant": str, "statement": {...}}`` where the statement is final
+       (``id``, ``stored``, ``timestamp``, ``authority``, ``version`` already set by the LRS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+ENVELOPE_VERSION = 1
+
+
+class PoisonMessage(ValueError):
+    """A message on the topic that no version of this code can read."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One stored statement as carried on the statements topic."""
+
+    tenant: str
+    statement: dict[str, Any]
+
+
+def message_key(tenant: str, actor_ifi: str) -> bytes:
+    """Partitioning key: one learner of one tenant always maps to the same partition."""
+    return f"{tenant}|{actor_ifi}".encode()
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Serialize compactly (ClickHouse's visitParam functions need compact JSON)."""
+    return orjson.dumps({"v": ENVELOPE_VERSION, "tenant": envelope.tenant, "statement": envelope.statement})
+
+
+def decode(value: bytes | None) -> Envelope:
+    """Parse a message value; raise PoisonMessage saying why it cannot be used."""
+    if not value:
+        raise PoisonMessage("empty message")
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise PoisonMessage(f"invalid JSON: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("v") != ENVELOPE_VERSION:
+        raise PoisonMessage(f"unknown envelope version: {doc.get('v') if isinstance(doc, dict) else None!r}")
+    tenant, statement = doc.get("tenant"), doc.get("statement")
+    if not isinstance(tenant, str) or not tenant or not isinstance(statement, dict) or "id" not in statement:
+        raise PoisonMessage("envelope lacks tenant or statement id")
+    return Envelope(tenant=tenant, statement=statement)

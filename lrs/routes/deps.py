@@ -1,0 +1,68 @@
+"""Request plumbing shared by the routes: the services object, authentication, version header."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from lrs.auth.credentials import Client, CredentialStore
+from lrs.config import Settings
+from lrs.consistency import Consistency
+from lrs.errors import XAPIError
+from lrs.publisher import Publisher
+from lrs.statements.recent import RecentIds
+from lrs.store.clickhouse import ClickHouse
+
+SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
+_VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
+
+
+@dataclass
+class Services:
+    """Everything a request handler needs, built once per process from the settings."""
+
+    settings: Settings
+    clickhouse: ClickHouse
+    publisher: Publisher
+    credentials: CredentialStore
+    consistency: Consistency
+    recent: RecentIds
+
+
+def services(request: Request) -> Services:
+    """The process's services (set on the app at start-up)."""
+    return request.app.state.services
+
+
+def xapi_version(request: Request) -> str:
+    """The spec version the client speaks: ``1.0.3`` or ``2.0.0`` (400 if missing or unsupported)."""
+    value = request.headers.get("x-experience-api-version")
+    if value is None:
+        raise XAPIError(400, "X-Experience-API-Version header is required")
+    if not _VERSION.match(value.strip()):
+        raise XAPIError(400, f"X-Experience-API-Version {value!r} is not supported; use 1.0.x or 2.0.x")
+    return "2.0.0" if value.strip().startswith("2") else "1.0.3"
+
+
+async def authenticate(request: Request, *scopes: str) -> Client:
+    """The client of a Basic-auth request, required to hold one of ``scopes`` (401 / 403 otherwise)."""
+    header = request.headers.get("authorization", "")
+    challenge = {"WWW-Authenticate": 'Basic realm="xAPI"'}
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic" or not token:
+        raise XAPIError(401, "authentication required (HTTP Basic)", headers=challenge)
+    try:
+        key, _, secret = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise XAPIError(401, "malformed Basic credentials", headers=challenge) from None
+    client = await asyncio.to_thread(services(request).credentials.authenticate, key, secret)
+    if client is None:
+        raise XAPIError(401, "unknown or revoked credentials", headers=challenge)
+    if scopes and not client.allows(*scopes):
+        raise XAPIError(403, f"these credentials lack the scope for this request (one of: {', '.join(scopes)})")
+    return client

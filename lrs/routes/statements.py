@@ -1,0 +1,164 @@
+"""The Statements resource: POST/PUT store through Kafka, GET reads from ClickHouse."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from lrs import metrics
+from lrs.auth.credentials import Client
+from lrs.errors import XAPIError
+from lrs.kafka.envelope import Envelope, encode, message_key
+from lrs.publisher import BrokerUnavailable
+from lrs.routes.deps import Services, authenticate, services, xapi_version
+from lrs.statements.prepare import comparable, prepare
+from lrs.util.timeparse import now_timestamp
+from lrs.xapi import XAPIValidationError, actor_ifi, validate_statements
+
+router = APIRouter()
+JSON = "application/json"
+
+
+def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON, headers=headers)
+
+
+async def _body_json(request: Request) -> Any:
+    body = await request.body()
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise XAPIError(400, f"request body is not valid JSON: {exc}") from None
+
+
+def _check_ids(statements: list[dict[str, Any]], put_id: str | None) -> None:
+    seen: set[str] = set()
+    for index, statement in enumerate(statements):
+        sid = statement.get("id")
+        if sid is None:
+            continue
+        sid = str(sid).lower()
+        if sid in seen:
+            raise XAPIError(400, f"statements[{index}].id: duplicate id {sid} in one request")
+        seen.add(sid)
+    given = statements[0].get("id")
+    if put_id is not None and given is not None and str(given).lower() != put_id:
+        raise XAPIError(400, "statement id does not match the statementId parameter")
+
+
+async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], version: str) -> list[str]:
+    """Validate what needs the stored data, publish, and return the ids of the statements."""
+    stored = now_timestamp()
+    prepared = [prepare(s, client=client, stored=stored, version="2.0.0" if version == "2.0.0" else "1.0.0")
+                for s in raw]
+    ids = [s["id"] for s in prepared]
+    given = [str(s["id"]).lower() for s in raw if s.get("id")]
+    targets = {s["object"]["id"].lower(): i for i, s in enumerate(prepared)
+               if s.get("verb", {}).get("id") == "http://adlnet.gov/expapi/verbs/voided"}
+
+    existing: dict[str, tuple[str, int, str]] = {}
+    lookup = sorted(set(given) | set(targets))
+    if lookup:
+        # Our own recent writes must reach ClickHouse before we judge conflicts against them.
+        if svc.recent.any_of(client.tenant, lookup):
+            await svc.consistency.wait()
+        rows = await asyncio.to_thread(svc.clickhouse.run, "statements_by_ids",
+                                       {"tenant": client.tenant, "ids": lookup})
+        existing = {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    voiding_ids = {prepared[i]["id"] for i in targets.values()}
+    for target, index in targets.items():
+        found = existing.get(target)
+        if (found and found[2]) or target in voiding_ids - {prepared[index]["id"]}:
+            raise XAPIError(400, f"statements[{index}]: a voiding statement cannot target another voiding statement")
+
+    fresh = []
+    for index, (original, statement) in enumerate(zip(raw, prepared, strict=True)):
+        found = existing.get(statement["id"]) if original.get("id") else None
+        if found is None:
+            fresh.append(statement)
+            continue
+        keep_ts = "timestamp" in original
+        if comparable(orjson.loads(found[0]), keep_timestamp=keep_ts) != comparable(statement, keep_timestamp=keep_ts):
+            raise XAPIError(409, f"statements[{index}]: a different statement with id {statement['id']} "
+                                 "is already stored")
+        # Same id and same content: nothing to do (statements are immutable).
+
+    messages = [(message_key(client.tenant, actor_ifi(s["actor"])), encode(Envelope(client.tenant, s))) for s in fresh]
+    if messages:
+        try:
+            await asyncio.to_thread(svc.publisher.publish, messages)
+        except BrokerUnavailable as exc:
+            metrics.STATEMENTS_REJECTED.labels(reason="broker unavailable").inc(len(messages))
+            raise XAPIError(503, f"statements not stored: {exc}; retry later", headers={"Retry-After": "1"}) from None
+        svc.recent.add(client.tenant, (s["id"] for s in fresh))
+        metrics.STATEMENTS_ACCEPTED.labels(tenant=client.tenant).inc(len(messages))
+    return ids
+
+
+def _validated(data: Any, version: str) -> list[dict[str, Any]]:
+    try:
+        validate_statements(data, version=version)
+    except XAPIValidationError as exc:
+        metrics.STATEMENTS_REJECTED.labels(reason="invalid").inc()
+        raise XAPIError(400, str(exc)) from None
+    return data if isinstance(data, list) else [data]
+
+
+@router.post("/xapi/statements")
+async def post_statements(request: Request) -> Response:
+    """Store one statement or an array; answer the ids once the broker acknowledged them."""
+    version = xapi_version(request)
+    svc = services(request)
+    client = await authenticate(request, "statements/write")
+    statements = _validated(await _body_json(request), version)
+    _check_ids(statements, None)
+    ids = await _store(svc, client, statements, version)
+    return _json(ids, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
+
+
+@router.put("/xapi/statements")
+async def put_statement(request: Request, statementId: str | None = None) -> Response:  # noqa: N803
+    """Store one statement under the id given as a parameter; 204 on success."""
+    version = xapi_version(request)
+    svc = services(request)
+    client = await authenticate(request, "statements/write")
+    if not statementId:
+        raise XAPIError(400, "PUT /statements requires the statementId parameter")
+    try:
+        put_id = str(uuid.UUID(statementId)).lower()
+    except ValueError:
+        raise XAPIError(400, f"statementId {statementId!r} is not a UUID") from None
+    data = await _body_json(request)
+    if not isinstance(data, dict):
+        raise XAPIError(400, "PUT /statements takes a single statement object")
+    statements = _validated(data, version)
+    _check_ids(statements, put_id)
+    await _store(svc, client, [{**statements[0], "id": put_id}], version)
+    return Response(status_code=204, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
+
+
+@router.get("/xapi/statements")
+async def get_statements(request: Request, statementId: str | None = None,  # noqa: N803
+                         voidedStatementId: str | None = None) -> Response:  # noqa: N803
+    """Read one statement by ``statementId`` / ``voidedStatementId``."""
+    xapi_version(request)
+    svc = services(request)
+    client = await authenticate(request, "statements/read", "all/read", "statements/read/mine")
+    consistent = await svc.consistency.wait()
+    headers = {"X-Experience-API-Consistent-Through": consistent}
+    wanted = statementId or voidedStatementId
+    if not wanted:
+        raise XAPIError(400, "this LRS build answers GET /statements with statementId or voidedStatementId",
+                        headers=headers)
+    if statementId and voidedStatementId:
+        raise XAPIError(400, "use statementId or voidedStatementId, not both", headers=headers)
+    rows = await asyncio.to_thread(svc.clickhouse.run, "statement_by_id",
+                                   {"tenant": client.tenant, "statement_id": wanted.lower()})
+    if not rows or bool(rows[0][1]) != bool(voidedStatementId):
+        raise XAPIError(404, f"no statement {wanted}", headers=headers)
+    return Response(rows[0][0], media_type=JSON, headers=headers)

@@ -1,0 +1,3 @@
+-- Names of the migrations already applied.
+-- params: {}
+SELECT name FROM schema_migrations GROUP BY name ORDER BY name

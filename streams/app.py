@@ -1,0 +1,74 @@
+"""The Faust application: agents that consume the statements topic.
+
+Run with ``lrs worker``. Any number of workers can run side by side: they share the topic's
+partitions as one consumer group (``worker_app_id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+
+from lrs.config import Settings
+from streams.sink import Message, StatementSink
+
+log = logging.getLogger(__name__)
+
+
+def broker_url(bootstrap: str) -> str:
+    """Faust's broker URL for a comma-separated bootstrap list."""
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.App:
+    """Build the Faust app with the sink agent bound to ``settings``."""
+    app = faust.App(
+        settings.worker_app_id,
+        broker=broker_url(settings.kafka_bootstrap),
+        processing_guarantee="at_least_once",
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=1,
+        broker_commit_every=10_000,
+        broker_commit_interval=0.5,
+        producer_max_batch_size=1,
+        consumer_auto_offset_reset="earliest",
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        topic_allow_declare=False,
+        web_enabled=False,
+        web_bind="127.0.0.1",
+        store="memory://",
+    )
+    statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
+    sink = sink or StatementSink(settings)
+
+    @app.agent(statements, name="sink")
+    async def store_statements(stream: faust.StreamT) -> None:
+        # noack_take: offsets are acked (and so committed) only after ClickHouse has the batch.
+        async for events in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_within_s):
+            batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
+            await write_with_retry(sink, batch, settings.sink_retry_max_s)
+            for event in events:
+                await stream.ack(event)
+
+    return app
+
+
+async def write_with_retry(sink: StatementSink, batch: list[Message], max_backoff_s: float) -> None:
+    """Write a batch, retrying with capped exponential back-off until ClickHouse accepts it.
+
+    Never drops a batch: while ClickHouse is down the agent stops taking messages, so memory stays
+    bounded by one batch plus the consumer's fetch buffer.
+    """
+    loop = asyncio.get_running_loop()
+    delay = 0.1
+    while True:
+        try:
+            await loop.run_in_executor(None, sink.write_batch, batch)
+            return
+        except Exception as exc:  # any ClickHouse or network failure: retry the same batch
+            log.warning("ClickHouse write failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff_s)

@@ -1,0 +1,14 @@
+"""Prometheus metrics of the stream workers."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_PROCESSED = Counter("lrs_worker_events_processed_total", "Messages consumed and written", ["processor"])
+POISON_MESSAGES = Counter("lrs_worker_poison_messages_total", "Unreadable messages skipped", ["reason"])
+INSERT_LATENCY = Histogram(
+    "lrs_worker_insert_seconds", "ClickHouse batch write latency", ["table"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+INSERT_ERRORS = Counter("lrs_worker_insert_errors_total", "Failed ClickHouse writes (retried)", ["table"])
+BATCH_SIZE = Histogram("lrs_worker_batch_size", "Messages per sink batch", buckets=(1, 10, 100, 500, 1000, 2000, 5000))

@@ -1,0 +1,202 @@
+"""Helpers for integration tests: a real pipeline (broker, ClickHouse, LRS, workers) on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from lrs.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1 (held open together so they differ)."""
+    socks = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def make_settings(state_dir: Path, **overrides: Any) -> Settings:
+    """Settings for an isolated stack on free ports."""
+    broker, ch_tcp, ch_http, http = free_ports(4)
+    values: dict[str, Any] = dict(
+        state_dir=state_dir, broker_port=broker, clickhouse_tcp_port=ch_tcp, clickhouse_http_port=ch_http,
+        http_port=http, topic_partitions=4, consistency_wait_s=10.0, sink_batch_within_s=0.1,
+        sink_retry_max_s=1.0,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a child ``lrs`` process use ``settings``."""
+    env = dict(os.environ)
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        env[f"LRS_{name.upper()}"] = str(value)
+    return env
+
+
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as exc:  # the service may still be starting
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+@dataclass
+class ManagedProcess:
+    """An ``lrs`` sub-command run as a child process, with its log kept for failures."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> ManagedProcess:
+        """Start (or restart) the process."""
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen([sys.executable, "-m", "lrs.cli", *self.args], env={**self.env, **self.extra_env},
+                                     stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        log.close()
+        return self
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` and wait for the process to end."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Terminate gracefully, then kill."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the process's log."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Pipeline:
+    """A running pipeline: stack + migrations + LRS + N workers."""
+
+    def __init__(self, settings: Settings, workers: int = 1) -> None:
+        from lrs.stack.stack import LocalStack
+
+        self.settings = settings
+        self.stack = LocalStack(settings)
+        self.env = settings_env(settings)
+        logs = Path(settings.state_dir) / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.lrs = ManagedProcess("lrs", ["serve"], self.env, logs / "lrs.log")
+        self.workers = [ManagedProcess(f"worker{i}", ["worker"], self.env, logs / f"worker{i}.log")
+                        for i in range(workers)]
+        self.base_url = f"http://127.0.0.1:{settings.http_port}"
+
+    def start(self) -> Pipeline:
+        """Bring everything up and wait until the LRS answers."""
+        from lrs.kafka.topics import ensure_topics
+        from lrs.store.migrate import migrate_clickhouse
+
+        self.stack.up()
+        migrate_clickhouse(self.settings)
+        ensure_topics(self.settings)
+        self.lrs.start()
+        for w in self.workers:
+            w.start()
+        self.wait_lrs()
+        return self
+
+    def wait_lrs(self) -> None:
+        """Wait until the LRS serves /xapi/about."""
+        wait_until(lambda: httpx.get(f"{self.base_url}/xapi/about", timeout=1).status_code == 200, 30,
+                   what=f"LRS to answer\n{self.lrs.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop workers, LRS and the stack."""
+        for w in self.workers:
+            w.stop()
+        self.lrs.stop()
+        self.stack.down()
+
+    def clickhouse(self):
+        """A fresh clickhouse-driver client."""
+        from lrs.store.clickhouse import make_client
+
+        return make_client(self.settings)
+
+    def new_tenant(self, scopes: tuple[str, ...] = ("all",)) -> tuple[str, httpx.Client]:
+        """A fresh tenant and an HTTP client authenticated for it (xAPI 1.0.3 header set)."""
+        from lrs.auth.credentials import CredentialStore
+        from lrs.store.clickhouse import ClickHouse
+
+        tenant = f"t{uuid.uuid4().hex[:10]}"
+        key, secret = CredentialStore(self.settings, ClickHouse(self.settings, size=1)).create(tenant, scopes=scopes)
+        client = httpx.Client(base_url=self.base_url, auth=(key, secret), timeout=30,
+                              headers={"X-Experience-API-Version": "1.0.3"})
+        return tenant, client
+
+    def stored_count(self, tenant: str) -> int:
+        """Statements of a tenant in ClickHouse (each id once)."""
+        client = self.clickhouse()
+        try:
+            from lrs.store.queries import query
+
+            return int(client.execute(query("tenant_totals").sql, {"tenant": tenant})[0][0])
+        finally:
+            client.disconnect()
+
+    def raw_rows(self, tenant: str) -> int:
+        """Physical rows (before merges) of a tenant: duplicates would show here."""
+        client = self.clickhouse()
+        try:
+            client.execute("OPTIMIZE TABLE statements FINAL")
+            return int(client.execute("SELECT count() FROM statements WHERE tenant = %(t)s", {"t": tenant})[0][0])
+        finally:
+            client.disconnect()
+
+
+def statement(actor: str = "learner@example.com", verb: str = "http://adlnet.gov/expapi/verbs/experienced",
+              activity: str = "https://example.com/activities/a1", **extra: Any) -> dict[str, Any]:
+    """A small valid statement with a fresh id."""
+    return {
+        "id": str(uuid.uuid4()),
+        "actor": {"objectType": "Agent", "mbox": f"mailto:{actor}"},
+        "verb": {"id": verb, "display": {"en-US": verb.rsplit("/", 1)[-1]}},
+        "object": {"objectType": "Activity", "id": activity},
+        **extra,
+    }
