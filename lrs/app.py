@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import orjson
+from clickhouse_driver.errors import Error as ClickHouseError
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -61,6 +62,13 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     @app.exception_handler(XAPIError)
     async def xapi_error(_: Request, exc: XAPIError) -> Response:
         return _error(exc)
+
+    @app.exception_handler(ClickHouseError)
+    @app.exception_handler(OSError)
+    @app.exception_handler(EOFError)
+    async def store_down(_: Request, exc: Exception) -> Response:
+        return _error(XAPIError(503, f"statement store unavailable ({type(exc).__name__}); retry later",
+                                headers={"Retry-After": "1"}))
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameters(_: Request, exc: RequestValidationError) -> Response:

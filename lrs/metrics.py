@@ -16,3 +16,6 @@ CONSISTENCY_WAIT = Histogram(
     "lrs_consistency_wait_seconds", "Time GETs waited for the sink to catch up with this process",
     buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
 )
+CHECKS_SKIPPED = Counter(
+    "lrs_conflict_checks_skipped_total", "Statements accepted without a conflict check (ClickHouse down)", ["reason"]
+)

@@ -105,7 +105,14 @@ class CredentialStore:
             hit = self._cache.get(digest)
         if hit and hit[0] > now:
             return hit[1]
-        client = self._verify(key, secret)
+        try:
+            client = self._verify(key, secret)
+        except Exception:
+            # ClickHouse unreachable: keep accepting clients verified before, so ingest (which only
+            # needs Kafka) keeps working through a ClickHouse outage.
+            if hit is not None:
+                return hit[1]
+            raise
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

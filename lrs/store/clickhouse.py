@@ -11,9 +11,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as ClickHouseError
 
 from lrs.config import Settings
 from lrs.store.queries import query
+
+# What a caller sees when ClickHouse is down, slow or refusing: answer 503, retry, never 500.
+STORE_ERRORS: tuple[type[BaseException], ...] = (ClickHouseError, OSError, EOFError)
 
 
 def make_client(settings: Settings, *, database: str | None = None) -> Client:

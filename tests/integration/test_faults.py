@@ -1,0 +1,123 @@
+"""Failures on real services: broker down, ClickHouse down, worker killed. Nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import Pipeline, make_settings, statement, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture
+def own_pipeline(tmp_path) -> Iterator[Pipeline]:
+    """A pipeline of its own, since these tests break services."""
+    running = Pipeline(make_settings(tmp_path, produce_timeout_s=2.0)).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class Sender:
+    """Posts batches in a background thread and records every acknowledged statement id."""
+
+    def __init__(self, pipeline: Pipeline, batches: int, size: int = 50, pause: float = 0.02) -> None:
+        self.tenant, self.http = pipeline.new_tenant()
+        self.batches, self.size, self.pause = batches, size, pause
+        self.acked: list[str] = []
+        self.refused = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for _ in range(self.batches):
+            batch = [statement(actor=f"l{i % 17}@example.com") for i in range(self.size)]
+            try:
+                response = self.http.post("/xapi/statements", json=batch)
+            except Exception:  # the LRS itself may be restarting
+                self.refused += 1
+                continue
+            if response.status_code == 200:
+                self.acked.extend(response.json())
+            else:
+                assert response.status_code == 503, response.text
+                self.refused += 1
+            time.sleep(self.pause)
+
+    def __enter__(self) -> Sender:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.thread.join(timeout=300)
+
+
+def _stored_ids(pipeline: Pipeline, tenant: str) -> tuple[int, int]:
+    client = pipeline.clickhouse()
+    try:
+        distinct = client.execute("SELECT uniqExact(statement_id) FROM statements WHERE tenant = %(t)s", {"t": tenant})
+        return int(distinct[0][0]), pipeline.raw_rows(tenant)
+    finally:
+        client.disconnect()
+
+
+def _assert_exactly_once(pipeline: Pipeline, sender: Sender) -> None:
+    expected = len(set(sender.acked))
+    assert expected > 0
+    wait_until(lambda: pipeline.stored_count(sender.tenant) >= expected, 120,
+               what=f"{expected} acknowledged statements in ClickHouse")
+    distinct, rows = _stored_ids(pipeline, sender.tenant)
+    assert distinct == expected, "every acknowledged statement is stored"
+    assert rows == expected, "and each exactly once after merges"
+    client = pipeline.clickhouse()
+    stored = {r[0] for r in client.execute("SELECT statement_id FROM statements WHERE tenant = %(t)s",
+                                           {"t": sender.tenant})}
+    client.disconnect()
+    assert set(sender.acked) <= stored
+
+
+def test_broker_down_answers_503_and_stores_nothing(own_pipeline: Pipeline) -> None:
+    tenant, http = own_pipeline.new_tenant()
+    warm = statement()
+    assert http.post("/xapi/statements", json=warm).status_code == 200
+    assert http.get("/xapi/statements", params={"statementId": warm["id"]}).status_code == 200
+    own_pipeline.stack.stop_service("broker")
+    refused = http.post("/xapi/statements", json=[statement() for _ in range(5)])
+    assert refused.status_code == 503, refused.text
+    assert "error" in refused.json()
+    time.sleep(2)
+    assert own_pipeline.stored_count(tenant) == 1, "nothing of the refused request is stored"
+
+
+def test_clickhouse_down_while_statements_arrive(own_pipeline: Pipeline) -> None:
+    with Sender(own_pipeline, batches=60) as sender:
+        time.sleep(0.5)
+        own_pipeline.stack.stop_service("clickhouse")
+        time.sleep(4)
+        own_pipeline.stack.start_service("clickhouse")
+    assert sender.acked and sender.refused == 0, "ingest only needs Kafka: no request refused"
+    _assert_exactly_once(own_pipeline, sender)
+
+
+def test_worker_killed_mid_stream_loses_and_duplicates_nothing(own_pipeline: Pipeline) -> None:
+    worker = own_pipeline.workers[0]
+    with Sender(own_pipeline, batches=80) as sender:
+        time.sleep(1.5)
+        worker.kill(signal.SIGKILL)
+        time.sleep(1)
+        worker.start()
+    _assert_exactly_once(own_pipeline, sender)
+
+
+def test_lrs_killed_mid_stream_keeps_everything_acknowledged(own_pipeline: Pipeline) -> None:
+    with Sender(own_pipeline, batches=80) as sender:
+        time.sleep(1)
+        own_pipeline.lrs.kill(signal.SIGKILL)
+        own_pipeline.lrs.start()
+        own_pipeline.wait_lrs()
+    _assert_exactly_once(own_pipeline, sender)

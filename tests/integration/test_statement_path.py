@@ -1,0 +1,190 @@
+"""The statement path end to end on real services: HTTP -> validate -> Kafka -> worker -> ClickHouse -> GET."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.support import Pipeline, statement
+
+pytestmark = pytest.mark.integration
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+
+
+def test_post_then_get_round_trip(pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    sent = statement(result={"success": True, "score": {"scaled": 0.8}})
+    response = http.post("/xapi/statements", json=sent)
+    assert response.status_code == 200, response.text
+    assert response.json() == [sent["id"]]
+
+    got = http.get("/xapi/statements", params={"statementId": sent["id"]})
+    assert got.status_code == 200, got.text
+    assert got.headers["X-Experience-API-Consistent-Through"].endswith("Z")
+    assert got.headers["X-Experience-API-Version"] == "1.0.3"
+    body = got.json()
+    for prop in ("actor", "verb", "object", "result"):
+        assert body[prop] == sent[prop]
+    assert body["id"] == sent["id"]
+    assert body["stored"] and body["timestamp"] and body["version"] == "1.0.0"
+    assert body["authority"]["objectType"] == "Agent"
+    assert body["authority"]["account"]["homePage"].endswith(f"/tenants/{tenant}")
+
+
+def test_batch_without_ids_gets_ids_and_is_readable(pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    batch = [{k: v for k, v in statement(actor=f"l{i}@example.com").items() if k != "id"} for i in range(40)]
+    response = http.post("/xapi/statements", json=batch)
+    assert response.status_code == 200, response.text
+    ids = response.json()
+    assert len(ids) == 40 and len(set(ids)) == 40
+    for sid in ids[:5] + ids[-5:]:
+        assert http.get("/xapi/statements", params={"statementId": sid}).status_code == 200
+    assert pipeline.stored_count(tenant) == 40
+
+
+def test_raw_row_columns_are_filled(pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    course = {"id": "https://acme.example/courses/c1", "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    module = {"id": "https://acme.example/courses/c1/m2", "definition": {"type": "http://adlnet.gov/expapi/activities/module"}}
+    reg = str(uuid.uuid4())
+    sent = statement(activity="https://acme.example/courses/c1/m2/quiz", timestamp="2026-10-01T10:00:00.250Z",
+                     result={"completion": True, "duration": "PT1M30S"},
+                     context={"registration": reg, "contextActivities": {"parent": [module], "grouping": [course]}})
+    assert http.post("/xapi/statements", json=sent).status_code == 200
+    assert http.get("/xapi/statements", params={"statementId": sent["id"]}).status_code == 200
+    client = pipeline.clickhouse()
+    row = client.execute(
+        "SELECT actor_ifi, verb_id, object_id, object_type, registration, course_id, module_id, timestamp_us, "
+        "result_completion, result_duration_s, voided FROM statements FINAL WHERE tenant = %(t)s", {"t": tenant})
+    client.disconnect()
+    assert row == [("mbox:mailto:learner@example.com", sent["verb"]["id"], sent["object"]["id"], "Activity", reg,
+                    course["id"], module["id"], 1_790_589_600_250_000, 1, 90.0, 0)]
+
+
+def test_invalid_batch_stores_nothing(pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    bad = statement()
+    bad["actor"] = {"objectType": "Agent", "mbox": "not-an-email"}
+    response = http.post("/xapi/statements", json=[statement(), bad])
+    assert response.status_code == 400
+    assert "statements[1]" in response.json()["error"]["message"]
+    marker = statement()
+    assert http.post("/xapi/statements", json=marker).status_code == 200
+    assert http.get("/xapi/statements", params={"statementId": marker["id"]}).status_code == 200
+    assert pipeline.stored_count(tenant) == 1
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), [
+    (b"{not json", {}, 400),
+    (b"[]", {}, 400),
+    (b"{}", {"X-Experience-API-Version": "0.9"}, 400),
+])
+def test_bad_requests_get_json_errors(pipeline: Pipeline, body: bytes, headers: dict, status: int) -> None:
+    _, http = pipeline.new_tenant()
+    response = http.post("/xapi/statements", content=body, headers={"Content-Type": "application/json", **headers})
+    assert response.status_code == status
+    assert response.json()["error"]["message"]
+
+
+def test_version_header_required(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    del http.headers["X-Experience-API-Version"]
+    response = http.post("/xapi/statements", json=statement())
+    assert response.status_code == 400
+    assert "X-Experience-API-Version" in response.json()["error"]["message"]
+
+
+def test_auth_401_and_403(pipeline: Pipeline) -> None:
+    anon = httpx.post(f"{pipeline.base_url}/xapi/statements", json=statement(),
+                      headers={"X-Experience-API-Version": "1.0.3"})
+    assert anon.status_code == 401 and anon.headers["WWW-Authenticate"].startswith("Basic")
+    wrong = httpx.post(f"{pipeline.base_url}/xapi/statements", json=statement(), auth=("nobody", "nothing"),
+                       headers={"X-Experience-API-Version": "1.0.3"})
+    assert wrong.status_code == 401
+    _, reader = pipeline.new_tenant(scopes=("statements/read",))
+    forbidden = reader.post("/xapi/statements", json=statement())
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["message"]
+
+
+def test_same_id_same_content_is_no_change_and_different_content_conflicts(pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    sent = statement()
+    assert http.post("/xapi/statements", json=sent).status_code == 200
+    again = http.post("/xapi/statements", json=sent)
+    assert again.status_code == 200 and again.json() == [sent["id"]]
+    changed = {**sent, "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"}}
+    assert http.post("/xapi/statements", json=changed).status_code == 409
+    assert http.put("/xapi/statements", params={"statementId": sent["id"]}, json=changed).status_code == 409
+    assert pipeline.stored_count(tenant) == 1
+
+
+def test_duplicate_ids_in_one_batch_rejected(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    one = statement()
+    response = http.post("/xapi/statements", json=[one, {**one}])
+    assert response.status_code == 400 and "duplicate" in response.json()["error"]["message"]
+
+
+def test_put_stores_under_the_given_id(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    sid = str(uuid.uuid4())
+    body = {k: v for k, v in statement().items() if k != "id"}
+    assert http.put("/xapi/statements", params={"statementId": sid}, json=body).status_code == 204
+    assert http.get("/xapi/statements", params={"statementId": sid}).json()["id"] == sid
+
+
+def test_voiding_hides_the_statement(pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    target = statement()
+    assert http.post("/xapi/statements", json=target).status_code == 200
+    void = statement(verb=VOIDED)
+    void["object"] = {"objectType": "StatementRef", "id": target["id"]}
+    assert http.post("/xapi/statements", json=void).status_code == 200
+    assert http.get("/xapi/statements", params={"statementId": target["id"]}).status_code == 404
+    voided = http.get("/xapi/statements", params={"voidedStatementId": target["id"]})
+    assert voided.status_code == 200 and voided.json()["id"] == target["id"]
+    # A voiding statement cannot itself be voided.
+    again = statement(verb=VOIDED)
+    again["object"] = {"objectType": "StatementRef", "id": void["id"]}
+    assert http.post("/xapi/statements", json=again).status_code == 400
+
+
+def test_void_arriving_before_its_target_still_voids(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    target = statement()
+    void = statement(verb=VOIDED)
+    void["object"] = {"objectType": "StatementRef", "id": target["id"]}
+    assert http.post("/xapi/statements", json=void).status_code == 200
+    assert http.post("/xapi/statements", json=target).status_code == 200
+    assert http.get("/xapi/statements", params={"statementId": target["id"]}).status_code == 404
+    assert http.get("/xapi/statements", params={"voidedStatementId": target["id"]}).status_code == 200
+
+
+def test_tenants_do_not_see_each_other(pipeline: Pipeline) -> None:
+    _, alice = pipeline.new_tenant()
+    _, bob = pipeline.new_tenant()
+    sent = statement()
+    assert alice.post("/xapi/statements", json=sent).status_code == 200
+    assert alice.get("/xapi/statements", params={"statementId": sent["id"]}).status_code == 200
+    assert bob.get("/xapi/statements", params={"statementId": sent["id"]}).status_code == 404
+
+
+def test_metrics_exposed(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    assert http.post("/xapi/statements", json=statement()).status_code == 200
+    text = httpx.get(f"{pipeline.base_url}/metrics").text
+    assert 'lrs_http_requests_total{method="POST",route="/xapi/statements",status="200"}' in text
+    assert "lrs_produce_seconds_count" in text
+    assert "lrs_statements_accepted_total" in text
+
+
+def test_read_your_writes_under_a_burst(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    for _ in range(20):
+        sent = statement()
+        assert http.post("/xapi/statements", json=sent).status_code == 200
+        got = http.get("/xapi/statements", params={"statementId": sent["id"]})
+        assert got.status_code == 200, "a GET right after a POST must see it"
