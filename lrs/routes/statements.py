@@ -18,7 +18,7 @@ from lrs.routes.deps import Services, authenticate, services, xapi_version
 from lrs.statements.prepare import comparable, prepare
 from lrs.store.clickhouse import STORE_ERRORS
 from lrs.util.timeparse import now_timestamp
-from lrs.xapi import XAPIValidationError, actor_ifi, validate_statements
+from lrs.xapi import XAPIValidationError, actor_ifi, normalize_statement, validate_statements
 
 router = APIRouter()
 JSON = "application/json"
@@ -112,7 +112,8 @@ def _validated(data: Any, version: str) -> list[dict[str, Any]]:
     except XAPIValidationError as exc:
         metrics.STATEMENTS_REJECTED.labels(reason="invalid").inc()
         raise XAPIError(400, str(exc)) from None
-    return data if isinstance(data, list) else [data]
+    # Stored form: contextActivities as arrays, a 2.0 null timestamp dropped (so it defaults to stored).
+    return [normalize_statement(s) for s in (data if isinstance(data, list) else [data])]
 
 
 @router.post("/xapi/statements")
