@@ -13,6 +13,14 @@ from streams.mapping import DEFAULT_RULES, MappingRules, map_course_module
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
 
+COLUMNS = (
+    "tenant", "statement_id", "stored_us", "timestamp_us", "actor_ifi", "verb_id", "object_id", "object_type",
+    "registration", "agents", "related_agents", "related_activities", "client_key", "course_id", "module_id",
+    "result_success", "result_completion", "result_score_scaled", "result_duration_s", "voiding_target", "voided",
+    "statement", "version",
+)
+COL = {name: i for i, name in enumerate(COLUMNS)}
+
 
 def _bool(value: Any) -> int | None:
     return int(value) if isinstance(value, bool) else None
@@ -27,6 +35,53 @@ def voiding_target(statement: dict[str, Any]) -> str:
     return ""
 
 
+def _is_agent(obj: Any) -> bool:
+    return isinstance(obj, dict) and obj.get("objectType") in ("Agent", "Group")
+
+
+def _with_members(actor: Any) -> list[str]:
+    """IFI of an Agent/Group plus the IFIs of a Group's members."""
+    if not isinstance(actor, dict):
+        return []
+    ifis = [actor_ifi(actor)]
+    ifis += [actor_ifi(m) for m in actor.get("member") or [] if isinstance(m, dict)]
+    return [i for i in ifis if i]
+
+
+def _context_activity_ids(context: Any) -> list[str]:
+    activities = (context or {}).get("contextActivities") or {}
+    ids = []
+    for value in activities.values():
+        for activity in value if isinstance(value, list) else [value]:
+            if isinstance(activity, dict) and "id" in activity:
+                ids.append(activity["id"])
+    return ids
+
+
+def _related(statement: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """(agents, related agents, related activities) for the statement query filters."""
+    obj = statement.get("object") or {}
+    context = statement.get("context") or {}
+    agents = _with_members(statement.get("actor"))
+    if _is_agent(obj):
+        agents += _with_members(obj)
+    related_agents = list(agents) + _with_members(statement.get("authority"))
+    for prop in ("instructor", "team"):
+        related_agents += _with_members(context.get(prop))
+    for item in context.get("contextAgents") or []:
+        related_agents += _with_members(item.get("agent"))
+    for item in context.get("contextGroups") or []:
+        related_agents += _with_members(item.get("group"))
+    activities = [obj["id"]] if obj.get("objectType", "Activity") == "Activity" and "id" in obj else []
+    activities += _context_activity_ids(context)
+    if obj.get("objectType") == "SubStatement":
+        sub_agents, sub_related, sub_activities = _related(obj)
+        related_agents += sub_related
+        activities += sub_activities
+    dedupe = lambda items: list(dict.fromkeys(items))  # noqa: E731 - keeps first-seen order
+    return dedupe(agents), dedupe(related_agents), dedupe(activities)
+
+
 def statement_row(envelope: Envelope, rules: MappingRules = DEFAULT_RULES) -> list[Any]:
     """One raw-table row; ``voided`` starts at 0 and is fixed up by the sink."""
     st = envelope.statement
@@ -37,32 +92,31 @@ def statement_row(envelope: Envelope, rules: MappingRules = DEFAULT_RULES) -> li
     course, module = map_course_module(st, rules)
     duration = result.get("duration")
     scaled = score.get("scaled")
-    return [
-        envelope.tenant,
-        str(st["id"]).lower(),
-        timestamp_micros(st["stored"]),
-        timestamp_micros(st.get("timestamp") or st["stored"]),
-        actor_ifi(st.get("actor") or {}),
-        (st.get("verb") or {}).get("id", ""),
-        str(obj.get("id", "")),
-        obj.get("objectType", "Activity"),
-        str(context.get("registration", "")).lower(),
-        course,
-        module,
-        _bool(result.get("success")),
-        _bool(result.get("completion")),
-        float(scaled) if isinstance(scaled, int | float) and not isinstance(scaled, bool) else None,
-        duration_seconds(duration) if isinstance(duration, str) else None,
-        voiding_target(st),
-        0,
-        orjson.dumps(st).decode(),
-        0,
-    ]
-
-
-VOIDED_COLUMN = 16
-VERSION_COLUMN = 18
-ID_COLUMN = 1
-TENANT_COLUMN = 0
-TARGET_COLUMN = 15
-STORED_COLUMN = 2
+    agents, related_agents, related_activities = _related(st)
+    values = {
+        "tenant": envelope.tenant,
+        "statement_id": str(st["id"]).lower(),
+        "stored_us": timestamp_micros(st["stored"]),
+        "timestamp_us": timestamp_micros(st.get("timestamp") or st["stored"]),
+        "actor_ifi": actor_ifi(st.get("actor") or {}),
+        "verb_id": (st.get("verb") or {}).get("id", ""),
+        "object_id": str(obj.get("id", "")),
+        "object_type": obj.get("objectType", "Activity"),
+        "registration": str(context.get("registration", "")).lower(),
+        "agents": agents,
+        "related_agents": related_agents,
+        "related_activities": related_activities,
+        "client_key": envelope.client_key,
+        "course_id": course,
+        "module_id": module,
+        "result_success": _bool(result.get("success")),
+        "result_completion": _bool(result.get("completion")),
+        "result_score_scaled": float(scaled) if isinstance(scaled, int | float) and not isinstance(scaled, bool)
+        else None,
+        "result_duration_s": duration_seconds(duration) if isinstance(duration, str) else None,
+        "voiding_target": voiding_target(st),
+        "voided": 0,
+        "statement": orjson.dumps(st).decode(),
+        "version": 0,
+    }
+    return [values[name] for name in COLUMNS]

@@ -16,15 +16,10 @@ from lrs.config import Settings
 from lrs.kafka.envelope import PoisonMessage, decode
 from lrs.store.clickhouse import ClickHouse
 from streams import metrics
-from streams.rows import (
-    ID_COLUMN,
-    STORED_COLUMN,
-    TARGET_COLUMN,
-    TENANT_COLUMN,
-    VERSION_COLUMN,
-    VOIDED_COLUMN,
-    statement_row,
-)
+from streams.rows import COL, statement_row
+
+TENANT_COLUMN, ID_COLUMN, STORED_COLUMN = COL["tenant"], COL["statement_id"], COL["stored_us"]
+TARGET_COLUMN, VOIDED_COLUMN, VERSION_COLUMN = COL["voiding_target"], COL["voided"], COL["version"]
 
 log = logging.getLogger(__name__)
 

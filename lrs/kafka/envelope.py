@@ -1,7 +1,7 @@
 """The message format of the statements topic: what the LRS produces and the workers consume.
 
 Key:   ``tenant|actor IFI`` (UTF-8), so one learner's statements stay ordered on one partition.
-Value: compact JSON ``{"v": 1, "tenant": str, "statement": {...}}`` where the statement is final
+Value: compact JSON ``{"v": 1, "tenant": str, "client": str, "statement": {...}}`` where the statement is final
        (``id``, ``stored``, ``timestamp``, ``authority``, ``version`` already set by the LRS).
 """
 
@@ -25,6 +25,7 @@ class Envelope:
 
     tenant: str
     statement: dict[str, Any]
+    client_key: str = ""
 
 
 def message_key(tenant: str, actor_ifi: str) -> bytes:
@@ -34,7 +35,8 @@ def message_key(tenant: str, actor_ifi: str) -> bytes:
 
 def encode(envelope: Envelope) -> bytes:
     """Serialize compactly (ClickHouse's visitParam functions need compact JSON)."""
-    return orjson.dumps({"v": ENVELOPE_VERSION, "tenant": envelope.tenant, "statement": envelope.statement})
+    return orjson.dumps({"v": ENVELOPE_VERSION, "tenant": envelope.tenant, "client": envelope.client_key,
+                        "statement": envelope.statement})
 
 
 def decode(value: bytes | None) -> Envelope:
@@ -50,4 +52,5 @@ def decode(value: bytes | None) -> Envelope:
     tenant, statement = doc.get("tenant"), doc.get("statement")
     if not isinstance(tenant, str) or not tenant or not isinstance(statement, dict) or "id" not in statement:
         raise PoisonMessage("envelope lacks tenant or statement id")
-    return Envelope(tenant=tenant, statement=statement)
+    client = doc.get("client")
+    return Envelope(tenant=tenant, statement=statement, client_key=client if isinstance(client, str) else "")

@@ -15,9 +15,11 @@ from lrs.errors import XAPIError
 from lrs.kafka.envelope import Envelope, encode, message_key
 from lrs.publisher import BrokerUnavailable
 from lrs.routes.deps import Services, authenticate, services, xapi_version
+from lrs.statements.formats import apply_format
 from lrs.statements.prepare import comparable, prepare
+from lrs.statements.query import FORMATS, SINGLE_PARAMS, parse_cursor, parse_query
 from lrs.store.clickhouse import STORE_ERRORS
-from lrs.util.timeparse import now_timestamp
+from lrs.util.timeparse import http_date, now_timestamp
 from lrs.xapi import XAPIValidationError, actor_ifi, normalize_statement, validate_statements
 
 router = APIRouter()
@@ -94,7 +96,8 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
                                  "is already stored")
         # Same id and same content: nothing to do (statements are immutable).
 
-    messages = [(message_key(client.tenant, actor_ifi(s["actor"])), encode(Envelope(client.tenant, s))) for s in fresh]
+    messages = [(message_key(client.tenant, actor_ifi(s["actor"])), encode(Envelope(client.tenant, s, client.key)))
+                for s in fresh]
     if messages:
         try:
             await asyncio.to_thread(svc.publisher.publish, messages)
@@ -149,23 +152,71 @@ async def put_statement(request: Request, statementId: str | None = None) -> Res
     return Response(status_code=204, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
 
 
-@router.get("/xapi/statements")
-async def get_statements(request: Request, statementId: str | None = None,  # noqa: N803
-                         voidedStatementId: str | None = None) -> Response:  # noqa: N803
-    """Read one statement by ``statementId`` / ``voidedStatementId``."""
-    xapi_version(request)
+@router.api_route("/xapi/statements", methods=["GET", "HEAD"])
+async def get_statements(request: Request) -> Response:
+    """One statement by ``statementId`` / ``voidedStatementId``, or a filtered, paged query."""
+    version = xapi_version(request)
     svc = services(request)
     client = await authenticate(request, "statements/read", "all/read", "statements/read/mine")
+    # Clients limited to their own statements see only what their key stored.
+    mine = "" if client.allows("statements/read", "all/read") else client.key
+    params = dict(request.query_params)
     consistent = await svc.consistency.wait()
     headers = {"X-Experience-API-Consistent-Through": consistent}
-    wanted = statementId or voidedStatementId
-    if not wanted:
-        raise XAPIError(400, "this LRS build answers GET /statements with statementId or voidedStatementId",
-                        headers=headers)
-    if statementId and voidedStatementId:
-        raise XAPIError(400, "use statementId or voidedStatementId, not both", headers=headers)
-    rows = await asyncio.to_thread(svc.clickhouse.run, "statement_by_id",
-                                   {"tenant": client.tenant, "statement_id": wanted.lower()})
-    if not rows or bool(rows[0][1]) != bool(voidedStatementId):
-        raise XAPIError(404, f"no statement {wanted}", headers=headers)
-    return Response(rows[0][0], media_type=JSON, headers=headers)
+    try:
+        if "statementId" in params or "voidedStatementId" in params:
+            response = await _get_one(svc, client.tenant, mine, params, request)
+        else:
+            response = await _get_many(svc, client.tenant, mine, params, request, version)
+    except XAPIError as exc:
+        exc.headers.update(headers)
+        raise
+    response.headers.update(headers)
+    if request.method == "HEAD":
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response
+
+
+async def _get_one(svc: Services, tenant: str, mine: str, params: dict[str, str], request: Request) -> Response:
+    unknown = set(params) - SINGLE_PARAMS
+    if unknown:
+        raise XAPIError(400, f"with statementId/voidedStatementId only format and attachments may be given, "
+                             f"not {', '.join(sorted(unknown))}")
+    if "statementId" in params and "voidedStatementId" in params:
+        raise XAPIError(400, "use statementId or voidedStatementId, not both")
+    voided_wanted = "voidedStatementId" in params
+    wanted = params.get("voidedStatementId") if voided_wanted else params.get("statementId")
+    try:
+        wanted = str(uuid.UUID(wanted or "")).lower()
+    except ValueError:
+        raise XAPIError(400, f"{'voidedStatementId' if voided_wanted else 'statementId'} must be a UUID") from None
+    fmt = params.get("format", "exact")
+    if fmt not in FORMATS:
+        raise XAPIError(400, f"parameter format must be one of {', '.join(FORMATS)}")
+    rows = await asyncio.to_thread(svc.clickhouse.run, "statement_by_id", {"tenant": tenant, "statement_id": wanted})
+    if not rows or bool(rows[0][1]) != voided_wanted or (mine and rows[0][3] != mine):
+        raise XAPIError(404, f"no {'voided ' if voided_wanted else ''}statement {wanted}")
+    body, _, stored_us, _ = rows[0]
+    statement = apply_format(orjson.loads(body), fmt, request.headers.get("accept-language"))
+    return _json(statement, headers={"Last-Modified": http_date(stored_us)})
+
+
+async def _get_many(svc: Services, tenant: str, mine: str, params: dict[str, str], request: Request,
+                    version: str) -> Response:
+    if "more" in params:
+        if len(params) > 1:
+            raise XAPIError(400, "the more parameter cannot be combined with others")
+        query = parse_cursor(params["more"], tenant=tenant)
+    else:
+        query = parse_query(params, tenant=tenant, client_key=mine, version=version)
+    if mine:
+        query.client_key = mine
+    rows = await asyncio.to_thread(svc.clickhouse.run, query.query_name(), query.sql_params(query.limit))
+    page, more = rows[: query.limit], ""
+    if len(rows) > query.limit:
+        last = page[-1]
+        more = f"/xapi/statements?more={query.cursor_after(last[2], last[0])}"
+    accept = request.headers.get("accept-language")
+    statements = [apply_format(orjson.loads(r[1]), query.format, accept) for r in page]
+    headers = {"Last-Modified": http_date(max(r[2] for r in page))} if page else {}
+    return _json({"statements": statements, "more": more}, headers=headers)

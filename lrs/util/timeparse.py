@@ -53,3 +53,10 @@ def duration_seconds(value: str) -> float | None:
     parts = {k: float(v) for k, v in match.groupdict().items() if v}
     scale = {"y": 365 * 86400, "mo": 30 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "mi": 60, "s": 1}
     return sum(parts[k] * scale[k] for k in parts)
+
+
+def http_date(micros: int) -> str:
+    """An HTTP date (RFC 7231) for microseconds since the epoch, for Last-Modified."""
+    from email.utils import format_datetime
+
+    return format_datetime(datetime.fromtimestamp(micros / 1_000_000, UTC), usegmt=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from tests.support import Pipeline, statement
 
 pytestmark = pytest.mark.integration
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+EPOCH_US_2026_10_01_10H = int(datetime(2026, 10, 1, 10, tzinfo=UTC).timestamp()) * 1_000_000
 
 
 def test_post_then_get_round_trip(pipeline: Pipeline) -> None:
@@ -61,7 +63,7 @@ def test_raw_row_columns_are_filled(pipeline: Pipeline) -> None:
         "result_completion, result_duration_s, voided FROM statements FINAL WHERE tenant = %(t)s", {"t": tenant})
     client.disconnect()
     assert row == [("mbox:mailto:learner@example.com", sent["verb"]["id"], sent["object"]["id"], "Activity", reg,
-                    course["id"], module["id"], 1_790_589_600_250_000, 1, 90.0, 0)]
+                    course["id"], module["id"], EPOCH_US_2026_10_01_10H + 250_000, 1, 90.0, 0)]
 
 
 def test_invalid_batch_stores_nothing(pipeline: Pipeline) -> None:
