@@ -1,0 +1,96 @@
+"""Course mapping, raw rows and statement-query cursors (pure functions, no services)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lrs.errors import XAPIError
+from lrs.kafka.envelope import Envelope, PoisonMessage, decode, encode
+from lrs.statements.formats import apply_format
+from lrs.statements.query import parse_cursor, parse_query
+from streams.mapping import COURSE_TYPE, map_course_module
+from streams.rows import COL, statement_row
+
+MODULE_TYPE = "http://adlnet.gov/expapi/activities/module"
+
+
+def _act(aid: str, kind: str | None = None) -> dict:
+    return {"id": aid, **({"definition": {"type": kind}} if kind else {})}
+
+
+def _st(obj: dict, parent=None, grouping=None) -> dict:
+    ctx = {"contextActivities": {k: v for k, v in (("parent", parent), ("grouping", grouping)) if v is not None}}
+    return {"id": "00000000-0000-4000-8000-000000000001", "actor": {"mbox": "mailto:a@b.c"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"}, "object": obj, "context": ctx,
+            "stored": "2026-01-01T00:00:00Z"}
+
+
+def test_course_is_typed_activity_first() -> None:
+    st = _st(_act("q1"), parent=[_act("m1", MODULE_TYPE)], grouping=[_act("other"), _act("c1", COURSE_TYPE)])
+    assert map_course_module(st) == ("c1", "m1")
+
+
+def test_course_falls_back_to_grouping_then_parent() -> None:
+    assert map_course_module(_st(_act("x"), parent=[_act("p")], grouping=[_act("g")])) == ("g", "")
+    assert map_course_module(_st(_act("x"), parent=[_act("p")])) == ("p", "")
+    assert map_course_module(_st(_act("c", COURSE_TYPE))) == ("c", "")
+
+
+def test_module_is_the_object_when_typed() -> None:
+    st = _st(_act("m2", MODULE_TYPE), parent=[_act("c", COURSE_TYPE)])
+    assert map_course_module(st) == ("c", "m2")
+
+
+def test_single_context_activity_object_is_accepted() -> None:
+    st = _st(_act("q"), parent=_act("m", "http://adlnet.gov/expapi/activities/lesson"), grouping=_act("c"))
+    assert map_course_module(st) == ("c", "m")
+
+
+def test_row_related_agents_and_activities() -> None:
+    st = _st(_act("q1"), parent=[_act("m1")])
+    st["context"]["instructor"] = {"mbox": "mailto:teacher@b.c"}
+    row = statement_row(Envelope("t", st, "key1"))
+    assert row[COL["agents"]] == ["mbox:mailto:a@b.c"]
+    assert "mbox:mailto:teacher@b.c" in row[COL["related_agents"]]
+    assert row[COL["related_activities"]] == ["q1", "m1"]
+    assert row[COL["client_key"]] == "key1"
+    assert len(row) == len(COL)
+
+
+@pytest.mark.parametrize("value", [b"", b"{nope", b'{"v": 99}', b'{"v": 1, "tenant": "t"}'])
+def test_poison_messages_are_named(value: bytes) -> None:
+    with pytest.raises(PoisonMessage):
+        decode(value)
+
+
+def test_envelope_round_trip() -> None:
+    env = Envelope("t", {"id": "x"}, "k")
+    assert decode(encode(env)) == env
+
+
+def test_query_cursor_round_trip_and_tenant_check() -> None:
+    q = parse_query({"verb": "http://v", "limit": "5", "ascending": "true"}, tenant="t", client_key="", version="1.0.3")
+    token = q.cursor_after(123, "abc")
+    again = parse_cursor(token, tenant="t")
+    got = (again.verb, again.limit, again.ascending, again.after_us, again.after_id)
+    assert got == ("http://v", 5, True, 123, "abc")
+    with pytest.raises(XAPIError):
+        parse_cursor(token, tenant="other")
+
+
+@pytest.mark.parametrize("params", [{"limit": "-1"}, {"since": "yesterday"}, {"agent": "{}"}, {"nope": "1"},
+                                    {"format": "pretty"}, {"ascending": "yes"}, {"registration": "x"}])
+def test_bad_query_parameters_are_400(params: dict) -> None:
+    with pytest.raises(XAPIError) as err:
+        parse_query(params, tenant="t", client_key="", version="1.0.3")
+    assert err.value.status == 400
+
+
+def test_formats() -> None:
+    st = _st({"id": "q", "definition": {"name": {"en-US": "Quiz", "fr-FR": "Quiz FR"}}})
+    st["verb"]["display"] = {"en-US": "saw", "de-DE": "sah"}
+    assert apply_format(st, "ids")["object"] == {"id": "q"}
+    assert apply_format(st, "ids")["verb"] == {"id": st["verb"]["id"]}
+    canonical = apply_format(st, "canonical", "de-DE, en;q=0.5")
+    assert canonical["verb"]["display"] == {"de-DE": "sah"}
+    assert canonical["object"]["definition"]["name"] == {"en-US": "Quiz"}
