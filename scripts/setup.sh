@@ -1,31 +1,60 @@
 #!/usr/bin/env bash
-# Idempotent setup for a fresh Debian 12 machine: ClickHouse server (apt) and the project in .venv/.
-# Quiet when there is nothing to do; re-installs the project only when pyproject.toml changed.
+# Idempotent setup for a fresh Debian 12 machine: Debian's ClickHouse server (apt, only if missing) and the
+# project with its dev and local extras in .venv/ (LRS_VENV), re-installed only when pyproject.toml changed.
+# Silent when everything works; on a failure it prints the failing step's output and exits non-zero.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="${LRS_VENV:-.venv}"
+PY="${PYTHON:-python3}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-if ! command -v clickhouse-server >/dev/null 2>&1; then
-  echo "setup: installing clickhouse-server (Debian package)..."
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    clickhouse-server clickhouse-client >/dev/null
-  # The package's post-install tries to start a system service; we run our own server instead.
-  $SUDO pkill -f '/etc/clickhouse-server/config.xml' 2>/dev/null || true
+# Run a step with its output captured; show it only if the step fails.
+quiet() {
+  local out
+  out="$(mktemp)"
+  if ! "$@" >"$out" 2>&1; then
+    echo "setup: failed: $*" >&2
+    cat "$out" >&2
+    rm -f "$out"
+    exit 1
+  fi
+  rm -f "$out"
+}
+
+have_clickhouse() {
+  # /usr/sbin is not on a normal user's PATH on Debian, where the package puts clickhouse-server.
+  command -v clickhouse-server >/dev/null 2>&1 || [ -x /usr/sbin/clickhouse-server ] || [ -x /usr/bin/clickhouse-server ]
+}
+
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { quiet $SUDO apt-get update; apt_updated=1; }
+  quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"
+}
+
+if ! have_clickhouse; then
+  apt_install clickhouse-server clickhouse-client
+  # The package may start a system service (on machines with systemd); `lrs stack up` runs its own server
+  # with its own config and ports, so keep the system one from using memory and ports 9000/8123.
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now clickhouse-server >/dev/null 2>&1 || true
+  fi
+  have_clickhouse || { echo "setup: clickhouse-server is still missing after apt-get install" >&2; exit 1; }
 fi
 
-PY="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "setup: creating $VENV..."
-  "$PY" -m venv "$VENV"
+  # Debian's python3 can only create virtual environments with the python3-venv package.
+  if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    apt_install python3-venv
+  fi
+  quiet "$PY" -m venv "$VENV"
 fi
+
 STAMP="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
-  echo "setup: installing the project and its dependencies into $VENV..."
-  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e '.[dev,local]'
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev,local]'
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi

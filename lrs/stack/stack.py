@@ -1,16 +1,25 @@
-"""``lrs stack up|down|status``: the embedded broker and ClickHouse, plus LRS/worker processes of the demo."""
+"""``lrs stack up|down|status``: the embedded broker and ClickHouse server, plus LRS/worker processes of the demo.
+
+State lives in ``settings.state_dir``: pid files in ``run/``, logs in ``logs/`` (ClickHouse's own under
+``clickhouse/logs/``) and ClickHouse's data in ``clickhouse/data/``. Only processes recorded in pid files by
+this stack are ever signalled.
+"""
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lrs.config import Settings
-from lrs.stack.broker import broker_argv, broker_ready
-from lrs.stack.clickhouse import clickhouse_ready, server_argv, write_config
-from lrs.stack.process import ManagedProcess, StackError, port_in_use, wait_for
+from lrs.stack import broker, clickhouse, process
+from lrs.stack.process import StackError
 
-__all__ = ["LocalStack", "ServiceStatus", "StackError"]
+__all__ = ["SERVICES", "LocalStack", "ServiceStatus", "StackError"]
+
+SERVICES = ("broker", "clickhouse")
 
 
 @dataclass
@@ -24,89 +33,171 @@ class ServiceStatus:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class _Service:
+    """How to start and probe one infrastructure service."""
+
+    name: str
+    argv: Callable[[], list[str]]  # also validates the binary and writes config files
+    env: Callable[[], dict[str, str] | None]
+    ports: tuple[tuple[int, str], ...]  # (port, setting name)
+    address: str
+    is_ready: Callable[[float], bool]
+    logs: tuple[Path, ...]  # first: stdout/stderr of the process; more: the program's own log files
+    stop_signal: int = signal.SIGTERM
+
+
 class LocalStack:
     """Starts, checks and stops the local services; only ever touches processes it started itself."""
 
-    APP_PROCESSES = ("lrs", "worker")
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.state = Path(settings.state_dir)
-        self.broker = ManagedProcess(self.state, "broker", "tansu")
-        self.clickhouse = ManagedProcess(self.state, "clickhouse", "clickhouse")
-        self.apps = {name: ManagedProcess(self.state, name, "lrs.cli") for name in self.APP_PROCESSES}
-
-    # --- the two infrastructure services ---------------------------------------------------------
-    def _services(self) -> dict[str, tuple[ManagedProcess, list[int], str, str]]:
-        s = self.settings
-        return {
-            "broker": (self.broker, [s.broker_port], "LRS_BROKER_PORT", f"127.0.0.1:{s.broker_port}"),
-            "clickhouse": (self.clickhouse, [s.clickhouse_tcp_port, s.clickhouse_http_port],
-                           "LRS_CLICKHOUSE_TCP_PORT / LRS_CLICKHOUSE_HTTP_PORT",
-                           f"127.0.0.1:{s.clickhouse_tcp_port} (http {s.clickhouse_http_port})"),
+        # Absolute, so pid files and ClickHouse's config do not depend on the caller's working directory.
+        self.state_dir = Path(settings.state_dir).expanduser().resolve()
+        self.run_dir = self.state_dir / "run"
+        self.log_dir = self.state_dir / "logs"
+        s = settings
+        ch_ports = (s.clickhouse_tcp_port, s.clickhouse_http_port)
+        self._services = {
+            "broker": _Service(
+                name="broker", argv=lambda: broker.argv(s), env=broker.env,
+                ports=((s.broker_port, broker.PORT_SETTING),), address=broker.address(s),
+                is_ready=lambda t: broker.is_ready(s.broker_port, t), logs=(self.log_dir / "broker.log",),
+                stop_signal=broker.STOP_SIGNAL),
+            "clickhouse": _Service(
+                name="clickhouse", argv=lambda: clickhouse.argv(s, self.state_dir), env=lambda: None,
+                ports=tuple(zip(ch_ports, clickhouse.PORT_SETTINGS, strict=True)),
+                address=clickhouse.address(s), is_ready=lambda t: clickhouse.is_ready(s.clickhouse_http_port, t),
+                logs=clickhouse.log_paths(self.state_dir)),
         }
-
-    def start_service(self, name: str, timeout: float = 30.0) -> None:
-        """Start one service if not running, and wait until it answers."""
-        process, ports, setting, _ = self._services()[name]
-        if process.pid() is not None:
-            return
-        for port in ports:
-            if port_in_use(port):
-                raise StackError(f"port {port} needed by the {name} is already in use by another program; "
-                                 f"stop it or choose other ports with {setting}")
-        if name == "broker":
-            process.start(broker_argv(self.settings.broker_port))
-            ready = lambda: broker_ready(self.settings.broker_port)  # noqa: E731
-        else:
-            config = write_config(self.state / "clickhouse", self.settings.clickhouse_tcp_port,
-                                  self.settings.clickhouse_http_port)
-            process.start(server_argv(config))
-            ready = lambda: clickhouse_ready(self.settings.clickhouse_http_port)  # noqa: E731
-        if not wait_for(lambda: process.pid() is not None and ready(), timeout):
-            tail = process.log_tail()
-            process.stop(timeout=5)
-            raise StackError(f"the {name} did not become ready within {timeout:.0f}s; log {process.log_file}:\n{tail}")
-
-    def stop_service(self, name: str) -> None:
-        """Stop one service gracefully (its data directory stays)."""
-        self._services()[name][0].stop()
-
-    def kill_service(self, name: str) -> None:
-        """SIGKILL one service, as a crash would."""
-        import signal
-
-        self._services()[name][0].stop(timeout=0, sig=signal.SIGKILL)
-
-    # --- LRS / worker processes started by the demo -----------------------------------------------
-    def start_app_process(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        """Start ``lrs serve`` or ``lrs worker`` in the background (pid file, so ``down`` stops it)."""
-        process = self.apps[name]
-        if process.pid() is None:
-            process.start(argv, env=env)
 
     # --- whole stack ------------------------------------------------------------------------------
     def up(self, timeout: float = 30.0) -> list[ServiceStatus]:
-        """Start whatever is not running (idempotent) and wait for readiness."""
-        for name in ("broker", "clickhouse"):
-            self.start_service(name, timeout)
+        """Start whatever is not running and wait until both services answer; idempotent.
+
+        Services already running (per their pid files) are left alone. Raises StackError if a port is taken
+        by another program, a binary is missing, or a service is not ready within ``timeout`` seconds.
+        """
+        self._start(list(SERVICES), timeout)
         return self.status()
 
     def down(self) -> list[ServiceStatus]:
-        """Stop the processes this stack started (apps first, then ClickHouse, then the broker)."""
-        for process in [*self.apps.values(), self.clickhouse, self.broker]:
-            process.stop()
+        """Stop every process this stack started (apps first, then ClickHouse, then the broker); safe if none run."""
+        apps = [n for n in process.tracked_names(self.run_dir) if n not in SERVICES]
+        for name in apps:
+            process.stop(self.run_dir, name)
+        for name in ("clickhouse", "broker"):
+            process.stop(self.run_dir, name, sig=self._services[name].stop_signal)
         return self.status()
 
     def status(self) -> list[ServiceStatus]:
-        """Running state of every service."""
+        """State of both services, plus any app process with a pid file."""
         result = []
-        for name, (process, _, _, address) in self._services().items():
-            pid = process.pid()
-            result.append(ServiceStatus(name, pid is not None, pid, address, str(process.log_file)))
-        for name, process in self.apps.items():
-            pid = process.pid()
-            if pid is not None:
-                address = f"http://127.0.0.1:{self.settings.http_port}/xapi" if name == "lrs" else "-"
-                result.append(ServiceStatus(name, True, pid, address, str(process.log_file)))
+        for name, service in self._services.items():
+            tracked = process.running(self.run_dir, name)
+            if tracked is None:
+                taken = [str(p) for p, _ in service.ports if process.port_in_use(p)]
+                detail = f"port {', '.join(taken)} in use by another program" if taken else "stopped"
+            else:
+                detail = "ready" if service.is_ready(1.0) else "running, not answering"
+            result.append(ServiceStatus(name, tracked is not None, tracked.pid if tracked else None,
+                                        service.address, detail))
+        for name in process.tracked_names(self.run_dir):
+            if name not in SERVICES:
+                tracked = process.running(self.run_dir, name)
+                address = f"http://127.0.0.1:{self.settings.http_port}/xapi" if name == "lrs" else ""
+                result.append(ServiceStatus(name, tracked is not None, tracked.pid if tracked else None, address,
+                                            str(self.log_dir / f"{name}.log")))
         return result
+
+    # --- one service (fault-injection tests) ------------------------------------------------------
+    def start_service(self, name: str, timeout: float = 30.0) -> None:
+        """Start ``broker`` or ``clickhouse`` unless it runs, and wait until it answers."""
+        self._start([self._service(name).name], timeout)
+
+    def stop_service(self, name: str) -> None:
+        """Stop one service gracefully (SIGKILL after 15 s); ClickHouse's data directory stays."""
+        service = self._service(name)
+        process.stop(self.run_dir, service.name, sig=service.stop_signal)
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service, as a crash would."""
+        process.kill(self.run_dir, self._service(name).name)
+
+    def pid(self, name: str) -> int | None:
+        """Pid of a running process this stack started, or None."""
+        tracked = process.running(self.run_dir, name)
+        return tracked.pid if tracked else None
+
+    # --- LRS / worker processes of the demo -------------------------------------------------------
+    def start_app_process(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+        """Start e.g. ``lrs serve`` in the background with a pid file, so ``down`` stops it; return its pid.
+
+        Idempotent: if a process of that name runs already, its pid is returned. Output goes to
+        ``<state_dir>/logs/NAME.log``.
+        """
+        if name in SERVICES:
+            raise ValueError(f"{name!r} is a stack service; use start_service")
+        tracked = process.running(self.run_dir, name)
+        if tracked is None:
+            tracked = process.start_detached(name, argv, run_dir=self.run_dir, log_path=self.log_dir / f"{name}.log",
+                                             env=env)
+        return tracked.pid
+
+    # --- internals --------------------------------------------------------------------------------
+    def _service(self, name: str) -> _Service:
+        try:
+            return self._services[name]
+        except KeyError:
+            raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICES)}") from None
+
+    def _start(self, names: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        to_start = []
+        for name in names:
+            if process.running(self.run_dir, name) is None:
+                process.pid_path(self.run_dir, name).unlink(missing_ok=True)  # stale: dead or pid reused
+                to_start.append(self._services[name])
+        # Check every precondition before starting anything, so a failing `up` leaves nothing half-started.
+        commands = {}
+        for service in to_start:
+            for port, setting in service.ports:
+                process.ensure_port_free(port, setting)
+            commands[service.name] = service.argv()
+        started = []
+        try:
+            for service in to_start:
+                process.start_detached(service.name, commands[service.name], run_dir=self.run_dir,
+                                       log_path=service.logs[0], env=service.env(), cwd=self.state_dir)
+                started.append(service.name)
+            # Both boot in parallel; then wait for each (also for ones that ran already).
+            for name in names:
+                self._wait_ready(self._services[name], deadline, timeout)
+        except BaseException:
+            for name in started:  # do not leave a broken half-started service behind
+                process.stop(self.run_dir, name, timeout=5, sig=self._services[name].stop_signal)
+            raise
+
+    def _wait_ready(self, service: _Service, deadline: float, timeout: float) -> None:
+        while True:
+            tracked = process.running(self.run_dir, service.name)
+            if tracked is None:
+                recorded = process.read_tracked(self.run_dir, service.name)
+                code = process.exit_code(recorded.pid) if recorded else None
+                how = f" with exit code {code}" if code is not None else ""
+                raise StackError(f"the {service.name} exited during start-up{how}{self._log_report(service)}")
+            if service.is_ready(1.0):
+                return
+            if time.monotonic() >= deadline:
+                raise StackError(f"the {service.name} (pid {tracked.pid}) did not answer on {service.address} "
+                                 f"within {timeout:g}s{self._log_report(service)}")
+            time.sleep(0.05)
+
+    @staticmethod
+    def _log_report(service: _Service) -> str:
+        parts = []
+        for path in service.logs:
+            tail = process.log_tail(path, 20)
+            if tail:
+                parts.append(f"\n--- last lines of {path}:\n{tail}")
+        return "".join(parts) or f" (no output in {service.logs[0]})"
