@@ -18,7 +18,7 @@ from lrs.config import Settings
 from lrs.consistency import Consistency
 from lrs.errors import XAPIError
 from lrs.publisher import Publisher
-from lrs.routes import about, statements
+from lrs.routes import about, resources, statements
 from lrs.routes.deps import Services
 from lrs.statements.recent import RecentIds
 from lrs.store.clickhouse import ClickHouse
@@ -58,6 +58,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     app = FastAPI(title="xAPI LRS", version="0.1.0", lifespan=lifespan)
     app.include_router(about.router)
     app.include_router(statements.router)
+    app.include_router(resources.router)
 
     @app.exception_handler(XAPIError)
     async def xapi_error(_: Request, exc: XAPIError) -> Response:

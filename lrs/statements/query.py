@@ -84,7 +84,8 @@ def _time_param(name: str, value: str) -> int:
         raise XAPIError(400, f"parameter {name} must be an ISO 8601 timestamp") from None
 
 
-def _agent_param(value: str, version: str) -> str:
+def agent_ifi_param(value: str, version: str) -> tuple[dict[str, Any], str]:
+    """Parse and validate an ``agent`` query parameter; return the agent and its IFI (400 if invalid)."""
     try:
         agent = orjson.loads(value)
     except orjson.JSONDecodeError:
@@ -100,7 +101,7 @@ def _agent_param(value: str, version: str) -> str:
     ifi = actor_ifi(agent)
     if not ifi:
         raise XAPIError(400, "parameter agent must identify an Agent or Group")
-    return ifi
+    return agent, ifi
 
 
 def parse_query(params: dict[str, str], *, tenant: str, client_key: str, version: str) -> StatementQuery:
@@ -110,7 +111,7 @@ def parse_query(params: dict[str, str], *, tenant: str, client_key: str, version
         raise XAPIError(400, f"unknown query parameters: {', '.join(sorted(unknown))}")
     q = StatementQuery(tenant=tenant, client_key=client_key, snapshot_us=int(time.time() * 1_000_000))
     if "agent" in params:
-        q.agent = _agent_param(params["agent"], version)
+        q.agent = agent_ifi_param(params["agent"], version)[1]
     if "verb" in params:
         q.verb = params["verb"]
     if "activity" in params:
