@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lrs import metrics
+from lrs.alternate import AlternateRequestSyntax
 from lrs.auth.credentials import CredentialStore
 from lrs.config import Settings
 from lrs.consistency import Consistency
@@ -98,6 +99,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
             response.headers.setdefault(VERSION_HEADER, spoken)
         return response
 
+    app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)
     return app
 
 

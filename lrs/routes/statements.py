@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +17,9 @@ from lrs.errors import XAPIError
 from lrs.kafka.envelope import Envelope, encode, message_key
 from lrs.publisher import BrokerUnavailable
 from lrs.routes.deps import Services, authenticate, services, xapi_version
+from lrs.statements.attachments import match_parts, referenced_hashes
 from lrs.statements.formats import apply_format
+from lrs.statements.multipart import Part, build_multipart, parse_multipart
 from lrs.statements.prepare import comparable, prepare
 from lrs.statements.query import FORMATS, SINGLE_PARAMS, parse_cursor, parse_query
 from lrs.store.clickhouse import STORE_ERRORS
@@ -30,12 +34,33 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
     return Response(orjson.dumps(content), status_code=status, media_type=JSON, headers=headers)
 
 
-async def _body_json(request: Request) -> Any:
+async def _read_body(request: Request) -> tuple[Any, list[Part] | None]:
+    """The statement JSON of a request and, for multipart/mixed, its attachment parts."""
+    content_type = request.headers.get("content-type", "application/json").lower()
     body = await request.body()
+    parts = None
+    if content_type.startswith("multipart/mixed"):
+        all_parts = parse_multipart(body, content_type)
+        first = all_parts[0]
+        if not first.headers.get("content-type", "").lower().startswith("application/json"):
+            raise XAPIError(400, "the first part of a multipart/mixed request must be application/json")
+        body, parts = first.body, all_parts[1:]
+    elif not content_type.startswith("application/json"):
+        raise XAPIError(400, f"Content-Type {content_type!r} is not accepted here; use application/json "
+                             "or multipart/mixed (for attachments)")
     try:
-        return orjson.loads(body)
+        return orjson.loads(body), parts
     except orjson.JSONDecodeError as exc:
         raise XAPIError(400, f"request body is not valid JSON: {exc}") from None
+
+
+async def _store_blobs(svc: Services, tenant: str, blobs: list[tuple[str, str, bytes]]) -> None:
+    """Write attachment bytes before the statements that reference them are published."""
+    if not blobs:
+        return
+    now = time.time_ns() // 1000
+    rows = [[tenant, sha2, ctype, base64.b64encode(content).decode("ascii"), now] for sha2, ctype, content in blobs]
+    await asyncio.to_thread(svc.clickhouse.insert, "attachments_insert", rows)
 
 
 def _check_ids(statements: list[dict[str, Any]], put_id: str | None) -> None:
@@ -125,8 +150,10 @@ async def post_statements(request: Request) -> Response:
     version = xapi_version(request)
     svc = services(request)
     client = await authenticate(request, "statements/write")
-    statements = _validated(await _body_json(request), version)
+    data, parts = await _read_body(request)
+    statements = _validated(data, version)
     _check_ids(statements, None)
+    await _store_blobs(svc, client.tenant, match_parts(statements, parts))
     ids = await _store(svc, client, statements, version)
     return _json(ids, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
 
@@ -143,11 +170,12 @@ async def put_statement(request: Request, statementId: str | None = None) -> Res
         put_id = str(uuid.UUID(statementId)).lower()
     except ValueError:
         raise XAPIError(400, f"statementId {statementId!r} is not a UUID") from None
-    data = await _body_json(request)
+    data, parts = await _read_body(request)
     if not isinstance(data, dict):
         raise XAPIError(400, "PUT /statements takes a single statement object")
     statements = _validated(data, version)
     _check_ids(statements, put_id)
+    await _store_blobs(svc, client.tenant, match_parts(statements, parts))
     await _store(svc, client, [{**statements[0], "id": put_id}], version)
     return Response(status_code=204, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
 
@@ -198,7 +226,9 @@ async def _get_one(svc: Services, tenant: str, mine: str, params: dict[str, str]
         raise XAPIError(404, f"no {'voided ' if voided_wanted else ''}statement {wanted}")
     body, _, stored_us, _ = rows[0]
     statement = apply_format(orjson.loads(body), fmt, request.headers.get("accept-language"))
-    return _json(statement, headers={"Last-Modified": http_date(stored_us)})
+    with_attachments = _bool_param("attachments", params.get("attachments", "false"))
+    return await _respond(svc, tenant, statement, [statement], with_attachments,
+                          {"Last-Modified": http_date(stored_us)})
 
 
 async def _get_many(svc: Services, tenant: str, mine: str, params: dict[str, str], request: Request,
@@ -219,4 +249,26 @@ async def _get_many(svc: Services, tenant: str, mine: str, params: dict[str, str
     accept = request.headers.get("accept-language")
     statements = [apply_format(orjson.loads(r[1]), query.format, accept) for r in page]
     headers = {"Last-Modified": http_date(max(r[2] for r in page))} if page else {}
-    return _json({"statements": statements, "more": more}, headers=headers)
+    return await _respond(svc, tenant, {"statements": statements, "more": more}, statements, query.attachments,
+                          headers)
+
+
+def _bool_param(name: str, value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise XAPIError(400, f"parameter {name} must be true or false")
+    return value.lower() == "true"
+
+
+async def _respond(svc: Services, tenant: str, content: Any, statements: list[dict[str, Any]],
+                   with_attachments: bool, headers: dict[str, str]) -> Response:
+    """JSON, or multipart/mixed with the attachment bytes when ``attachments=true``."""
+    if not with_attachments:
+        return _json(content, headers=headers)
+    hashes = referenced_hashes(statements)
+    blobs: list[tuple[str, str, bytes]] = []
+    if hashes:
+        rows = await asyncio.to_thread(svc.clickhouse.run, "attachments_by_hash", {"tenant": tenant, "hashes": hashes})
+        found = {sha2: (ctype, base64.b64decode(b64)) for sha2, ctype, b64 in rows}
+        blobs = [(sha2, *found[sha2]) for sha2 in hashes if sha2 in found]
+    body, content_type = build_multipart(orjson.dumps(content), blobs)
+    return Response(body, media_type=content_type, headers=headers)

@@ -72,8 +72,11 @@ def _assert_exactly_once(pipeline: Pipeline, sender: Sender) -> None:
     wait_until(lambda: pipeline.stored_count(sender.tenant) >= expected, 120,
                what=f"{expected} acknowledged statements in ClickHouse")
     distinct, rows = _stored_ids(pipeline, sender.tenant)
-    assert distinct == expected, "every acknowledged statement is stored"
-    assert rows == expected, "and each exactly once after merges"
+    # A request whose response was lost (LRS killed after the broker acknowledged) may be stored without
+    # having been acknowledged: more may be stored than acknowledged, never less, and nothing twice.
+    assert distinct >= expected, "every acknowledged statement is stored"
+    assert distinct <= expected + sender.size * (sender.refused + 1)
+    assert rows == distinct, "each exactly once after merges"
     client = pipeline.clickhouse()
     stored = {r[0] for r in client.execute("SELECT statement_id FROM statements WHERE tenant = %(t)s",
                                            {"t": sender.tenant})}
