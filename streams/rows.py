@@ -93,6 +93,7 @@ def statement_row(envelope: Envelope, rules: MappingRules = DEFAULT_RULES) -> li
     duration = result.get("duration")
     scaled = score.get("scaled")
     agents, related_agents, related_activities = _related(st)
+    object_id = str(obj.get("id", ""))
     values = {
         "tenant": envelope.tenant,
         "statement_id": str(st["id"]).lower(),
@@ -100,7 +101,8 @@ def statement_row(envelope: Envelope, rules: MappingRules = DEFAULT_RULES) -> li
         "timestamp_us": timestamp_micros(st.get("timestamp") or st["stored"]),
         "actor_ifi": actor_ifi(st.get("actor") or {}),
         "verb_id": (st.get("verb") or {}).get("id", ""),
-        "object_id": str(obj.get("id", "")),
+        # StatementRef targets are compared with statement ids, which are stored lower-case.
+        "object_id": object_id.lower() if obj.get("objectType") == "StatementRef" else object_id,
         "object_type": obj.get("objectType", "Activity"),
         "registration": str(context.get("registration", "")).lower(),
         "agents": agents,

@@ -20,7 +20,7 @@ def _agent_ids(agent: Any) -> Any:
 def _activity_ids(activity: Any) -> Any:
     if not isinstance(activity, dict):
         return activity
-    return {k: activity[k] for k in ("objectType", "id") if k in activity}
+    return {"id": activity["id"]} if "id" in activity else activity
 
 
 def _object_ids(obj: dict[str, Any]) -> dict[str, Any]:
@@ -62,9 +62,10 @@ def ids_format(statement: dict[str, Any]) -> dict[str, Any]:
 
 def _pick_language(language_map: dict[str, str], accepted: list[str]) -> dict[str, str]:
     for wanted in accepted:
-        for tag in language_map:
-            if tag.lower() == wanted or tag.lower().split("-")[0] == wanted.split("-")[0]:
-                return {tag: language_map[tag]}
+        exact = [tag for tag in language_map if tag.lower() == wanted]
+        related = [tag for tag in language_map if tag.lower().split("-")[0] == wanted.split("-")[0]]
+        for tag in exact + related:
+            return {tag: language_map[tag]}
     first = next(iter(language_map), None)
     return {first: language_map[first]} if first is not None else {}
 
@@ -95,9 +96,22 @@ def accepted_languages(header: str | None) -> list[str]:
     return [tag for _, tag in sorted(weighted, key=lambda w: -w[0])]
 
 
+def _drop_identified_members(value: Any) -> Any:
+    # An identified Group is canonically its identifier; its member list is not part of it.
+    if isinstance(value, dict):
+        out = {k: _drop_identified_members(v) for k, v in value.items()}
+        if out.get("objectType") == "Group" and any(k in out for k in IFI_KEYS):
+            out.pop("member", None)
+        return out
+    if isinstance(value, list):
+        return [_drop_identified_members(v) for v in value]
+    return value
+
+
 def canonical_format(statement: dict[str, Any], accept_language: str | None) -> dict[str, Any]:
-    """Language maps reduced to the one language that best fits Accept-Language."""
-    return _canonical(statement, accepted_languages(accept_language))
+    """Language maps reduced to the one language that best fits Accept-Language; identified groups
+    without their member lists."""
+    return _drop_identified_members(_canonical(statement, accepted_languages(accept_language)))
 
 
 def apply_format(statement: dict[str, Any], fmt: str, accept_language: str | None = None) -> dict[str, Any]:

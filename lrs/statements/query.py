@@ -58,6 +58,7 @@ class StatementQuery:
         params = asdict(self)
         for name in ("ascending", "format", "attachments"):
             params.pop(name)
+        params["filtered"] = int(bool(self.agent or self.verb or self.activity or self.registration))
         params["limit"] = page_size + 1
         return params
 
