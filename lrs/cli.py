@@ -168,8 +168,12 @@ def demo(
 ) -> None:
     """Bring the stack up, run LRS + worker, send a generated brand cohort, print the summary."""
     from lrs.demo.run import run_demo
+    from lrs.stack.stack import StackError
 
-    run_demo(Settings(), learners=learners, tenant=tenant, seed=seed, console=console)
+    try:
+        run_demo(Settings(), learners=learners, tenant=tenant, seed=seed, console=console)
+    except StackError as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":
