@@ -139,12 +139,27 @@ class Pipeline:
         for w in self.workers:
             w.start()
         self.wait_lrs()
+        self.wait_flowing()
         return self
 
     def wait_lrs(self) -> None:
         """Wait until the LRS serves /xapi/about."""
         wait_until(lambda: httpx.get(f"{self.base_url}/xapi/about", timeout=1).status_code == 200, 30,
                    what=f"LRS to answer\n{self.lrs.log_tail()}")
+
+    def wait_flowing(self, timeout: float = 120) -> None:
+        """Wait until a probe statement has gone all the way to ClickHouse.
+
+        Worker start-up (Faust boot plus the first group join) takes seconds to tens of seconds on a
+        busy 2-core machine, longer than the LRS's bounded read-your-writes wait: tests start after it.
+        """
+        tenant, http = self.new_tenant()
+        with http:
+            sent = statement(actor="probe@example.com")
+            assert http.post("/xapi/statements", json=sent).status_code == 200
+        logs = "\n".join(w.log_tail(20) for w in self.workers)
+        wait_until(lambda: self.stored_count(tenant) >= 1, timeout, interval=0.3,
+                   what=f"the probe statement to reach ClickHouse\n{logs}")
 
     def stop(self) -> None:
         """Stop workers, LRS and the stack."""
