@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import orjson
 from clickhouse_driver.errors import Error as ClickHouseError
@@ -18,6 +19,7 @@ from lrs.auth.credentials import CredentialStore
 from lrs.config import Settings
 from lrs.consistency import Consistency
 from lrs.errors import XAPIError
+from lrs.produced_board import ProducedBoard
 from lrs.publisher import Publisher
 from lrs.routes import about, resources, statements
 from lrs.routes.deps import Services
@@ -30,7 +32,10 @@ VERSION_HEADER = "X-Experience-API-Version"
 def build_services(settings: Settings) -> Services:
     """Connect the process's shared services (lazy: nothing needs to be up yet)."""
     clickhouse = ClickHouse(settings)
-    publisher = Publisher(settings)
+    # Offsets shared with the other LRS processes of this host, so read-your-writes holds whichever
+    # process a client's GET reaches.
+    board = ProducedBoard(Path(settings.state_dir) / "run" / f"produced-{settings.statements_topic}")
+    publisher = Publisher(settings, board)
     return Services(
         settings=settings,
         clickhouse=clickhouse,
@@ -95,7 +100,12 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
         metrics.REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         metrics.REQUEST_LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
         if path.startswith("/xapi"):
-            spoken = "2.0.0" if request.headers.get(VERSION_HEADER, "").startswith("2") else "1.0.3"
+            asked = request.headers.get(VERSION_HEADER, "").strip()
+            # Without a (valid) version header we cannot know the client's version: answer with the
+            # configured default (the spec asks for the latest version the LRS supports).
+            spoken = settings.xapi_default_version
+            if asked[:1] in ("1", "2"):
+                spoken = "2.0.0" if asked.startswith("2") else "1.0.3"
             response.headers.setdefault(VERSION_HEADER, spoken)
         return response
 

@@ -6,6 +6,7 @@ Environment variables use the prefix ``LRS_`` (e.g. ``LRS_KAFKA_BOOTSTRAP=broker
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,18 +31,25 @@ class Settings(BaseSettings):
 
     # --- topics ----------------------------------------------------------------------------
     statements_topic: str = "xapi.statements"
+    documents_topic: str = Field("xapi.documents", description="Commands for the State/Profile documents.")
     topic_partitions: int = Field(6, description="Partitions created for our topics (unit of parallelism).")
     topic_replication: int = Field(1, description="Replication factor for created topics (3 in production).")
 
     # --- HTTP LRS --------------------------------------------------------------------------
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    xapi_default_version: Literal["1.0.3", "2.0.0"] = Field(
+        "2.0.0", description="X-Experience-API-Version sent in responses to requests that lack the header."
+    )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
     consistency_wait_s: float = Field(
         5.0, description="Bounded wait on GET until the sink has passed what this process produced."
     )
     credentials_cache_s: float = Field(2.0, description="How long verified credentials are cached.")
+    document_wait_s: float = Field(
+        10.0, description="How long a document write waits for the worker's result before 503."
+    )
 
     # --- stream workers --------------------------------------------------------------------
     worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")

@@ -15,6 +15,7 @@ from kafka.errors import KafkaError
 
 from lrs import metrics
 from lrs.config import Settings
+from lrs.produced_board import ProducedBoard
 
 
 class BrokerUnavailable(RuntimeError):
@@ -24,8 +25,9 @@ class BrokerUnavailable(RuntimeError):
 class Publisher:
     """Produces statement messages with ``acks=all`` and remembers the offsets it was given."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, board: ProducedBoard | None = None) -> None:
         self.settings = settings
+        self.board = board
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
         # Highest offset this process was acknowledged per partition: the read-your-writes target.
@@ -66,10 +68,14 @@ class Publisher:
             for meta in results:
                 if meta.offset > self.produced.get(meta.partition, -1):
                     self.produced[meta.partition] = meta.offset
+            if self.board is not None:
+                self.board.record(self.produced)
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
     def produced_offsets(self) -> dict[int, int]:
-        """A copy of the highest acknowledged offset per partition."""
+        """The highest acknowledged offset per partition, of every LRS process on this host if shared."""
+        if self.board is not None:
+            return self.board.read()
         with self._lock:
             return dict(self.produced)
 

@@ -17,8 +17,8 @@ READ_SCOPES = ("all/read", "statements/read", "statements/read/mine", "define", 
 IFI_KEYS = ("mbox", "mbox_sha1sum", "openid", "account")
 
 
-def _reply(request: Request, body: dict[str, Any]) -> Response:
-    headers = {"X-Experience-API-Consistent-Through": services(request).consistency.header_value()}
+def _reply(request: Request, body: dict[str, Any], consistent_through: str) -> Response:
+    headers = {"X-Experience-API-Consistent-Through": consistent_through}
     if request.method == "HEAD":
         return Response(status_code=200, headers=headers, media_type="application/json")
     return Response(orjson.dumps(body), media_type="application/json", headers=headers)
@@ -35,6 +35,8 @@ async def get_person(request: Request) -> Response:
     agent, ifi = agent_ifi_param(raw, version)
     if agent.get("objectType") == "Group":
         raise XAPIError(400, "the agent parameter must be an Agent, not a Group")
+    # Both resources are assembled from stored statements: first wait (bounded) for this process's writes.
+    consistent = await services(request).consistency.wait()
     rows = await asyncio.to_thread(services(request).clickhouse.run, "agent_names",
                                    {"tenant": client.tenant, "ifi": ifi})
     names = [n for (n,) in rows if n]
@@ -46,7 +48,7 @@ async def get_person(request: Request) -> Response:
     for key in IFI_KEYS:
         if key in agent:
             person[key] = [agent[key]]
-    return _reply(request, person)
+    return _reply(request, person, consistent)
 
 
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -80,6 +82,7 @@ async def get_activity(request: Request) -> Response:
     activity_id = request.query_params.get("activityId")
     if not activity_id:
         raise XAPIError(400, "the activityId parameter is required")
+    consistent = await services(request).consistency.wait()
     rows = await asyncio.to_thread(services(request).clickhouse.run, "activity_statements",
                                    {"tenant": client.tenant, "activity": activity_id, "limit": 1000})
     activity: dict[str, Any] = {"objectType": "Activity", "id": activity_id}
@@ -90,4 +93,4 @@ async def get_activity(request: Request) -> Response:
                 _merge(definition, mention["definition"])
     if definition:
         activity["definition"] = definition
-    return _reply(request, activity)
+    return _reply(request, activity, consistent)

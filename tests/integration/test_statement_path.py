@@ -190,3 +190,33 @@ def test_read_your_writes_under_a_burst(pipeline: Pipeline) -> None:
         assert http.post("/xapi/statements", json=sent).status_code == 200
         got = http.get("/xapi/statements", params={"statementId": sent["id"]})
         assert got.status_code == 200, "a GET right after a POST must see it"
+
+
+def test_read_your_writes_across_lrs_processes(pipeline: Pipeline) -> None:
+    """A POST to one LRS process and a GET from another, at once: the second waits for the first's write."""
+    from tests.support import ManagedProcess, free_ports, wait_until
+
+    (port,) = free_ports(1)
+    env = {**pipeline.env, "LRS_HTTP_PORT": str(port)}
+    second = ManagedProcess("lrs-second", ["serve"], env, pipeline.lrs.log_path.with_name("lrs-second.log")).start()
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200, 30,
+                   what="the second LRS")
+        _, http = pipeline.new_tenant()
+        reader = httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=http.auth, headers=http.headers, timeout=30)
+        for _ in range(20):
+            sent = statement()
+            assert http.post("/xapi/statements", json=sent).status_code == 200
+            got = reader.get("/xapi/statements", params={"statementId": sent["id"]})
+            assert got.status_code == 200, "a GET on another process right after a POST must see it"
+    finally:
+        second.stop()
+
+
+def test_response_version_without_request_header(pipeline: Pipeline) -> None:
+    """Without a version header the LRS answers 400 and names its configured default version."""
+    _, http = pipeline.new_tenant()
+    del http.headers["X-Experience-API-Version"]
+    response = http.get("/xapi/statements", params={"statementId": str(uuid.uuid4())})
+    assert response.status_code == 400
+    assert response.headers["X-Experience-API-Version"] == pipeline.settings.xapi_default_version
