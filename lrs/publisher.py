@@ -72,6 +72,18 @@ class Publisher:
                 self.board.record(self.produced)
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Send one message to ``topic`` and block until acknowledged (``acks=all``); else BrokerUnavailable.
+
+        Not recorded in ``produced``: that is the statements sink's read-your-writes target only.
+        """
+        deadline = time.perf_counter() + self.settings.produce_timeout_s
+        try:
+            future = self._get_producer().send(topic, key=key, value=value)
+            future.get(timeout=max(0.01, deadline - time.perf_counter()))
+        except (KafkaError, OSError) as exc:
+            raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
+
     def produced_offsets(self) -> dict[int, int]:
         """The highest acknowledged offset per partition, of every LRS process on this host if shared."""
         if self.board is not None:
