@@ -21,7 +21,7 @@ from lrs.consistency import Consistency
 from lrs.errors import XAPIError
 from lrs.produced_board import ProducedBoard
 from lrs.publisher import Publisher
-from lrs.routes import about, resources, statements
+from lrs.routes import about, documents, resources, statements
 from lrs.routes.deps import Services
 from lrs.statements.recent import RecentIds
 from lrs.store.clickhouse import ClickHouse
@@ -65,6 +65,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     app.include_router(about.router)
     app.include_router(statements.router)
     app.include_router(resources.router)
+    app.include_router(documents.router)
 
     @app.exception_handler(XAPIError)
     async def xapi_error(_: Request, exc: XAPIError) -> Response:

@@ -12,6 +12,7 @@ import logging
 import faust
 
 from lrs.config import Settings
+from streams.documents import DocumentWriter, apply_with_retry
 from streams.sink import Message, StatementSink
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,18 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             await write_with_retry(sink, batch, settings.sink_retry_max_s)
             for event in events:
                 await stream.ack(event)
+
+    documents = app.topic(settings.documents_topic, key_serializer="raw", value_serializer="raw")
+    writer = DocumentWriter(settings)
+
+    @app.agent(documents, name="documents")
+    async def apply_documents(stream: faust.StreamT) -> None:
+        # One command at a time in partition order: this worker is the single writer of its partitions'
+        # document sets; the offset is acked only after the document and result rows are written.
+        manual = stream.noack()
+        async for event in manual.events():
+            await apply_with_retry(writer, event.message.value, settings.sink_retry_max_s)
+            await manual.ack(event)
 
     return app
 
