@@ -59,6 +59,23 @@ class Settings(BaseSettings):
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
     kafka_session_timeout_s: float = Field(10.0, description="Group session timeout (Tansu needs ~10 s).")
 
+    # --- analytics (streams/refresh.py; definitions in docs/metrics.md) ----------------------
+    analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
+    analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
+    analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")
+    analytics_tick_s: float = Field(5.0, description="How often slices behind the tenant's clock are re-marked.")
+    analytics_clock: str = Field("event", description="'event' (tenant watermark) or 'wall' (now) for statuses.")
+    analytics_lateness_s: float = Field(3600.0, description="Event-time clock = latest statement time minus this.")
+    analytics_wall_stale_s: float = Field(300.0, description="Wall-clock mode: recompute slices older than this.")
+    analytics_session_cap_s: float = Field(1800.0, description="Gaps above this end a session (time-on-task cap).")
+    analytics_at_risk_days: float = Field(3.0, description="Not completed and inactive this long: at_risk.")
+    analytics_dropped_days: float = Field(7.0, description="Not completed and inactive this long: dropped.")
+    analytics_active_days: float = Field(7.0, description="Window of the 'active' learner counts.")
+    analytics_certificate_verbs: str = Field(
+        "http://id.tincanapi.com/verb/earned", description="Comma-separated verb IRIs that mean 'certified'.")
+    analytics_certificate_types: str = Field(
+        "", description="Comma-separated activity types whose presence in a statement means 'certified'.")
+
     @model_validator(mode="after")
     def _default_endpoints(self) -> Settings:
         # Endpoints default to the embedded stack so the CLI works with zero configuration.

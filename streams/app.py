@@ -13,6 +13,7 @@ import faust
 
 from lrs.config import Settings
 from streams.documents import DocumentWriter, apply_with_retry
+from streams.refresh import attach_analytics
 from streams.sink import Message, StatementSink
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     )
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)
+    analytics = attach_analytics(app, settings)
 
     @app.agent(statements, name="sink")
     async def store_statements(stream: faust.StreamT) -> None:
@@ -51,6 +53,8 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         async for events in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_within_s):
             batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
             await write_with_retry(sink, batch, settings.sink_retry_max_s)
+            # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
+            await analytics.mark(batch)
             for event in events:
                 await stream.ack(event)
 

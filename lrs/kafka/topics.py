@@ -26,6 +26,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics declared in ``schemas/topics.yaml`` with names and sizes resolved from settings."""
     doc = yaml.safe_load(schema_path("topics.yaml").read_text(encoding="utf-8"))
     names = {"statements_topic": settings.statements_topic, "documents_topic": settings.documents_topic}
+    names.update(analytics_dirty_topic=settings.analytics_dirty_topic,
+                 analytics_at_risk_topic=settings.analytics_at_risk_topic)
     return [
         TopicSpec(
             name=entry["name"].format(**names),

@@ -1,0 +1,96 @@
+"""Shared pieces of the analytics processors: slice tables, batch-query parameters, the clock.
+
+A *slice* is one (tenant, course_id). Every analytics table is a function of the slice's non-voided raw
+statements (plus the course structure and the clock), computed by a named batch query in
+``schemas/queries/analytics_*.sql``. The refresh agent (``streams/refresh.py``) runs exactly those queries as
+``INSERT INTO <table>_data ... SELECT`` under a new version, so the stream's tables equal a batch
+recomputation by construction. See docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lrs.config import Settings
+from lrs.store.clickhouse import ClickHouse
+from lrs.store.queries import query
+
+US = 1_000_000
+DAY_US = 86_400 * US
+# A regex that matches nothing: "no certificate activity types configured".
+NEVER = r"[^\s\S]"
+
+
+@dataclass(frozen=True)
+class SliceTable:
+    """One public analytics table: its versioned data table, its view and its batch query."""
+
+    view: str
+    query: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+    @property
+    def table(self) -> str:
+        """The versioned data table behind the view."""
+        return f"{self.view}_data"
+
+    def insert_sql(self) -> str:
+        """``INSERT INTO <view>_data SELECT`` the batch query's rows under ``%(version)s``."""
+        cols = ", ".join(self.columns)
+        return (f"INSERT INTO {self.table} ({cols}, version) "
+                f"SELECT {cols}, toUInt64(%(version)s) FROM ({query(self.query).sql})")
+
+    def select_view_sql(self) -> str:
+        """The public view's rows of one tenant, in key order (for readers and tests)."""
+        return (f"SELECT {', '.join(self.columns)} FROM {self.view} WHERE tenant = %(tenant)s "
+                f"ORDER BY {', '.join(self.key)}")
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as a list."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def certificate_pattern(types: list[str]) -> str:
+    """A regex over the compact statement JSON that finds an activity of one of ``types``."""
+    if not types:
+        return NEVER
+    return '"type":"(' + "|".join(re.escape(t) for t in types) + ')"'
+
+
+def query_params(settings: Settings, tenant: str, courses: list[str], clock_us: int) -> dict[str, Any]:
+    """Parameters of every ``analytics_*`` batch query for ``courses`` of ``tenant`` at ``clock_us``."""
+    verbs = split_list(settings.analytics_certificate_verbs) or [""]  # IN () is not valid SQL
+    return {
+        "tenant": tenant,
+        "courses": list(courses),
+        "clock_us": int(clock_us),
+        "cap_us": int(settings.analytics_session_cap_s * US),
+        "at_risk_us": int(settings.analytics_at_risk_days * DAY_US),
+        "dropped_us": int(settings.analytics_dropped_days * DAY_US),
+        "active_us": int(settings.analytics_active_days * DAY_US),
+        "cert_verbs": verbs,
+        "cert_pattern": certificate_pattern(split_list(settings.analytics_certificate_types)),
+    }
+
+
+def now_us() -> int:
+    """Wall-clock time in microseconds."""
+    return int(time.time() * US)
+
+
+def clock_us(settings: Settings, clickhouse: ClickHouse, tenant: str) -> int:
+    """The clock statuses are computed at: the tenant's event-time watermark, or now in wall-clock mode.
+
+    Event time makes a replay of the same statements give the same answers; wall clock suits live
+    deployments where a learner who stops sending statements must still become at risk.
+    """
+    lateness_us = int(settings.analytics_lateness_s * US)
+    if settings.analytics_clock == "wall":
+        return now_us() - lateness_us
+    watermark, count = clickhouse.run("analytics_watermark", {"tenant": tenant, "lateness_us": lateness_us})[0]
+    return int(watermark) if count else 0

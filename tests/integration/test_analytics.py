@@ -1,0 +1,243 @@
+"""Streaming analytics on real services: the tables converge to the batch recomputation, exactly.
+
+One pipeline with TWO workers in one group serves both tests of this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from kafka import KafkaConsumer
+
+from lrs.demo.cohort import generate_cohort
+from lrs.store.clickhouse import bind
+from lrs.store.queries import query
+from lrs.util.timeparse import format_timestamp
+from streams.analytics import clock_us, query_params
+from streams.refresh import ALL_TABLES
+from tests.support import Pipeline, make_settings, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+ADMIN = {"objectType": "Agent", "mbox": "mailto:admin@example.com"}
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """Broker + ClickHouse + LRS + two workers, analytics refreshed quickly."""
+    settings = make_settings(tmp_path_factory.mktemp("analytics"), analytics_refresh_s=0.5, analytics_tick_s=1.0)
+    running = Pipeline(settings, workers=2).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def _void(target: str) -> dict[str, Any]:
+    return {"id": str(uuid.uuid4()), "actor": ADMIN, "verb": {"id": VOIDED, "display": {"en-US": "voided"}},
+            "object": {"objectType": "StatementRef", "id": target}}
+
+
+def _post(http: httpx.Client, statements: list[dict[str, Any]], size: int = 100) -> None:
+    for i in range(0, len(statements), size):
+        batch = statements[i:i + size]
+        for attempt in range(10):
+            response = http.post("/xapi/statements", json=batch)
+            if response.status_code == 200:
+                break
+            assert response.status_code == 503 and attempt < 9, response.text
+            time.sleep(1)
+
+
+def _course(statement: dict[str, Any]) -> str:
+    if statement["object"].get("definition", {}).get("type", "").endswith("/course"):
+        return statement["object"]["id"]
+    return statement["context"]["contextActivities"]["grouping"][0]["id"]
+
+
+def _actor(statement: dict[str, Any]) -> str:
+    actor = statement["actor"]
+    return actor.get("mbox") or actor["account"]["name"]
+
+
+def _differences(pipeline: Pipeline, tenant: str) -> list[str]:
+    """Each public table against the batch queries run now over the raw table; [] when equal row for row."""
+    client = pipeline.clickhouse()
+    try:
+        from lrs.store.clickhouse import ClickHouse
+
+        clock = clock_us(pipeline.settings, ClickHouse(pipeline.settings, size=1), tenant)
+        courses = [r[0] for r in client.execute(
+            "SELECT DISTINCT course_id FROM statements WHERE tenant = %(t)s AND course_id != ''", {"t": tenant})]
+        params = bind(query_params(pipeline.settings, tenant, courses, clock))
+        problems = []
+        slices = client.execute("SELECT course_id, argMax(watermark_us, version) FROM analytics_slices "
+                                "WHERE tenant = %(t)s GROUP BY course_id", {"t": tenant})
+        if {c for c, _ in slices} != set(courses) or any(w != clock for _, w in slices):
+            problems.append(f"slices {slices} not all at clock {clock} for courses {courses}")
+        for table in ALL_TABLES:
+            live = sorted(client.execute(table.select_view_sql(), {"tenant": tenant}))
+            batch = sorted(client.execute(query(table.query).sql, params))
+            if live != batch:
+                problems.append(f"{table.view}: {len(live)} live rows vs {len(batch)} batch rows; first differences "
+                                f"{sorted(set(live) ^ set(batch))[:3]}")
+        return problems
+    finally:
+        client.disconnect()
+
+
+def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
+    """Duplicates, shuffles, late events, voids before and after their targets, a worker killed: exact."""
+    pipeline = two_workers
+    rng = random.Random(42)
+    tenant, http = pipeline.new_tenant()
+    cohort = generate_cohort(brand="conv", learners=90, courses=3, days=35, seed=3)
+    statements = list(cohort.statements)
+
+    # One learner voided entirely, plus ~3% of the other statements.
+    gone = _actor(statements[0])
+    voided = {s["id"] for s in statements if _actor(s) == gone}
+    voided |= {s["id"] for s in rng.sample(statements, k=len(statements) // 33)}
+    late = [s for s in statements if rng.random() < 0.1]
+    late_ids = {s["id"] for s in late}
+    main = [s for s in statements if s["id"] not in late_ids]
+    rng.shuffle(main)
+    late.sort(key=lambda s: s["timestamp"])  # old timestamps, sent last
+    voids_before_target = [_void(i) for i in sorted(voided & late_ids)]
+    voids_after_target = [_void(i) for i in sorted(voided - late_ids)]
+    duplicates = rng.sample([s for s in main if s["id"] not in voided], k=len(main) // 20)
+    half = len(main) // 2
+    first = main[:half] + voids_before_target
+    rng.shuffle(first)
+    second = main[half:]
+
+    with http:
+        _post(http, first)
+        pipeline.workers[1].kill()  # kill -9 midway
+        _post(http, second)
+        _post(http, duplicates)  # same id, same content: delivered again (ids must be unique per request)
+        pipeline.workers[1].start()
+        _post(http, late)
+        _post(http, duplicates[:50])
+        _post(http, voids_after_target)
+
+    total = len(statements) + len(voids_before_target) + len(voids_after_target)
+    wait_until(lambda: pipeline.stored_count(tenant) >= total, 180, interval=1,
+               what=f"{total} statements in ClickHouse")
+    problems: list[str] = []
+
+    def converged() -> bool:
+        problems[:] = _differences(pipeline, tenant)
+        return not problems
+
+    logs = "\n".join(w.log_tail(30) for w in pipeline.workers)
+    wait_until(converged, 240, interval=2, what=f"analytics to converge: {problems}\n{logs}")
+
+    # Not only equal to the batch SQL: equal to what the generator knows, voids removed.
+    alive = [s for s in statements if s["id"] not in voided]
+    learners: dict[str, set[str]] = defaultdict(set)
+    counts: dict[str, int] = defaultdict(int)
+    completed: dict[str, set[str]] = defaultdict(set)
+    for s in alive:
+        learners[_course(s)].add(_actor(s))
+        counts[_course(s)] += 1
+        if s["verb"]["id"].endswith("/completed") and s["object"]["id"] == _course(s):
+            completed[_course(s)].add(_actor(s))
+    client = pipeline.clickhouse()
+    try:
+        summary = {r[0]: r[1:] for r in client.execute(
+            "SELECT course_id, learners_started, completed FROM course_summary WHERE tenant = %(t)s", {"t": tenant})}
+        daily = dict(client.execute("SELECT course_id, sum(statements) FROM engagement_daily WHERE tenant = %(t)s "
+                                    "GROUP BY course_id", {"t": tenant}))
+        gone_rows = client.execute("SELECT count() FROM learner_course WHERE tenant = %(t)s AND actor_ifi LIKE %(a)s",
+                                   {"t": tenant, "a": f"%{gone.split(':')[-1]}"})[0][0]
+    finally:
+        client.disconnect()
+    assert summary == {c: (len(learners[c]), len(completed[c])) for c in learners}
+    assert daily == dict(counts)
+    assert gone_rows == 0
+
+
+def _st(actor: str, verb: str, obj: dict[str, Any], when: float, course: dict[str, Any],
+        result: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement = {"id": str(uuid.uuid4()), "actor": {"objectType": "Agent", "mbox": f"mailto:{actor}@example.com"},
+                 "verb": {"id": verb, "display": {"en-US": verb.rsplit("/", 1)[-1]}}, "object": obj,
+                 "timestamp": format_timestamp(dt.datetime.fromtimestamp(when, tz=dt.UTC)),
+                 "context": {"contextActivities": {"grouping": [course]}}}
+    if result:
+        statement["result"] = result
+    return statement
+
+
+def test_statuses_flags_voids_and_at_risk_events(two_workers: Pipeline) -> None:
+    """Completion/pass/certificate flags, sessions, dropped and at-risk by event time, voided learner, events."""
+    pipeline = two_workers
+    tenant, http = pipeline.new_tenant()
+    adl = "http://adlnet.gov/expapi/verbs/"
+    course = {"objectType": "Activity", "id": f"https://{tenant}.example/course",
+              "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    m1, m2 = ({"objectType": "Activity", "id": f"https://{tenant}.example/m{i}",
+               "definition": {"type": "http://adlnet.gov/expapi/activities/module"}} for i in (1, 2))
+    t0, day = 1_790_000_000.0, 86_400.0
+    ada = [_st("ada", adl + "launched", course, t0, course), _st("ada", adl + "experienced", m1, t0 + 600, course),
+           _st("ada", adl + "experienced", m2, t0 + 1200, course),
+           _st("ada", adl + "completed", course, t0 + 7200, course, {"completion": True}),
+           _st("ada", adl + "passed", course, t0 + 7260, course, {"success": True}),
+           _st("ada", "http://id.tincanapi.com/verb/earned", {"objectType": "Activity", "id": "urn:cert:1"},
+               t0 + 7300, course)]
+    bob = [_st("bob", adl + "experienced", m1, t0, course)]  # silent for 10 days: dropped at module 1
+    rae = [_st("rae", adl + "experienced", m1, t0 + 2 * day, course),
+           _st("rae", adl + "experienced", m2, t0 + 6 * day, course)]  # 4 days idle: at risk at module 2
+    zed = [_st("zed", adl + "experienced", m1, t0 + 10 * day, course)]  # moves the clock
+    vic = [_st("vic", adl + "experienced", m1, t0 + 9 * day, course)]
+    with http:
+        _post(http, ada + bob + rae + zed + vic)
+        _post(http, [_void(s["id"]) for s in vic])
+
+    rows: dict[str, tuple] = {}
+
+    def learners_ready() -> bool:
+        client = pipeline.clickhouse()
+        try:
+            found = client.execute(
+                "SELECT actor_ifi, status, completed, passed, certified, sessions, time_on_task_s, furthest_position "
+                "FROM learner_course WHERE tenant = %(t)s", {"t": tenant})
+        finally:
+            client.disconnect()
+        rows.clear()
+        rows.update({r[0].split(":")[-1].split("@")[0]: r[1:] for r in found})
+        return set(rows) == {"ada", "bob", "rae", "zed"} and rows["rae"][0] == "at_risk"
+
+    wait_until(learners_ready, 120, interval=1, what=f"learner_course rows ({rows})")
+    assert rows["ada"] == ("completed", 1, 1, 1, 2, 1200.0 + 100.0, 2)  # gaps 600+600, then 60+40 after a 100 min gap
+    assert rows["bob"][:4] == ("dropped", 0, 0, 0) and rows["bob"][-1] == 1
+    assert rows["rae"][:1] == ("at_risk",) and rows["rae"][-1] == 2
+    assert rows["zed"][0] == "started"
+
+    settings = pipeline.settings
+    consumer = KafkaConsumer(settings.analytics_at_risk_topic, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000,
+                             group_id=None)
+    events: dict[str, dict] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and {"bob", "rae"} - set(events):
+            for record in consumer:
+                event = orjson.loads(record.value)
+                if event["tenant"] == tenant:
+                    events[event["actor_ifi"].split(":")[-1].split("@")[0]] = event
+    finally:
+        consumer.close()
+    assert events["bob"]["status"] == "dropped" and events["rae"]["status"] == "at_risk"
+    assert events["rae"]["course_id"] == course["id"] and events["rae"]["furthest_module"] == m2["id"]
+    assert events["bob"]["inactive_s"] == int(10 * day - 3600) and "ada" not in events
