@@ -21,7 +21,7 @@ from lrs.consistency import Consistency
 from lrs.errors import XAPIError
 from lrs.produced_board import ProducedBoard
 from lrs.publisher import Publisher
-from lrs.routes import about, documents, resources, statements
+from lrs.routes import about, courses, documents, resources, statements
 from lrs.routes.deps import Services
 from lrs.statements.recent import RecentIds
 from lrs.store.clickhouse import ClickHouse
@@ -66,10 +66,16 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     app.include_router(statements.router)
     app.include_router(resources.router)
     app.include_router(documents.router)
+    app.include_router(courses.router)
 
     @app.exception_handler(XAPIError)
     async def xapi_error(_: Request, exc: XAPIError) -> Response:
         return _error(exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        # A bug must still answer in xAPI form (and is logged with its traceback by the server).
+        return _error(XAPIError(500, f"internal error ({type(exc).__name__}); nothing was stored"))
 
     @app.exception_handler(ClickHouseError)
     @app.exception_handler(OSError)

@@ -23,6 +23,7 @@ from lrs.statements.multipart import Part, build_multipart, parse_multipart
 from lrs.statements.prepare import comparable, prepare
 from lrs.statements.query import FORMATS, SINGLE_PARAMS, parse_cursor, parse_query
 from lrs.store.clickhouse import STORE_ERRORS
+from lrs.util.jsondepth import MAX_DEPTH, too_deep
 from lrs.util.timeparse import http_date, now_timestamp
 from lrs.xapi import XAPIValidationError, actor_ifi, normalize_statement, validate_statements
 
@@ -49,9 +50,12 @@ async def _read_body(request: Request) -> tuple[Any, list[Part] | None]:
         raise XAPIError(400, f"Content-Type {content_type!r} is not accepted here; use application/json "
                              "or multipart/mixed (for attachments)")
     try:
-        return orjson.loads(body), parts
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise XAPIError(400, f"request body is not valid JSON: {exc}") from None
+    if too_deep(doc):
+        raise XAPIError(400, f"request body nests JSON deeper than {MAX_DEPTH} levels")
+    return doc, parts
 
 
 async def _store_blobs(svc: Services, tenant: str, blobs: list[tuple[str, str, bytes]]) -> None:
