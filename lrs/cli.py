@@ -16,6 +16,10 @@ stack_app = typer.Typer(help="The embedded local stack (Tansu broker + ClickHous
 credentials_app = typer.Typer(help="Basic-auth credentials of tenants (brands).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(credentials_app, name="credentials")
+courses_app = typer.Typer(help="Course structures (ordered modules) of a tenant.", no_args_is_help=True)
+analytics_app = typer.Typer(help="Engagement and drop-off analytics (docs/metrics.md).", no_args_is_help=True)
+app.add_typer(courses_app, name="courses")
+app.add_typer(analytics_app, name="analytics")
 console = Console()
 
 
@@ -158,6 +162,64 @@ def credentials_revoke(key: str) -> None:
     except CredentialError as exc:
         _fail(str(exc))
     console.print(f"revoked {key}")
+
+
+@courses_app.command("import")
+def courses_import(
+    file: Annotated[str, typer.Argument(help="JSON file: a list of {course_id, name, modules: [{module_id, name}]}.")],
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) the courses belong to.")],
+) -> None:
+    """Declare course structures from a file (replaces each course's previous declaration)."""
+    import orjson
+
+    from lrs.courses import StructureError, declare_structure
+    from lrs.publisher import Publisher
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    publisher = Publisher(settings)
+    try:
+        with open(file, "rb") as handle:
+            courses = declare_structure(settings, ClickHouse(settings, size=1), publisher.send, tenant,
+                                        orjson.loads(handle.read()))
+    except (OSError, orjson.JSONDecodeError, StructureError) as exc:
+        _fail(f"{file}: {exc}")
+    finally:
+        publisher.close()
+    console.print(f"declared {len(courses)} course(s) for {tenant}; their analytics will be recomputed")
+
+
+@courses_app.command("show")
+def courses_show(tenant: Annotated[str, typer.Option(help="Tenant to show.")]) -> None:
+    """Print a tenant's current course structures."""
+    from lrs.courses import current_structure
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    table = Table("course", "position", "module", "name")
+    for course in current_structure(ClickHouse(settings, size=1), tenant):
+        for module in course["modules"]:
+            table.add_row(course["course_id"], str(module["position"]), module["module_id"], module["name"])
+    console.print(table)
+
+
+@analytics_app.command("refresh")
+def analytics_refresh(tenant: Annotated[str, typer.Option(help="Tenant whose courses to recompute.")]) -> None:
+    """Mark every course of a tenant dirty, so the workers recompute its analytics (backfill)."""
+    from lrs.publisher import Publisher
+    from lrs.store.clickhouse import ClickHouse
+    from streams.analytics import marker_key, marker_value
+
+    settings = Settings()
+    courses = [c for (c,) in ClickHouse(settings, size=1).run("analytics_tenant_courses", {"tenant": tenant})]
+    publisher = Publisher(settings)
+    try:
+        for course_id in courses:
+            key, value = marker_key(tenant, course_id), marker_value(tenant, course_id)
+            publisher.send(settings.analytics_dirty_topic, key, value)
+    finally:
+        publisher.close()
+    console.print(f"marked {len(courses)} course(s) of {tenant} for recomputation")
 
 
 @app.command()

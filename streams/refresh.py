@@ -34,7 +34,17 @@ from lrs.config import Settings
 from lrs.kafka.envelope import PoisonMessage, decode
 from lrs.store.clickhouse import ClickHouse, bind
 from streams import cohorts, dropoff, engagement, metrics
-from streams.analytics import US, SliceTable, clock_us, now_us, query_params
+from streams.analytics import (
+    US,
+    Slice,
+    SliceTable,
+    clock_us,
+    marker_key,
+    marker_value,
+    now_us,
+    parse_marker,
+    query_params,
+)
 from streams.rows import COL, statement_row
 from streams.sink import Message
 
@@ -42,26 +52,6 @@ log = logging.getLogger(__name__)
 
 ALL_TABLES: tuple[SliceTable, ...] = (*engagement.TABLES, *dropoff.TABLES, *cohorts.TABLES)
 
-Slice = tuple[str, str]
-
-
-def marker_key(tenant: str, course_id: str) -> bytes:
-    """Partitioning key of a slice's markers."""
-    return f"{tenant}|{course_id}".encode()
-
-
-def marker_value(tenant: str, course_id: str) -> bytes:
-    """A marker: JSON, so tenants and course IRIs need no escaping rules."""
-    return orjson.dumps({"tenant": tenant, "course_id": course_id, "marked_us": now_us()})
-
-
-def parse_marker(value: bytes | None) -> Slice | None:
-    """The slice a marker names, or None for an unreadable message (skipped, never retried)."""
-    try:
-        doc = orjson.loads(value or b"")
-        return str(doc["tenant"]), str(doc["course_id"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None
 
 
 @dataclass

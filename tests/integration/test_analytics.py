@@ -241,3 +241,51 @@ def test_statuses_flags_voids_and_at_risk_events(two_workers: Pipeline) -> None:
     assert events["bob"]["status"] == "dropped" and events["rae"]["status"] == "at_risk"
     assert events["rae"]["course_id"] == course["id"] and events["rae"]["furthest_module"] == m2["id"]
     assert events["bob"]["inactive_s"] == int(10 * day - 3600) and "ada" not in events
+
+
+def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
+    """PUT /api/courses/structure: declared order wins over first visits; its last module completes the course."""
+    pipeline = two_workers
+    tenant, http = pipeline.new_tenant()
+    adl = "http://adlnet.gov/expapi/verbs/"
+    course = {"objectType": "Activity", "id": f"https://{tenant}.example/course",
+              "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    first, last = ({"objectType": "Activity", "id": f"https://{tenant}.example/{name}",
+                    "definition": {"type": "http://adlnet.gov/expapi/activities/module"}} for name in ("a", "b"))
+    t0 = 1_790_000_000.0
+    # Learners visit "a" before "b", but the course declares "b" first; finishing "a" finishes the course.
+    statements = [_st("amy", adl + "experienced", first, t0, course),
+                  _st("amy", adl + "experienced", last, t0 + 60, course),
+                  _st("amy", adl + "completed", first, t0 + 120, course, {"completion": True}),
+                  _st("ben", adl + "experienced", first, t0 + 30, course)]
+    structure = [{"course_id": course["id"], "name": "Course",
+                  "modules": [{"module_id": last["id"], "name": "B"}, {"module_id": first["id"], "name": "A"}]}]
+    with http:
+        _post(http, statements)
+        assert http.put("/api/courses/structure", json={"courses": []}).status_code == 400
+        response = http.put("/api/courses/structure", json=structure)
+        assert response.status_code == 200, response.text
+        declared = http.get("/api/courses/structure").json()["courses"]
+    assert [m["module_id"] for m in declared[0]["modules"]] == [last["id"], first["id"]]
+
+    funnel: list[tuple] = []
+
+    def declared_funnel() -> bool:
+        client = pipeline.clickhouse()
+        try:
+            funnel[:] = client.execute("SELECT position, module_id, declared, learners_reached FROM course_funnel "
+                                       "WHERE tenant = %(t)s ORDER BY position", {"t": tenant})
+        finally:
+            client.disconnect()
+        return bool(funnel) and all(row[2] == 1 for row in funnel)
+
+    wait_until(declared_funnel, 60, interval=1, what=f"the declared funnel ({funnel})")
+    assert funnel == [(1, last["id"], 1, 1), (2, first["id"], 1, 2)]
+    assert _differences(pipeline, tenant) == []
+    client = pipeline.clickhouse()
+    try:
+        amy = client.execute("SELECT status, completed, furthest_position FROM learner_course WHERE tenant = %(t)s "
+                             "AND actor_ifi LIKE '%%amy%%'", {"t": tenant})
+    finally:
+        client.disconnect()
+    assert amy == [("completed", 1, 2)]
