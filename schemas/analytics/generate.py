@@ -1,0 +1,44 @@
+"""Generate the analytics batch queries (schemas/queries/analytics_*.sql) from templates.
+
+The learner state machine, the module order and the slice's base rows are needed by several queries and
+ClickHouse 18.16 has no CTEs, so the shared blocks (``_*.sql.in``) are pasted into each query here: one source,
+identical copies. Run ``python -m schemas.analytics.generate`` after editing a template; a unit test checks that
+the shipped files are up to date.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUERIES = HERE.parent / "queries"
+EXAMPLE_PARAMS = {
+    "tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000,
+    "dropped_us": 604800000000, "active_us": 604800000000,
+    "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": '"type":"(x)"',
+}
+
+
+def render() -> dict[str, str]:
+    """File name -> generated query text."""
+    block = {name: (HERE / f"_{name}.sql.in").read_text(encoding="utf-8").rstrip() for name in ("base", "mo")}
+    learners = (HERE / "_learners.sql.in").read_text(encoding="utf-8").rstrip()
+    learners = learners.replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
+    out = {}
+    for template in sorted(HERE.glob("analytics_*.sql.in")):
+        text = template.read_text(encoding="utf-8")
+        text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
+        text = text.replace("{PARAMS}", "-- params: " + json.dumps(EXAMPLE_PARAMS))
+        out[template.name.removesuffix(".in")] = text
+    return out
+
+
+def main() -> None:
+    """Write every generated query into schemas/queries."""
+    for name, text in render().items():
+        (QUERIES / name).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

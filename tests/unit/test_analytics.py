@@ -1,0 +1,107 @@
+"""Analytics pure parts: markers, parameters, events, course structures, generated SQL (no services)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import orjson
+import pytest
+
+from lrs.config import Settings
+from lrs.courses import StructureError, structure_rows
+from schemas import schema_path
+from schemas.analytics.generate import render
+from streams.analytics import (
+    DAY_US,
+    NEVER,
+    certificate_pattern,
+    marker_key,
+    marker_value,
+    parse_marker,
+    query_params,
+    split_list,
+)
+from streams.dropoff import LEARNER_COURSE, at_risk_event, event_id, event_key
+from streams.refresh import ALL_TABLES
+
+
+def test_markers_round_trip_and_garbage_is_skipped() -> None:
+    assert parse_marker(marker_value("acme", "https://c/x|y")) == ("acme", "https://c/x|y")
+    assert marker_key("acme", "c1") == b"acme|c1"
+    assert parse_marker(b"not json") is None
+    assert parse_marker(None) is None
+    assert parse_marker(b'{"tenant": "a"}') is None
+
+
+def test_query_params_from_settings() -> None:
+    settings = Settings(analytics_session_cap_s=600, analytics_at_risk_days=2, analytics_dropped_days=10,
+                        analytics_certificate_verbs="", analytics_certificate_types="urn:t1, urn:t2")
+    params = query_params(settings, "acme", ["c1"], 123)
+    assert params["cap_us"] == 600_000_000 and params["at_risk_us"] == 2 * DAY_US
+    assert params["dropped_us"] == 10 * DAY_US and params["clock_us"] == 123
+    assert params["cert_verbs"] == [""]  # never an empty IN ()
+    assert re.search(params["cert_pattern"], '{"definition":{"type":"urn:t2"}}')
+    assert not re.search(params["cert_pattern"], '{"definition":{"type":"urn:t3"}}')
+    assert split_list(" a, ,b ") == ["a", "b"]
+
+
+def test_certificate_pattern_matches_nothing_without_types() -> None:
+    assert certificate_pattern([]) == NEVER
+    assert not re.search(NEVER, '"type":"anything"\n')
+    assert re.search(certificate_pattern(["https://x/a.b"]), '"type":"https://x/a.b"')
+    assert not re.search(certificate_pattern(["https://x/a.b"]), '"type":"https://x/aXb"')
+
+
+def _change(status: str = "at_risk", last_seen_us: int = 1_790_000_000_000_000) -> tuple:
+    return ("mbox:mailto:a@b.c", status, "started", last_seen_us, 300_000, "https://c/m2", 1_790_300_000_000_000)
+
+
+def test_at_risk_event_id_is_stable_and_specific() -> None:
+    first = at_risk_event("acme", "c1", _change(), clock="event", detected_us=1)
+    replay = at_risk_event("acme", "c1", _change(), clock="event", detected_us=5_000_000)
+    assert first["event_id"] == replay["event_id"] and first["detected_at"] != replay["detected_at"]
+    assert uuid.UUID(first["event_id"]).version == 5
+    assert event_id("acme", "c1", "mbox:mailto:a@b.c", "dropped", 1_790_000_000_000_000) != first["event_id"]
+    later = at_risk_event("acme", "c1", _change(last_seen_us=1_790_000_000_000_001), clock="event", detected_us=1)
+    assert later["event_id"] != first["event_id"]
+    assert event_key(first) == b"acme|mbox:mailto:a@b.c"
+
+
+def test_at_risk_event_follows_its_json_schema() -> None:
+    schema = json.loads(schema_path("events", "at_risk.schema.json").read_text())
+    event = orjson.loads(orjson.dumps(at_risk_event("acme", "c1", _change("dropped"), clock="wall", detected_us=5)))
+    assert set(event) == set(schema["required"]) == set(schema["properties"])
+    assert event["schema"] == schema["properties"]["schema"]["const"]
+    assert event["type"] in schema["properties"]["type"]["enum"]
+    assert event["status"] in schema["properties"]["status"]["enum"]
+    assert event["clock"] in schema["properties"]["clock"]["enum"]
+    assert event["last_seen"] == "2026-09-21T14:13:20.000Z" and isinstance(event["inactive_s"], int)
+
+
+def test_structure_rows_default_positions_and_validation() -> None:
+    rows = structure_rows("acme", {"courses": [{"course_id": "c", "name": "C", "modules": [
+        {"module_id": "m1", "name": "One"}, {"module_id": "m2"}]}]}, 7)
+    assert rows == [["acme", "c", 7, "m1", 1, "One", "C"], ["acme", "c", 7, "m2", 2, "", "C"]]
+    for bad in ([], {"courses": "x"}, [{"course_id": "", "modules": [{"module_id": "m"}]}],
+                [{"course_id": "c", "modules": []}], [{"course_id": "c", "modules": [{"module_id": "m"}] * 2}],
+                [{"course_id": "c", "modules": [{"module_id": "m", "position": 0}]}]):
+        with pytest.raises(StructureError):
+            structure_rows("acme", bad, 1)
+
+
+def test_slice_tables_insert_the_batch_query_under_a_version() -> None:
+    assert {t.view for t in ALL_TABLES} == {"engagement_daily", "engagement_hourly", "learner_course",
+                                             "course_funnel", "course_summary", "cohort_retention"}
+    sql = LEARNER_COURSE.insert_sql()
+    assert sql.startswith("INSERT INTO learner_course_data (tenant, course_id, actor_ifi,")
+    assert "toUInt64(%(version)s)" in sql and "FROM statements FINAL" in sql
+    for table in ALL_TABLES:
+        assert table.columns[:2] == ("tenant", "course_id") and table.key[0] == "tenant"
+
+
+def test_generated_queries_are_up_to_date() -> None:
+    for name, text in render().items():
+        assert schema_path("queries", name).read_text(encoding="utf-8") == text, (
+            f"{name} is stale: run python -m schemas.analytics.generate")
