@@ -12,9 +12,10 @@ import logging
 import faust
 
 from lrs.config import Settings
+from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.refresh import attach_analytics
-from streams.sink import Message, StatementSink
+from streams.sink import BatchResult, Message, StatementSink
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         store="memory://",
     )
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)
     analytics = attach_analytics(app, settings)
 
@@ -52,7 +54,10 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         # noack_take: offsets are acked (and so committed) only after ClickHouse has the batch.
         async for events in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_within_s):
             batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
-            await write_with_retry(sink, batch, settings.sink_retry_max_s)
+            result = await write_with_retry(sink, batch, settings.sink_retry_max_s)
+            for dead in result.dead:  # kept with the reason, before the offsets are committed
+                await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
+                                        value=dead_letter_value(settings.statements_topic, dead))
             # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
             await analytics.mark(batch)
             for event in events:
@@ -73,7 +78,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     return app
 
 
-async def write_with_retry(sink: StatementSink, batch: list[Message], max_backoff_s: float) -> None:
+async def write_with_retry(sink: StatementSink, batch: list[Message], max_backoff_s: float) -> BatchResult:
     """Write a batch, retrying with capped exponential back-off until ClickHouse accepts it.
 
     Never drops a batch: while ClickHouse is down the agent stops taking messages, so memory stays
@@ -83,8 +88,7 @@ async def write_with_retry(sink: StatementSink, batch: list[Message], max_backof
     delay = 0.1
     while True:
         try:
-            await loop.run_in_executor(None, sink.write_batch, batch)
-            return
+            return await loop.run_in_executor(None, sink.write_batch, batch)
         except Exception as exc:  # any ClickHouse or network failure: retry the same batch
             log.warning("ClickHouse write failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)

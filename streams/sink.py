@@ -10,7 +10,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lrs.config import Settings
 from lrs.kafka.envelope import PoisonMessage, decode
@@ -33,6 +33,22 @@ class Message:
     value: bytes | None
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message the sink could not use, and why: it goes to the dead-letter topic."""
+
+    message: Message
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    """What one ``write_batch`` did."""
+
+    written: int = 0
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
 class StatementSink:
     """Writes statement batches and records progress in ``sink_offsets``."""
 
@@ -40,19 +56,21 @@ class StatementSink:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
 
-    def write_batch(self, messages: Sequence[Message]) -> int:
-        """Write one batch; return the number of statements written. Raises if ClickHouse fails."""
+    def write_batch(self, messages: Sequence[Message]) -> BatchResult:
+        """Write one batch; return what was written and what is for the dead-letter topic.
+
+        Raises if ClickHouse fails (the caller retries the whole batch: writes are idempotent).
+        """
+        result = BatchResult()
         rows_by_key: dict[tuple[str, str], list] = {}
         for message in messages:
             try:
                 row = statement_row(decode(message.value))
             except PoisonMessage as exc:
-                metrics.POISON_MESSAGES.labels(reason=str(exc).split(":")[0]).inc()
-                log.warning("skipping unreadable message p%s@%s: %s", message.partition, message.offset, exc)
+                result.dead.append(self._dead(message, str(exc), str(exc).split(":")[0]))
                 continue
             except (KeyError, ValueError, TypeError) as exc:
-                metrics.POISON_MESSAGES.labels(reason="bad statement").inc()
-                log.warning("skipping bad statement p%s@%s: %s", message.partition, message.offset, exc)
+                result.dead.append(self._dead(message, f"bad statement: {type(exc).__name__}: {exc}", "bad statement"))
                 continue
             rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
         rows = list(rows_by_key.values())
@@ -72,7 +90,14 @@ class StatementSink:
         self._record_progress(messages)
         metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
         metrics.BATCH_SIZE.observe(len(messages))
-        return len(rows)
+        result.written = len(rows)
+        return result
+
+    @staticmethod
+    def _dead(message: Message, reason: str, label: str) -> DeadLetter:
+        metrics.POISON_MESSAGES.labels(reason=label).inc()
+        log.warning("dead-lettering message p%s@%s: %s", message.partition, message.offset, reason)
+        return DeadLetter(message, reason)
 
     def _apply_voids(self, rows: list[list], voids: list[list]) -> None:
         targets: dict[str, set[str]] = defaultdict(set)

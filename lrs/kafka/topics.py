@@ -25,9 +25,8 @@ class TopicSpec:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics declared in ``schemas/topics.yaml`` with names and sizes resolved from settings."""
     doc = yaml.safe_load(schema_path("topics.yaml").read_text(encoding="utf-8"))
-    names = {"statements_topic": settings.statements_topic, "documents_topic": settings.documents_topic}
-    names.update(analytics_dirty_topic=settings.analytics_dirty_topic,
-                 analytics_at_risk_topic=settings.analytics_at_risk_topic)
+    # Every *_topic setting can be named in the file as {setting_name}.
+    names = {name: getattr(settings, name) for name in type(settings).model_fields if name.endswith("_topic")}
     return [
         TopicSpec(
             name=entry["name"].format(**names),
