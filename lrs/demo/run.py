@@ -15,6 +15,7 @@ from rich.table import Table
 
 from lrs.auth.credentials import CredentialStore
 from lrs.config import Settings
+from lrs.demo.analytics import declare_structure, print_analytics_summary, wait_fresh
 from lrs.demo.cohort import Cohort, generate_cohort
 from lrs.kafka.topics import ensure_topics
 from lrs.stack.stack import LocalStack
@@ -99,6 +100,7 @@ def run_demo(settings: Settings, *, learners: int, tenant: str, seed: int, conso
     console.print(f"tenant {tenant!r} (key {key}); {cohort.learners} learners, {len(cohort.courses)} courses, "
                   f"{len(cohort.statements)} statements")
 
+    declare_structure(f"http://127.0.0.1:{settings.http_port}", (key, secret), cohort)
     console.rule("[bold]3. send through the LRS")
     send_s = _send(cohort, f"http://127.0.0.1:{settings.http_port}", (key, secret), console)
     drain_s = _wait_stored(clickhouse, tenant, len(cohort.statements))
@@ -107,6 +109,10 @@ def run_demo(settings: Settings, *, learners: int, tenant: str, seed: int, conso
 
     console.rule("[bold]4. summary (read back from ClickHouse)")
     print_summary(clickhouse, tenant, cohort, console)
+    fresh_s = wait_fresh(settings, clickhouse, tenant)
+    console.rule("[bold]5. engagement and drop-off (analytics views)")
+    console.print(f"analytics fresh {fresh_s:.1f}s after the raw table had every statement")
+    print_analytics_summary(clickhouse, tenant, cohort, console)
     console.print("Stop everything with [bold]lrs stack down[/bold].")
 
 
