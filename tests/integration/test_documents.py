@@ -1,0 +1,249 @@
+"""The Document resources end to end: HTTP -> Kafka command -> single writer -> ClickHouse -> GET."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from tests.support import ManagedProcess, Pipeline, free_ports, wait_until
+
+pytestmark = pytest.mark.integration
+STATE, ACTIVITY_PROFILE, AGENT_PROFILE = "/xapi/activities/state", "/xapi/activities/profile", "/xapi/agents/profile"
+ACTIVITY = "https://example.com/activities/doc-test"
+
+
+def agent(name: str = "learner") -> str:
+    """An agent query parameter (JSON)."""
+    return json.dumps({"objectType": "Agent", "mbox": f"mailto:{name}@example.com"})
+
+
+def params_for(path: str, doc_id: str | None = None, **extra: str) -> dict[str, str]:
+    """The identifying parameters of a resource (a fresh activity per call keeps tests apart)."""
+    params: dict[str, str] = {}
+    if path in (STATE, ACTIVITY_PROFILE):
+        params["activityId"] = extra.pop("activityId", ACTIVITY)
+    if path in (STATE, AGENT_PROFILE):
+        params["agent"] = extra.pop("agent", agent())
+    if doc_id is not None:
+        params["stateId" if path == STATE else "profileId"] = doc_id
+    params.update(extra)
+    return params
+
+
+def quoted_sha1(content: bytes) -> str:
+    return '"' + hashlib.sha1(content).hexdigest() + '"'
+
+
+@pytest.mark.parametrize("path", [STATE, ACTIVITY_PROFILE, AGENT_PROFILE])
+def test_round_trip(pipeline: Pipeline, path: str) -> None:
+    _, http = pipeline.new_tenant()
+    params = params_for(path, "doc-1")
+    body = b'{"progress":0.5,"bookmark":"p3"}'
+    put = http.put(path, params=params, content=body, headers={"Content-Type": "application/json",
+                                                                "If-None-Match": "*"})
+    assert put.status_code == 204, put.text
+    got = http.get(path, params=params)
+    assert got.status_code == 200, got.text
+    assert got.content == body
+    assert got.headers["content-type"] == "application/json"
+    assert got.headers["etag"] == quoted_sha1(body)
+    assert got.headers["last-modified"].endswith("GMT")
+    head = http.head(path, params=params)
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == quoted_sha1(body)
+    assert http.get(path, params=params_for(path)).json() == ["doc-1"]
+    assert http.delete(path, params=params, headers={"If-Match": quoted_sha1(body)}).status_code == 204
+    missing = http.get(path, params=params)
+    assert missing.status_code == 404 and "error" in missing.json()
+    assert http.get(path, params=params_for(path)).json() == []
+
+
+def test_binary_content_and_type_are_preserved(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    params = params_for(STATE, "blob")
+    body = bytes(range(256)) * 4
+    assert http.put(STATE, params=params, content=body, headers={"Content-Type": "image/png"}).status_code == 204
+    got = http.get(STATE, params=params)
+    assert got.content == body and got.headers["content-type"] == "image/png"
+    assert got.headers["etag"] == quoted_sha1(body)
+
+
+def test_ids_since_and_registration(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    registration = str(uuid.uuid4())
+    assert http.put(STATE, params=params_for(STATE, "first"), content=b"1").status_code == 204
+    time.sleep(0.05)
+    middle = datetime.now(UTC).isoformat()
+    time.sleep(0.05)
+    second = params_for(STATE, "second", registration=registration)
+    assert http.put(STATE, params=second, content=b"2").status_code == 204
+    assert http.get(STATE, params=params_for(STATE)).json() == ["first", "second"]
+    assert http.get(STATE, params=params_for(STATE, since=middle)).json() == ["second"]
+    assert http.get(STATE, params=params_for(STATE, registration=registration)).json() == ["second"]
+    # The same stateId with and without a registration are two documents.
+    assert http.get(STATE, params=params_for(STATE, "second")).status_code == 404
+    assert http.get(STATE, params=params_for(STATE, "second", registration=registration)).content == b"2"
+
+
+def test_delete_without_state_id_deletes_the_set(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    registration = str(uuid.uuid4())
+    for doc in ("a", "b"):
+        assert http.put(STATE, params=params_for(STATE, doc), content=b"x").status_code == 204
+        registered = params_for(STATE, doc, registration=registration)
+        assert http.put(STATE, params=registered, content=b"y").status_code == 204
+    other = params_for(STATE, "kept", activityId=ACTIVITY + "/other")
+    assert http.put(STATE, params=other, content=b"z").status_code == 204
+
+    assert http.delete(STATE, params=params_for(STATE, registration=registration)).status_code == 204
+    assert http.get(STATE, params=params_for(STATE, registration=registration)).json() == []
+    assert http.get(STATE, params=params_for(STATE)).json() == ["a", "b"]
+    assert http.delete(STATE, params=params_for(STATE)).status_code == 204
+    assert http.get(STATE, params=params_for(STATE)).json() == []
+    assert http.get(STATE, params=other).content == b"z", "another activity's state must survive"
+
+
+def test_post_merges_json_objects(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    params = params_for(ACTIVITY_PROFILE, "merged")
+    assert http.post(ACTIVITY_PROFILE, params=params, json={"car": "Honda", "o": {"x": 1}}).status_code == 204
+    assert http.post(ACTIVITY_PROFILE, params=params, json={"type": "Civic", "o": {"y": 2}}).status_code == 204
+    assert http.get(ACTIVITY_PROFILE, params=params).json() == {"car": "Honda", "type": "Civic", "o": {"y": 2}}
+
+
+def test_bad_merges_are_refused_and_change_nothing(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    params = params_for(AGENT_PROFILE, "json")
+    assert http.post(AGENT_PROFILE, params=params, json={"a": 1}).status_code == 204
+    text = http.post(AGENT_PROFILE, params=params, content=b"abc", headers={"Content-Type": "text/plain"})
+    assert text.status_code == 400 and text.json()["error"]["message"]
+    broken = http.post(AGENT_PROFILE, params=params, content=b'{"a":', headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400
+    assert http.post(AGENT_PROFILE, params=params, json=[1, 2]).status_code == 400
+    assert http.get(AGENT_PROFILE, params=params).json() == {"a": 1}
+
+    octets = params_for(AGENT_PROFILE, "octets")
+    assert http.put(AGENT_PROFILE, params=octets, content=b"raw", headers={"Content-Type": "application/octet-stream",
+                                                                          "If-None-Match": "*"}).status_code == 204
+    assert http.post(AGENT_PROFILE, params=octets, json={"a": 1}).status_code == 400
+    assert http.get(AGENT_PROFILE, params=octets).content == b"raw"
+
+
+def test_preconditions(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    params = params_for(ACTIVITY_PROFILE, "guarded")
+    assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 1}).status_code == 400, "profiles require a header"
+    assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 1}, headers={"If-Match": "*"}).status_code == 412
+    assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 1}, headers={"If-None-Match": "*"}).status_code == 204
+    etag = http.get(ACTIVITY_PROFILE, params=params).headers["etag"]
+    assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 2}, headers={"If-None-Match": "*"}).status_code == 412
+    conflict = http.put(ACTIVITY_PROFILE, params=params, json={"v": 2})
+    assert conflict.status_code == 409 and "If-Match" in conflict.json()["error"]["message"]
+    stale = '"' + "1" * 40 + '"'
+    for method in ("PUT", "POST"):
+        response = http.request(method, ACTIVITY_PROFILE, params=params, json={"v": 3}, headers={"If-Match": stale})
+        assert response.status_code == 412
+    assert http.delete(ACTIVITY_PROFILE, params=params, headers={"If-Match": stale}).status_code == 412
+    assert http.get(ACTIVITY_PROFILE, params=params).json() == {"v": 1}
+    assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 4}, headers={"If-Match": etag}).status_code == 204
+    assert http.get(ACTIVITY_PROFILE, params=params).json() == {"v": 4}
+
+
+def test_state_put_without_headers_depends_on_the_version(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    params = params_for(STATE, "s")
+    assert http.put(STATE, params=params, json={"v": 1}).status_code == 204
+    assert http.put(STATE, params=params, json={"v": 2}).status_code == 204, "1.0.3 lets State PUT overwrite"
+    v2 = {"X-Experience-API-Version": "2.0.0"}
+    assert http.put(STATE, params=params, json={"v": 3}, headers=v2).status_code == 409, "2.0 requires a header"
+    assert http.put(STATE, params=params_for(STATE, "new"), json={"v": 1}, headers=v2).status_code == 204
+    assert http.get(STATE, params=params).json() == {"v": 2}
+
+
+@pytest.mark.parametrize(("path", "params", "why"), [
+    (STATE, {"agent": agent(), "stateId": "s"}, "activityId"),
+    (STATE, {"activityId": ACTIVITY, "stateId": "s"}, "agent"),
+    (STATE, {"activityId": ACTIVITY, "agent": "{not json", "stateId": "s"}, "agent"),
+    (STATE, {"activityId": ACTIVITY, "agent": '{"mbox":"nobody"}', "stateId": "s"}, "agent"),
+    (STATE, {"activityId": ACTIVITY, "agent": agent(), "stateId": "s", "registration": "nope"}, "registration"),
+    (STATE, {"activityId": ACTIVITY, "agent": agent()}, "stateId"),
+    (ACTIVITY_PROFILE, {"activityId": ACTIVITY}, "profileId"),
+    (AGENT_PROFILE, {"profileId": "p"}, "agent"),
+])
+def test_invalid_write_parameters(pipeline: Pipeline, path: str, params: dict[str, str], why: str) -> None:
+    _, http = pipeline.new_tenant()
+    response = http.put(path, params=params, json={"a": 1}, headers={"If-None-Match": "*"})
+    assert response.status_code == 400
+    assert why in response.json()["error"]["message"]
+
+
+def test_invalid_read_parameters(pipeline: Pipeline) -> None:
+    _, http = pipeline.new_tenant()
+    assert http.get(STATE, params=params_for(STATE, since="not a timestamp")).status_code == 400
+    assert http.get(AGENT_PROFILE, params={"agent": "true"}).status_code == 400
+    assert http.delete(AGENT_PROFILE, params=params_for(AGENT_PROFILE)).status_code == 400, "profileId required"
+    del http.headers["X-Experience-API-Version"]
+    assert http.get(STATE, params=params_for(STATE)).status_code == 400
+
+
+def test_tenants_are_isolated(pipeline: Pipeline) -> None:
+    _, alice = pipeline.new_tenant()
+    _, bob = pipeline.new_tenant()
+    params = params_for(ACTIVITY_PROFILE, "secret")
+    assert alice.put(ACTIVITY_PROFILE, params=params, json={"a": 1}, headers={"If-None-Match": "*"}).status_code == 204
+    assert bob.get(ACTIVITY_PROFILE, params=params).status_code == 404
+    assert bob.get(ACTIVITY_PROFILE, params=params_for(ACTIVITY_PROFILE)).json() == []
+    # Bob's writes create his own document and never touch Alice's.
+    assert bob.put(ACTIVITY_PROFILE, params=params, json={"b": 1}, headers={"If-None-Match": "*"}).status_code == 204
+    assert bob.delete(ACTIVITY_PROFILE, params=params).status_code == 204
+    assert bob.delete(STATE, params=params_for(STATE)).status_code == 204
+    assert alice.get(ACTIVITY_PROFILE, params=params).json() == {"a": 1}
+    assert alice.get(ACTIVITY_PROFILE, params=params_for(ACTIVITY_PROFILE)).json() == ["secret"]
+
+
+def test_scopes(pipeline: Pipeline) -> None:
+    _, statements_only = pipeline.new_tenant(scopes=("statements/write",))
+    assert statements_only.put(STATE, params=params_for(STATE, "s"), json={}).status_code == 403
+    assert statements_only.get(STATE, params=params_for(STATE)).status_code == 403
+    _, state_only = pipeline.new_tenant(scopes=("state",))
+    assert state_only.put(STATE, params=params_for(STATE, "s"), json={}).status_code == 204
+    assert state_only.post(AGENT_PROFILE, params=params_for(AGENT_PROFILE, "p"), json={}).status_code == 403
+    _, reader = pipeline.new_tenant(scopes=("all/read",))
+    assert reader.get(AGENT_PROFILE, params=params_for(AGENT_PROFILE)).status_code == 200
+    assert reader.delete(AGENT_PROFILE, params=params_for(AGENT_PROFILE, "p")).status_code == 403
+
+
+def test_conditional_puts_across_two_lrs_processes(pipeline: Pipeline) -> None:
+    """Many PUTs with the same If-Match, through two LRS processes at once: exactly one wins."""
+    (port,) = free_ports(1)
+    env = {**pipeline.env, "LRS_HTTP_PORT": str(port)}
+    second = ManagedProcess("lrs2", ["serve"], env, pipeline.lrs.log_path.with_name("lrs2.log")).start()
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200, 30,
+                   what=f"the second LRS\n{second.log_tail()}")
+        _, first = pipeline.new_tenant()
+        other = httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=first.auth, headers=first.headers, timeout=30)
+        params = params_for(AGENT_PROFILE, "contended")
+        created = first.put(AGENT_PROFILE, params=params, json={"n": -1}, headers={"If-None-Match": "*"})
+        assert created.status_code == 204
+        etag = other.get(AGENT_PROFILE, params=params).headers["etag"]
+
+        def attempt(n: int) -> int:
+            client = first if n % 2 else other
+            return client.put(AGENT_PROFILE, params=params, json={"n": n}, headers={"If-Match": etag}).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(attempt, range(24)))
+        assert sorted(statuses) == [204] + [412] * 23, statuses
+        winner = first.get(AGENT_PROFILE, params=params)
+        assert winner.json()["n"] in range(24)
+        assert other.get(AGENT_PROFILE, params=params).headers["etag"] == winner.headers["etag"]
+        other.close()
+    finally:
+        second.stop()
