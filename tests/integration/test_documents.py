@@ -247,3 +247,63 @@ def test_conditional_puts_across_two_lrs_processes(pipeline: Pipeline) -> None:
         other.close()
     finally:
         second.stop()
+
+
+def _rows_of(pipeline: Pipeline, table: str, request_id: str) -> int:
+    client = pipeline.clickhouse()
+    try:
+        return int(client.execute(f"SELECT count() FROM {table} WHERE request_id = %(r)s", {"r": request_id})[0][0])
+    finally:
+        client.disconnect()
+
+
+def test_redelivered_commands_are_applied_once(pipeline: Pipeline) -> None:
+    """At-least-once: the same command delivered again, even after a later write, changes nothing."""
+    from lrs.documents.commands import REQUIRE, DocumentCommand
+    from lrs.publisher import Publisher
+
+    tenant, http = pipeline.new_tenant()
+    command = DocumentCommand(request_id=str(uuid.uuid4()), tenant=tenant, resource="activity_profile",
+                              activity_id=ACTIVITY, agent="", registration="", doc_id="dup", op="put",
+                              if_none_match="*", no_precondition=REQUIRE, content_type="application/json",
+                              body=b'{"n":1}')
+    publisher = Publisher(pipeline.settings)
+    try:
+        key = command.document_set.key()
+        publisher.send(pipeline.settings.documents_topic, key, command.encode())
+        publisher.send(pipeline.settings.documents_topic, key, command.encode())
+        params = params_for(ACTIVITY_PROFILE, "dup")
+        etag = wait_until(lambda: http.get(ACTIVITY_PROFILE, params=params).headers.get("etag"), 20,
+                          what="the produced command to be applied")
+        assert http.put(ACTIVITY_PROFILE, params=params, json={"n": 2}, headers={"If-Match": etag}).status_code == 204
+        publisher.send(pipeline.settings.documents_topic, key, command.encode())
+        # A write after the redelivery on the same partition returns only once the redelivery was handled.
+        assert http.post(ACTIVITY_PROFILE, params=params_for(ACTIVITY_PROFILE, "later"), json={}).status_code == 204
+    finally:
+        publisher.close()
+    assert http.get(ACTIVITY_PROFILE, params=params).json() == {"n": 2}
+    assert _rows_of(pipeline, "documents", command.request_id) == 1
+    assert _rows_of(pipeline, "document_results", command.request_id) == 1
+
+
+def test_applied_command_without_result_is_answered_not_reapplied(pipeline: Pipeline) -> None:
+    """A crash between the document row and the result row: the redelivery only writes the result."""
+    from lrs.documents.commands import ALLOW, DocumentCommand, decide
+    from lrs.documents.keys import etag_of
+    from lrs.store.clickhouse import ClickHouse
+    from streams.documents import DocumentWriter
+
+    tenant, http = pipeline.new_tenant()
+    command = DocumentCommand(request_id=str(uuid.uuid4()), tenant=tenant, resource="state", activity_id=ACTIVITY,
+                              agent="mbox:mailto:learner@example.com", registration="", doc_id="half", op="put",
+                              no_precondition=ALLOW, content_type="text/plain", body=b"applied")
+    clickhouse = ClickHouse(pipeline.settings, size=1)
+    try:
+        clickhouse.insert("documents_insert", decide(command, [], time.time_ns() // 1000).rows)
+        outcome = DocumentWriter(pipeline.settings, clickhouse).apply(command)
+    finally:
+        clickhouse.close()
+    assert (outcome.status, outcome.etag) == (204, etag_of(b"applied"))
+    assert _rows_of(pipeline, "documents", command.request_id) == 1
+    assert _rows_of(pipeline, "document_results", command.request_id) == 1
+    assert http.get(STATE, params=params_for(STATE, "half")).content == b"applied"
