@@ -238,5 +238,54 @@ def demo(
         _fail(str(exc))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                "help_option_names": []})
+def bench(ctx: typer.Context) -> None:
+    """Benchmark suite on an isolated stack, side by side with Ralph (options: lrs bench --help)."""
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])  # bench/ lives in the repository, next to lrs/
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from bench.cli import main as bench_main
+
+    raise typer.Exit(bench_main(ctx.args))
+
+
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def erase(
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) the learner belongs to.")],
+    agent: Annotated[str, typer.Option(help='The learner as xAPI Agent JSON, e.g. \'{"mbox": "mailto:a@b.c"}\'.')],
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the workers to apply it (0: do not wait).")] = 120,
+) -> None:
+    """GDPR erasure: remove a learner from the raw table, documents and every derived table."""
+    import orjson
+
+    from lrs.erasure import ErasureError, request_erasure, wait_applied
+    from lrs.publisher import BrokerUnavailable, Publisher
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    try:
+        parsed = orjson.loads(agent)
+        if not isinstance(parsed, dict):
+            raise ErasureError("agent must be a JSON object")
+        publisher = Publisher(settings)
+        erasure = request_erasure(settings, publisher, tenant, parsed)
+        publisher.close()
+    except (orjson.JSONDecodeError, ErasureError, BrokerUnavailable) as exc:
+        _fail(str(exc))
+    console.print(f"erasure {erasure.request_id} accepted for {len(erasure.ifis)} identifier(s)")
+    if wait <= 0:
+        return
+    done = wait_applied(ClickHouse(settings, size=1), erasure, wait)
+    if done is None:
+        _fail(f"not applied within {wait:.0f}s (are workers running?); it stays queued and will be applied")
+    statements, documents = done
+    console.print(f"[green]erased[/green]: {statements} statement(s), {documents} document(s); "
+                  "the affected courses are being recomputed without them")

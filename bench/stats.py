@@ -1,0 +1,76 @@
+"""Pure statistics helpers: percentiles and latency summaries (no timing, no I/O)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) with linear interpolation between closest ranks.
+
+    Same definition as ``numpy.percentile(..., method="linear")``; ``nan`` for an empty sequence.
+    """
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return float(ordered[0])
+    rank = (len(ordered) - 1) * q / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    fraction = rank - low
+    return float(ordered[low] + (ordered[high] - ordered[low]) * fraction)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Distribution of a set of samples, in the samples' unit (the suite uses milliseconds)."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with values rounded to 0.01."""
+        return {k: (round(v, 2) if isinstance(v, float) and math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """p50/p90/p99/max/mean of ``values`` (all ``nan`` if there are none)."""
+    if not values:
+        nan = math.nan
+        return Summary(0, nan, nan, nan, nan, nan)
+    return Summary(count=len(values), p50=percentile(values, 50), p90=percentile(values, 90),
+                   p99=percentile(values, 99), max=float(max(values)), mean=float(sum(values) / len(values)))
+
+
+def rate(count: int, seconds: float) -> float:
+    """Events per second; 0 when no time passed."""
+    return count / seconds if seconds > 0 else 0.0
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    """``ours / theirs`` or None when either is missing or ``theirs`` is zero."""
+    if ours is None or theirs is None or not theirs or math.isnan(ours) or math.isnan(theirs):
+        return None
+    return ours / theirs
+
+
+def growth(samples: Sequence[float], warmup_fraction: float = 0.1) -> float:
+    """Relative growth of a series (e.g. RSS): last sample vs the first sample after the warm-up share.
+
+    0.05 means the series ended 5 % above where it stood after warm-up; ``nan`` with fewer than 2 samples.
+    """
+    if len(samples) < 2:
+        return math.nan
+    start_index = min(int(len(samples) * warmup_fraction), len(samples) - 2)
+    start = samples[start_index]
+    return (samples[-1] - start) / start if start else math.nan
