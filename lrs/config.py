@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     analytics_at_risk_days: float = Field(3.0, description="Not completed and inactive this long: at_risk.")
     analytics_dropped_days: float = Field(7.0, description="Not completed and inactive this long: dropped.")
     analytics_active_days: float = Field(7.0, description="Window of the 'active' learner counts.")
+    analytics_cleanup_s: float = Field(
+        600.0, description="Every so often, delete superseded slice versions older than this; 0 = never.")
     analytics_certificate_verbs: str = Field(
         "http://id.tincanapi.com/verb/earned", description="Comma-separated verb IRIs that mean 'certified'.")
     analytics_certificate_types: str = Field(

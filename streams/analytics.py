@@ -47,6 +47,15 @@ class SliceTable:
         return (f"INSERT INTO {self.table} ({cols}, version) "
                 f"SELECT {cols}, toUInt64(%(version)s) FROM ({query(self.query).sql})")
 
+    def cleanup_sql(self) -> str:
+        """Delete rows of versions that are not current and older than ``%(before_us)s`` (a mutation).
+
+        The age bound spares a recompute in flight (written, not yet published); the current version of
+        every slice stays, so readers never lose rows.
+        """
+        return (f"ALTER TABLE {self.table} DELETE WHERE version < %(before_us)s AND (tenant, course_id, version) "
+                "NOT IN (SELECT tenant, course_id, max(version) FROM analytics_slices GROUP BY tenant, course_id)")
+
     def select_view_sql(self) -> str:
         """The public view's rows of one tenant, in key order (for readers and tests)."""
         return (f"SELECT {', '.join(self.columns)} FROM {self.view} WHERE tenant = %(tenant)s "

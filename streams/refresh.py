@@ -122,6 +122,13 @@ class SliceRefresher:
         self.publish(recomputed)
         return recomputed
 
+    def cleanup(self, older_than_s: float) -> None:
+        """Delete superseded versions older than ``older_than_s`` from every data table."""
+        before = now_us() - int(older_than_s * US)
+        with self.clickhouse.client() as client:
+            for table in ALL_TABLES:
+                client.execute(table.cleanup_sql(), {"before_us": before})
+
     def stale_slices(self) -> list[Slice]:
         """Slices whose statuses were computed at an older clock than the current one."""
         lateness_us = int(self.settings.analytics_lateness_s * US)
@@ -213,5 +220,16 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
             await marker.send(stale)
         except Exception as exc:  # the next tick tries again
             log.warning("analytics clock tick failed (%s: %s)", type(exc).__name__, exc)
+
+    if settings.analytics_cleanup_s > 0:
+        @app.timer(settings.analytics_cleanup_s)
+        async def cleanup() -> None:
+            if TP(settings.analytics_dirty_topic, 0) not in app.consumer.assignment():
+                return
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(None, refresher.cleanup, settings.analytics_cleanup_s)
+            except Exception as exc:  # garbage only costs disk; the next run tries again
+                log.warning("analytics cleanup failed (%s: %s)", type(exc).__name__, exc)
 
     return marker
