@@ -302,3 +302,44 @@ def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
     finally:
         client.disconnect()
     assert amy == [("completed", 1, 2)]
+
+
+def test_refresh_statements_run_on_chdb(tmp_path) -> None:
+    """The composed INSERT ... SELECT, the views and the cleanup mutation also run on modern ClickHouse."""
+    chdb_session = pytest.importorskip("chdb.session")
+    from clickhouse_driver.util.escape import escape_param, escape_params
+
+    from lrs.config import Settings
+    from lrs.kafka.envelope import Envelope
+    from lrs.store.queries import migrations
+    from streams.rows import statement_row
+    from tests.integration.test_sql_engines import _EscapeContext
+
+    ctx = _EscapeContext()
+    session = chdb_session.Session(str(tmp_path / "chdb"))
+    try:
+        session.query("CREATE DATABASE IF NOT EXISTS lrs")
+        session.query("USE lrs")
+        for migration in migrations():
+            for statement in migration.statements:
+                session.query(statement)
+        cohort = generate_cohort(brand="chdb", learners=25, courses=2, days=21, seed=5)
+        rows = [statement_row(Envelope("t", {**s, "stored": s["timestamp"]})) for s in cohort.statements]
+        values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in rows)
+        session.query(f"{query('statements_insert').sql} {values}")
+        clock = int(session.query("SELECT max(timestamp_us) FROM statements", "CSV").bytes())
+        courses = [c.id for c in cohort.courses]
+        params = {**query_params(Settings(), "t", courses, clock), "version": 7, "before_us": 10**18}
+        rendered = escape_params(bind(params), ctx)
+        for table in ALL_TABLES:
+            session.query(table.insert_sql() % rendered)
+        published = ", ".join(f"('t', {escape_param(c, ctx)}, 7, {clock}, 0)" for c in courses)
+        session.query(f"INSERT INTO analytics_slices VALUES {published}")
+        for table in ALL_TABLES:
+            session.query(table.cleanup_sql() % rendered)
+            live = session.query(table.select_view_sql() % escape_params({"tenant": "t"}, ctx), "CSV").bytes()
+            batch = session.query(f"SELECT * FROM ({query(table.query).sql % rendered}) ORDER BY "
+                                  f"{', '.join(table.key)}", "CSV").bytes()
+            assert live == batch and live, table.view
+    finally:
+        session.close()
