@@ -1,0 +1,166 @@
+"""Pure parts of the benchmark suite: statistics, report rows, table and JSON shape, macros, profiles."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import orjson
+import pytest
+from rich.console import Console
+
+from bench import profile
+from bench.cli import options_from, parser
+from bench.load import make_bodies
+from bench.report import Result, Target, build_document, format_value, markdown_table, render_table, write_json
+from bench.stats import growth, percentile, rate, ratio, summarize
+from bench.suite import FreshBodies, expand_macros
+
+
+def test_percentile_interpolates_linearly_like_numpy() -> None:
+    values = [15, 20, 35, 40, 50]
+    assert percentile(values, 0) == 15
+    assert percentile(values, 100) == 50
+    assert percentile(values, 50) == 35
+    assert percentile(values, 40) == pytest.approx(29.0)  # numpy.percentile(values, 40) == 29.0
+    assert percentile(values, 99) == pytest.approx(49.6)
+    assert percentile([7.0], 99) == 7.0
+    assert percentile(list(reversed(values)), 50) == 35  # order does not matter
+
+
+def test_percentile_edge_cases() -> None:
+    assert math.isnan(percentile([], 50))
+    with pytest.raises(ValueError):
+        percentile([1, 2], 101)
+
+
+def test_summarize_and_rates() -> None:
+    s = summarize([float(v) for v in range(1, 101)])
+    assert s.count == 100
+    assert s.p50 == pytest.approx(50.5)
+    assert s.p99 == pytest.approx(99.01)
+    assert s.max == 100 and s.mean == pytest.approx(50.5)
+    assert summarize([]).count == 0 and math.isnan(summarize([]).p99)
+    assert s.as_dict()["p99"] == 99.01
+    assert rate(100, 2.0) == 50 and rate(5, 0) == 0
+    assert ratio(30, 10) == 3 and ratio(1, 0) is None and ratio(None, 1) is None
+
+
+def test_growth_skips_the_warm_up() -> None:
+    assert growth([50, 100, 100, 100, 100, 100, 100, 100, 100, 110], warmup_fraction=0.1) == pytest.approx(0.1)
+    assert math.isnan(growth([1.0]))
+
+
+def test_targets_on_values_and_ratios() -> None:
+    rate_row = Result("ingest.batch100.rate", "batched", "statements/s", 12_000, target=Target(">=", 10_000))
+    assert rate_row.met is True
+    side = Result("ralph.batch100.rate", "side", "statements/s", 5_000, ralph=1_000,
+                  target=Target(">=", 20, applies_to="ratio"))
+    assert side.ratio == 5 and side.met is False
+    latency = Result("q", "dash", "ms", 250.0, target=Target("<", 200))
+    assert latency.met is False
+    assert Result("x", "no target", "ms", 1.0).met is None
+    assert Result("y", "nothing measured", "ms", float("nan"), target=Target("<", 200)).met is None
+    assert side.target is not None and side.target.describe("statements/s") == ">= 20x Ralph"
+
+
+def test_format_value() -> None:
+    assert format_value(12345.6, "statements/s") == "12,346 statements/s"
+    assert format_value(85.24, "ms") == "85.2 ms"
+    assert format_value(1234.0, "ms") == "1,234 ms"
+    assert format_value(None, "ms") == "-"
+    assert format_value(4.12, "%") == "+4.1 %"
+
+
+def _rows() -> list[Result]:
+    return [
+        Result("ingest.batch100.rate", "batched POST x100", "statements/s", 12_000.0, target=Target(">=", 10_000)),
+        Result("ralph.batch100.rate", "side by side x100", "statements/s", 6_000.0, ralph=1_500.0,
+               target=Target(">=", 20, applies_to="ratio"), details={"ralph_version": "5.1.0"}),
+        Result("queries.more.p99", "GET more pages", "ms", 42.0),
+    ]
+
+
+def test_table_has_the_agreed_columns_and_one_row_per_result() -> None:
+    table = render_table(_rows())
+    assert [c.header for c in table.columns] == ["metric", "ours", "Ralph", "ratio", "target", "met?"]
+    assert table.row_count == 3
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = console.export_text()
+    assert "4.0x" in text and ">= 20x Ralph" in text and "12,000 statements/s" in text
+    markdown = markdown_table(_rows())
+    assert markdown.splitlines()[0] == "| metric | ours | Ralph | ratio | target | met? |"
+    assert len(markdown.splitlines()) == 2 + 3
+
+
+def test_json_document_shape(tmp_path) -> None:
+    doc = build_document(_rows(), machine={"cores": 2}, config={"ingest_statements": 10}, started_at="a",
+                         finished_at="b", duration_s=12.345, errors=["x: failed"], extra={"markdown": "m"})
+    paths = [tmp_path / "one" / "results.json", tmp_path / "last.json"]
+    write_json(doc, paths)
+    loaded = json.loads(paths[0].read_text())
+    assert loaded == json.loads(paths[1].read_text())
+    assert loaded["schema"] == 1
+    assert set(loaded) >= {"started_at", "finished_at", "duration_s", "machine", "config", "results", "summary",
+                           "errors"}
+    first = loaded["results"][0]
+    assert set(first) == {"key", "metric", "unit", "ours", "ralph", "ratio", "target", "met", "note", "details"}
+    assert first["target"] == {"op": ">=", "value": 10_000, "applies_to": "ours", "text": ">= 10,000 statements/s"}
+    side = loaded["results"][1]
+    assert side["ratio"] == 4.0 and side["met"] is False
+    assert loaded["summary"] == {"targets": 2, "met": 1, "unmet": ["ralph.batch100.rate"]}
+    assert loaded["duration_s"] == 12.3
+
+
+def test_macros_expand_with_nested_parentheses() -> None:
+    sql = ("SELECT count() FROM statements WHERE tenant = '${tenant}' AND "
+           "$__timeFilter(toDateTime(intDiv(stored_us, 1000000))) AND x < $__toTime")
+    out = expand_macros(sql, "acme", 100, 200)
+    assert "$" not in out
+    assert ("(toDateTime(intDiv(stored_us, 1000000)) >= toDateTime(100) AND "
+            "toDateTime(intDiv(stored_us, 1000000)) <= toDateTime(200))") in out
+    assert "tenant = 'acme'" in out and out.endswith("x < toDateTime(200)")
+
+
+def test_bodies_are_serialized_with_their_ids() -> None:
+    statements = [{"id": f"00000000-0000-4000-8000-00000000000{i}", "actor": {}} for i in range(5)]
+    batched = make_bodies(statements, 2)
+    assert [b.statements for b in batched] == [2, 2, 1]
+    assert [s["id"] for s in orjson.loads(batched[0].data)] == list(batched[0].ids)
+    single = make_bodies(statements, 1)
+    assert isinstance(orjson.loads(single[0].data), dict)
+
+
+def test_fresh_bodies_are_deterministic_and_never_repeat_ids() -> None:
+    templates = [{"id": str(i), "verb": {"id": "v"}} for i in range(10)]
+    a, b = FreshBodies(templates, 3, salt="t1"), FreshBodies(templates, 3, salt="t1")
+    assert a(0) == b(0)
+    ids = [i for n in range(20) for i in a(n).ids]
+    assert len(ids) == len(set(ids)) == 60
+    assert FreshBodies(templates, 3, salt="t2")(0).ids != a(0).ids
+
+
+def test_profile_summary_from_collapsed_stacks() -> None:
+    raw = [
+        "main (uvicorn/main.py:1);post_statements (/work/lrs/routes/statements.py:9);"
+        "validate_statements (/work/lrs/xapi/validate.py:5) 30",
+        "main (uvicorn/main.py:1);post_statements (/work/lrs/routes/statements.py:9);"
+        "send (/venv/kafka/producer/kafka.py:3) 10",
+        "main (uvicorn/main.py:1);run (asyncio/events.py:2) 10",
+        "not a stack line",
+    ]
+    summary = profile.summarize(profile.parse_raw(raw))
+    assert summary["samples"] == 50
+    assert summary["categories_pct"]["xAPI validation (lrs/xapi)"] == 60.0
+    assert summary["categories_pct"]["Kafka produce (kafka-python)"] == 20.0
+    assert summary["lrs_functions_inclusive_pct"]["post_statements (/work/lrs/routes/statements.py:9)"] == 80.0
+
+
+def test_cli_options() -> None:
+    quick = options_from(parser().parse_args(["--quick", "--only", "ingest,queries"]))
+    assert quick.only == ("ingest", "queries") and quick.query_rows < 100_000
+    full = options_from(parser().parse_args(["--query-rows", "10000000", "--soak-minutes", "30"]))
+    assert full.query_rows == 10_000_000 and full.soak_minutes == 30
+    with pytest.raises(SystemExit):
+        options_from(parser().parse_args(["--only", "nope"]))
