@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     sink_batch_within_s: float = 0.2
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
     kafka_session_timeout_s: float = Field(10.0, description="Group session timeout (Tansu needs ~10 s).")
+    worker_fetch_max_wait_ms: int = Field(
+        50, description="Long-poll cap of worker consumers (Faust fixes 1500 ms; Tansu waits it out)."
+    )
 
     # --- analytics (streams/refresh.py; definitions in docs/metrics.md) ----------------------
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")

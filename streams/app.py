@@ -14,6 +14,7 @@ import faust
 from lrs.config import Settings
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
+from streams.fetch_wait import limit_fetch_wait
 from streams.refresh import attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
@@ -27,6 +28,7 @@ def broker_url(bootstrap: str) -> str:
 
 def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.App:
     """Build the Faust app with the sink agent bound to ``settings``."""
+    limit_fetch_wait(settings.worker_fetch_max_wait_ms)
     app = faust.App(
         settings.worker_app_id,
         broker=broker_url(settings.kafka_bootstrap),
