@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
     analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
     analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")
-    analytics_tick_s: float = Field(5.0, description="How often slices behind the tenant's clock are re-marked.")
+    analytics_tick_s: float = Field(
+        60.0, description="Timer re-marking slices behind their tenant's clock (safety net; wall-clock mode).")
     analytics_clock: str = Field("event", description="'event' (tenant watermark) or 'wall' (now) for statuses.")
     analytics_lateness_s: float = Field(3600.0, description="Event-time clock = latest statement time minus this.")
     analytics_wall_stale_s: float = Field(300.0, description="Wall-clock mode: recompute slices older than this.")

@@ -9,8 +9,9 @@
    the public views show only recorded versions), and only then acks the markers. A crash anywhere before the
    ack redelivers the markers and the slice is recomputed again: idempotent, since a recompute is a pure
    function of the raw rows.
-3. The tenant watermark moves for all of a tenant's courses, so a timer (in the worker owning partition 0 of the
-   dirty topic) re-marks slices computed at an older clock than their tenant's current one.
+3. The tenant watermark moves for all of a tenant's courses: after each recompute, the tenant's slices computed
+   at another clock are re-marked (event time). A timer in the worker owning partition 0 of the dirty topic does
+   the same over all tenants as a safety net, and drives wall-clock mode.
 
 Convergence: the last marker of a slice is sent after the last write to its raw rows, and its recompute starts
 after that marker was read, so the highest version of every slice reads the final raw state; the tables then
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +47,8 @@ from streams.analytics import (
     parse_marker,
     query_params,
 )
-from streams.rows import COL, statement_row
+from streams.mapping import map_course_module
+from streams.rows import voiding_target
 from streams.sink import Message
 
 log = logging.getLogger(__name__)
@@ -79,14 +82,16 @@ class SliceRefresher:
         targets: dict[str, set[str]] = defaultdict(set)
         for message in messages:
             try:
-                row = statement_row(decode(message.value))
-            except (PoisonMessage, KeyError, ValueError, TypeError):
+                envelope = decode(message.value)
+                # The same functions statement_row uses for the stored course_id and voiding_target.
+                course_id, _ = map_course_module(envelope.statement)
+                target = voiding_target(envelope.statement)
+            except (PoisonMessage, KeyError, ValueError, TypeError, AttributeError):
                 continue  # the sink skipped it too
-            tenant = row[COL["tenant"]]
-            if row[COL["course_id"]]:
-                slices.add((tenant, row[COL["course_id"]]))
-            if row[COL["voiding_target"]]:
-                targets[tenant].add(row[COL["voiding_target"]])
+            if course_id:
+                slices.add((envelope.tenant, course_id))
+            if target:
+                targets[envelope.tenant].add(target)
         for tenant, ids in targets.items():
             # A voiding statement has no course; its target's does. A target not stored yet marks its own
             # course when it arrives (the sink voids it then).
@@ -103,7 +108,9 @@ class SliceRefresher:
         params = bind({**query_params(self.settings, tenant, [course_id], clock), "version": version})
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
+                start = time.perf_counter()
                 client.execute(table.insert_sql(), params)
+                metrics.INSERT_LATENCY.labels(table=table.table).observe(time.perf_counter() - start)
         changes = self.clickhouse.run("analytics_status_changes", {
             "tenant": tenant, "course_id": course_id, "version": version, "previous": previous})
         detected = now_us()
@@ -121,6 +128,19 @@ class SliceRefresher:
         recomputed = self.recompute(tenant, course_id)
         self.publish(recomputed)
         return recomputed
+
+    def lagging_slices(self, recomputed: Recomputed) -> list[Slice]:
+        """Event time: the tenant's other slices computed at another clock than the one just read.
+
+        The watermark moves for the whole tenant, and it moves only when the tenant's statements change, which
+        always recomputes some slice of the tenant: re-marking the rest from there keeps every slice on the
+        tenant's clock without scanning the raw table on a timer.
+        """
+        if self.settings.analytics_clock == "wall":
+            return []  # every slice lags a moving wall clock; the timer handles that mode
+        rows = self.clickhouse.run("analytics_tenant_lagging",
+                                   {"tenant": recomputed.tenant, "clock_us": recomputed.clock_us})
+        return [(recomputed.tenant, str(course)) for (course,) in rows]
 
     def cleanup(self, older_than_s: float) -> None:
         """Delete superseded versions older than ``older_than_s`` from every data table."""
@@ -196,6 +216,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
         for future in pending:
             await future
         await loop.run_in_executor(None, refresher.publish, recomputed)
+        await marker.send(await loop.run_in_executor(None, refresher.lagging_slices, recomputed))
 
     @app.agent(dirty, name="analytics-refresh")
     async def refresh(stream: faust.StreamT) -> None:
