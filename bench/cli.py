@@ -28,6 +28,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--query-rows", type=int, default=d.query_rows,
                    help="statements generated into ClickHouse for the query runs (10000000 for the 10M target)")
     p.add_argument("--query-repeats", type=int, default=d.query_repeats)
+    p.add_argument("--query-budget-seconds", type=float, default=d.query_budget_s,
+                   help="stop repeating a query after this long (at least 3 samples)")
+    p.add_argument("--max-load-seconds", type=float, default=d.max_load_seconds,
+                   help="upper bound of each closed-loop ingest run (the rate covers what was sent)")
     p.add_argument("--pages", type=int, default=d.pages, help="'more' pages followed per paging run")
     p.add_argument("--no-ralph", action="store_true", help="skip the side-by-side run against Ralph")
     p.add_argument("--ralph-statements", type=int, default=d.ralph_statements,
@@ -55,7 +59,8 @@ def options_from(args: argparse.Namespace) -> Options:
     common = dict(only=only, ralph=not args.no_ralph, ralph_venv=args.ralph_venv, lrs_workers=args.lrs_workers,
                   workers=args.workers, partitions=args.partitions, seed=args.seed, out_dir=args.out_dir,
                   keep_data=args.keep_data, soak_minutes=args.soak_minutes, soak_load=args.soak_load,
-                  profile_seconds=args.profile_seconds)
+                  profile_seconds=args.profile_seconds, query_budget_s=args.query_budget_seconds,
+                  max_load_seconds=args.max_load_seconds)
     if args.quick:
         options = Options.quick()
         for k, v in common.items():

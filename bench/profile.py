@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from collections import Counter
@@ -10,18 +9,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-# Buckets for the summary, matched against a frame's "function (file:line)" text; first match from the leaf up.
+# Buckets for the summary, matched against a frame's "function (path:line)" text (py-spy prints paths relative
+# to sys.path, e.g. "(lrs/xapi/validate.py:51)" or "(kafka/producer/kafka.py:963)").
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("xAPI validation (lrs/xapi)", ("/lrs/xapi/",)),
-    ("JSON encode/decode", ("orjson", "json/", "_read_body", "_json (")),
-    ("Kafka produce (kafka-python)", ("/kafka/",)),
-    ("ClickHouse queries (id check, auth, consistency)", ("clickhouse_driver", "/lrs/store/")),
-    ("auth (argon2, credentials)", ("argon2", "/lrs/auth/")),
-    ("statement preparation (lrs/statements)", ("/lrs/statements/",)),
-    ("HTTP server (uvicorn/starlette/fastapi)", ("uvicorn", "starlette", "fastapi", "httptools", "h11")),
-    ("asyncio / threads", ("asyncio", "threading", "concurrent/futures")),
+    ("auth: argon2 verification / credential lookups", ("(argon2/", "(lrs/auth/")),
+    ("xAPI validation (lrs/xapi)", ("(lrs/xapi/",)),
+    ("ClickHouse queries (id check, consistency)", ("(clickhouse_driver/", "(lrs/store/", "(lrs/consistency.py")),
+    ("Kafka produce (kafka-python)", ("(kafka/", "(lrs/publisher.py")),
+    ("JSON encode/decode", ("(json/", "orjson", "(lrs/kafka/envelope.py")),
+    ("statement preparation (lrs/statements)", ("(lrs/statements/",)),
+    ("request handling (lrs/routes, lrs/app)", ("(lrs/routes/", "(lrs/app.py", "(lrs/errors.py")),
+    ("HTTP server (uvicorn/starlette/fastapi)", ("(uvicorn/", "(starlette/", "(fastapi/", "(httptools/", "(h11/")),
 )
-_FRAME_FILE = re.compile(r"\((.*?):\d+\)$")
+# Frames that say little on their own: a sample is put here only if no specific frame is on its stack.
+GENERIC = ("asyncio / threads / other", ("(asyncio/", "(threading.py", "(concurrent/", "(selectors.py", "(queue.py"))
+_OWN_CODE = ("(lrs/", "(streams/")
 
 
 def available() -> bool:
@@ -53,12 +55,12 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[list[str], int]]:
 
 
 def categorize(frames: list[str]) -> str:
-    """The category of a sample: the first pattern that matches, scanning from the leaf toward the root."""
+    """The category of a sample: the first specific pattern that matches, scanning from the leaf toward the root."""
     for frame in reversed(frames):
         for name, patterns in CATEGORIES:
             if any(p in frame for p in patterns):
                 return name
-    return "other"
+    return GENERIC[0]
 
 
 def summarize(stacks: list[tuple[list[str], int]], top: int = 15) -> dict[str, Any]:
@@ -70,7 +72,7 @@ def summarize(stacks: list[tuple[list[str], int]], top: int = 15) -> dict[str, A
     for frames, count in stacks:
         categories[categorize(frames)] += count
         for frame in set(frames):
-            if "/lrs/" in frame or "/streams/" in frame:
+            if any(own in frame for own in _OWN_CODE):
                 inclusive[frame] += count
         if frames:
             leaves[frames[-1]] += count

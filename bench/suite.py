@@ -55,6 +55,7 @@ class Options:
     stream_statements: int = 40_000
     query_rows: int = 1_000_000
     query_repeats: int = 20
+    query_budget_s: float = 20.0
     pages: int = 5
     ralph: bool = True
     ralph_statements: int = 10_000
@@ -64,6 +65,7 @@ class Options:
     lrs_workers: int = 2
     workers: int = 1
     partitions: int = 6
+    max_load_seconds: float = 60.0
     profile_seconds: float = 0.0
     seed: int = 7
     only: tuple[str, ...] = PHASES
@@ -154,14 +156,16 @@ class Suite:
 
     # --- 1. ingest -------------------------------------------------------------------------------------
     def _ingest_run(self, url: str, statements: list[dict[str, Any]], per_request: int, concurrency: int,
-                    headers: dict[str, str]) -> LoadResult:
+                    headers: dict[str, str]) -> tuple[LoadResult, int]:
+        """Warm-up, then the measured closed-loop run (bounded by ``max_load_seconds``); (result, warm-up ok)."""
         bodies = make_bodies(statements, per_request)
         warm = min(len(bodies) // 10, max(4, concurrency))  # credentials cache, connections, code paths
-        asyncio.run(blast(url, bodies[:warm], concurrency=concurrency, headers=headers))
-        result = asyncio.run(blast(url, bodies[warm:], concurrency=concurrency, headers=headers))
+        warmed = asyncio.run(blast(url, bodies[:warm], concurrency=concurrency, headers=headers))
+        result = asyncio.run(blast(url, bodies[warm:], concurrency=concurrency, headers=headers,
+                                   max_seconds=self.options.max_load_seconds))
         if not result.ok:
             raise RuntimeError(f"no request succeeded: {result.first_error}")
-        return result
+        return result, warmed.statements_ok
 
     def phase_ingest(self) -> None:
         """Batched POSTs (100 and 1,000 per request, N clients) and single-statement POSTs (concurrency 32)."""
@@ -175,8 +179,9 @@ class Suite:
         for per_request, concurrency, chunk in runs:
             tenant, key, secret = self.env.new_tenant("ingest")
             start = time.perf_counter()
-            result = self._ingest_run(self.url, chunk, per_request, concurrency, basic_headers(key, secret))
-            drained = self.env.wait_stored(tenant, len(chunk))
+            result, warmed = self._ingest_run(self.url, chunk, per_request, concurrency, basic_headers(key, secret))
+            accepted = warmed + result.statements_ok
+            drained = self.env.wait_stored(tenant, accepted)
             end_to_end = time.perf_counter() - start
             latency = summarize(result.latencies_ms)
             label = "single-statement POST" if per_request == 1 else f"batched POST x{per_request}"
@@ -196,7 +201,7 @@ class Suite:
             self.add(Result(f"{key_base}.latency_p99", f"{label}: latency p99", "ms", latency.p99))
             if per_request == 1000:
                 self.add(Result("ingest.batch1000.stored_rate", "batched x1000: acknowledged and stored in ClickHouse",
-                                "statements/s", rate(len(chunk), end_to_end),
+                                "statements/s", rate(accepted, end_to_end),
                                 note="from the first request until the last statement is in the raw table"))
         self.extra["ingest"] = details
 
@@ -208,7 +213,7 @@ class Suite:
         if not self.max_ingest_rate:
             self.console.print("no ingest rate measured yet: measuring a short batched run first")
             tenant, key, secret = self.env.new_tenant("calib")
-            calib = self._ingest_run(self.url, corpus.take(3000, seed=o.seed + 100), 100, o.clients,
+            calib, _ = self._ingest_run(self.url, corpus.take(3000, seed=o.seed + 100), 100, o.clients,
                                      basic_headers(key, secret))
             self.max_ingest_rate = rate(calib.statements_ok, calib.elapsed_s)
         offered = max(100.0, self.max_ingest_rate * o.freshness_load)
@@ -255,9 +260,9 @@ class Suite:
             theirs_headers = basic_headers("bench", "bench-secret")
             info: dict[str, Any] = {"ralph_version": ralph_version(python), "backend": "fs (APPEND wrapper)"}
             for per_request, chunk in workloads:
-                theirs = self._ingest_run(f"{server.base_url}/xAPI/statements", chunk, per_request, o.clients,
-                                          theirs_headers)
-                ours = self._ingest_run(self.url, chunk, per_request, o.clients, ours_headers)
+                theirs, _ = self._ingest_run(f"{server.base_url}/xAPI/statements", chunk, per_request, o.clients,
+                                             theirs_headers)
+                ours, _ = self._ingest_run(self.url, chunk, per_request, o.clients, ours_headers)
                 ours_rate = rate(ours.statements_ok, ours.elapsed_s)
                 theirs_rate = rate(theirs.statements_ok, theirs.elapsed_s)
                 info[f"batch{per_request}"] = {"ours": ours.as_details(), "ralph": theirs.as_details(),
@@ -401,7 +406,10 @@ class Suite:
 
     def _time_get(self, http: httpx.Client, path: str, repeats: int) -> tuple[list[float], int]:
         times, returned = [], 0
+        deadline = time.perf_counter() + self.options.query_budget_s
         for i in range(repeats + 1):
+            if len(times) >= 3 and time.perf_counter() > deadline:
+                break
             start = time.perf_counter()
             response = http.get(path)
             elapsed = (time.perf_counter() - start) * 1000
@@ -413,8 +421,11 @@ class Suite:
         return times, returned
 
     def _time_more(self, http: httpx.Client, path: str, pages: int, repeats: int) -> list[float]:
-        times = []
+        times: list[float] = []
+        deadline = time.perf_counter() + self.options.query_budget_s
         for _ in range(max(1, repeats // pages)):
+            if len(times) >= 3 and time.perf_counter() > deadline:
+                break
             response = http.get(path)
             for _ in range(pages):
                 more = response.json().get("more")
@@ -440,8 +451,11 @@ class Suite:
         assert self.env is not None
         client = self.env.new_clickhouse()
         times = []
+        deadline = time.perf_counter() + self.options.query_budget_s
         try:
             for i in range(repeats + 1):
+                if len(times) >= 3 and time.perf_counter() > deadline:
+                    break
                 start = time.perf_counter()
                 client.execute(sql, params)
                 if i:
