@@ -344,3 +344,35 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
             assert live == batch and live, table.view
     finally:
         session.close()
+
+
+def test_cli_imports_structures_and_marks_courses(two_workers: Pipeline, tmp_path) -> None:
+    """``lrs courses import`` / ``show`` and ``lrs analytics refresh`` against the running pipeline."""
+    import subprocess
+    import sys
+
+    from lrs.demo.cohort import course_structure
+    from tests.support import ROOT, settings_env
+
+    pipeline = two_workers
+    tenant, http = pipeline.new_tenant()
+    cohort = generate_cohort(brand="cli", learners=5, courses=2, days=7, seed=1)
+    path = tmp_path / "structure.json"
+    path.write_bytes(orjson.dumps(course_structure(cohort)))
+    env = settings_env(pipeline.settings)
+
+    def lrs(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "lrs.cli", *args], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "declared 2 course(s)" in lrs("courses", "import", str(path), "--tenant", tenant)
+    with http:
+        declared = http.get("/api/courses/structure").json()["courses"]
+        _post(http, cohort.statements)
+    assert [len(c["modules"]) for c in declared] == [len(c.modules) for c in sorted(cohort.courses, key=lambda c: c.id)]
+    assert "Welcome" in lrs("courses", "show", "--tenant", tenant)
+    wait_until(lambda: pipeline.stored_count(tenant) >= len(cohort.statements), 60, what="statements stored")
+    assert "marked 2 course(s)" in lrs("analytics", "refresh", "--tenant", tenant)
+    wait_until(lambda: _differences(pipeline, tenant) == [], 60, interval=1, what="convergence")
