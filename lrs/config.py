@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")
     analytics_tick_s: float = Field(
         60.0, description="Timer re-marking slices behind their tenant's clock (safety net; wall-clock mode).")
-    analytics_clock: str = Field("event", description="'event' (tenant watermark) or 'wall' (now) for statuses.")
+    analytics_clock: Literal["event", "wall"] = Field("event", description="Statuses: tenant watermark or now.")
     analytics_lateness_s: float = Field(3600.0, description="Event-time clock = latest statement time minus this.")
     analytics_wall_stale_s: float = Field(300.0, description="Wall-clock mode: recompute slices older than this.")
     analytics_session_cap_s: float = Field(1800.0, description="Gaps above this end a session (time-on-task cap).")
