@@ -253,9 +253,6 @@ def bench(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
-if __name__ == "__main__":
-    app()
-
 
 @app.command()
 def erase(
@@ -289,3 +286,7 @@ def erase(
     statements, documents = done
     console.print(f"[green]erased[/green]: {statements} statement(s), {documents} document(s); "
                   "the affected courses are being recomputed without them")
+
+
+if __name__ == "__main__":
+    app()

@@ -62,6 +62,8 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
                                         value=dead_letter_value(settings.statements_topic, dead))
             # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
             await analytics.mark(batch)
+            if result.erased_slices:  # recompute the courses of erased learners without them
+                await analytics.send(result.erased_slices)
             for event in events:
                 await stream.ack(event)
 

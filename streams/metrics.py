@@ -12,3 +12,4 @@ INSERT_LATENCY = Histogram(
 )
 INSERT_ERRORS = Counter("lrs_worker_insert_errors_total", "Failed ClickHouse writes (retried)", ["table"])
 BATCH_SIZE = Histogram("lrs_worker_batch_size", "Messages per sink batch", buckets=(1, 10, 100, 500, 1000, 2000, 5000))
+ERASURES = Counter("lrs_worker_erasures_total", "GDPR erasures applied by the sink")

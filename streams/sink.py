@@ -6,6 +6,7 @@ batch written twice leaves the same rows (ReplacingMergeTree key = tenant + stat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lrs.config import Settings
-from lrs.kafka.envelope import PoisonMessage, decode
+from lrs.kafka.envelope import Erasure, PoisonMessage, decode_any
 from lrs.store.clickhouse import ClickHouse
 from streams import metrics
 from streams.rows import COL, statement_row
@@ -47,6 +48,7 @@ class BatchResult:
 
     written: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
+    erased_slices: set[tuple[str, str]] = field(default_factory=set)
 
 
 class StatementSink:
@@ -65,7 +67,14 @@ class StatementSink:
         rows_by_key: dict[tuple[str, str], list] = {}
         for message in messages:
             try:
-                row = statement_row(decode(message.value))
+                item = decode_any(message.value)
+                if isinstance(item, Erasure):
+                    # Everything before the erasure in this batch is written first, then erased with the rest.
+                    result.written += self._write_rows(list(rows_by_key.values()))
+                    rows_by_key = {}
+                    result.erased_slices |= self.erase(item)
+                    continue
+                row = statement_row(item)
             except PoisonMessage as exc:
                 result.dead.append(self._dead(message, str(exc), str(exc).split(":")[0]))
                 continue
@@ -73,8 +82,15 @@ class StatementSink:
                 result.dead.append(self._dead(message, f"bad statement: {type(exc).__name__}: {exc}", "bad statement"))
                 continue
             rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
-        rows = list(rows_by_key.values())
+        result.written += self._write_rows(list(rows_by_key.values()))
+        self._record_progress(messages)
+        metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
+        metrics.BATCH_SIZE.observe(len(messages))
+        return result
 
+    def _write_rows(self, rows: list[list]) -> int:
+        if not rows:
+            return 0
         # Voids inside the batch apply to targets inside the batch before anything is written.
         voids = [[r[TENANT_COLUMN], r[TARGET_COLUMN], r[ID_COLUMN], r[STORED_COLUMN]] for r in rows if r[TARGET_COLUMN]]
         void_keys = {(v[0], v[1]) for v in voids}
@@ -87,11 +103,27 @@ class StatementSink:
         self._timed("statements", lambda: self.clickhouse.insert("statements_insert", rows))
         self._timed("statement_voids", lambda: self.clickhouse.insert("voids_insert", voids))
         self._apply_voids(rows, voids)
-        self._record_progress(messages)
-        metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
-        metrics.BATCH_SIZE.observe(len(messages))
-        result.written = len(rows)
-        return result
+        return len(rows)
+
+    def erase(self, erasure: Erasure) -> set[tuple[str, str]]:
+        """Apply a GDPR erasure; return the analytics slices to recompute. Idempotent (safe to redo)."""
+        params = {"tenant": erasure.tenant, "ifis": list(erasure.ifis)}
+        statements, documents, courses = self.clickhouse.run("erasure_counts", params)[0]
+        for name in ("erase_statements", "erase_documents", "erase_learner_course"):
+            self._timed(name, lambda n=name: self.clickhouse.run(n, params))
+        # Mutations are asynchronous: the slices may be recomputed, and the erasure reported done, only
+        # once no erased row can still be read.
+        delay = 0.01
+        while int(self.clickhouse.run("erasure_pending_mutations")[0][0]):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        hashes = sorted(hashlib.sha256(i.encode()).hexdigest() for i in erasure.ifis)
+        now = int(time.time() * 1_000_000)
+        self.clickhouse.insert("erasure_insert", [[erasure.tenant, erasure.request_id, hashes, erasure.requested_us,
+                                                   now, int(statements), int(documents)]])
+        metrics.ERASURES.inc()
+        log.info("erasure %s applied: %s statements, %s documents", erasure.request_id, statements, documents)
+        return {(erasure.tenant, course) for course in courses}
 
     @staticmethod
     def _dead(message: Message, reason: str, label: str) -> DeadLetter:

@@ -2,7 +2,9 @@
 
 Key:   ``tenant|actor IFI`` (UTF-8), so one learner's statements stay ordered on one partition.
 Value: compact JSON ``{"v": 1, "tenant": str, "client": str, "statement": {...}}`` where the statement is final
-       (``id``, ``stored``, ``timestamp``, ``authority``, ``version`` already set by the LRS).
+       (``id``, ``stored``, ``timestamp``, ``authority``, ``version`` already set by the LRS);
+       or a GDPR erasure ``{"v": 1, "tenant": str, "erase": {"request_id": str, "ifis": [...], "requested_us": int}}``,
+       keyed like the learner's statements so it is applied after everything they sent before it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ class Envelope:
     tenant: str
     statement: dict[str, Any]
     client_key: str = ""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """A request to forget a learner of a tenant (``lrs erase``)."""
+
+    tenant: str
+    request_id: str
+    ifis: tuple[str, ...]
+    requested_us: int
 
 
 def message_key(tenant: str, actor_ifi: str) -> bytes:
@@ -54,3 +66,26 @@ def decode(value: bytes | None) -> Envelope:
         raise PoisonMessage("envelope lacks tenant or statement id")
     client = doc.get("client")
     return Envelope(tenant=tenant, statement=statement, client_key=client if isinstance(client, str) else "")
+
+
+def encode_erasure(erasure: Erasure) -> bytes:
+    """Serialize an erasure for the statements topic."""
+    return orjson.dumps({"v": ENVELOPE_VERSION, "tenant": erasure.tenant, "erase": {
+        "request_id": erasure.request_id, "ifis": list(erasure.ifis), "requested_us": erasure.requested_us}})
+
+
+def decode_any(value: bytes | None) -> Envelope | Erasure:
+    """Parse a statements-topic message: a statement envelope or an erasure; else PoisonMessage."""
+    if value and b'"erase"' in value:
+        try:
+            doc = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise PoisonMessage(f"invalid JSON: {exc}") from exc
+        erase = doc.get("erase") if isinstance(doc, dict) and doc.get("v") == ENVELOPE_VERSION else None
+        if isinstance(erase, dict):
+            ifis = erase.get("ifis")
+            if not doc.get("tenant") or not erase.get("request_id") or not isinstance(ifis, list) or not ifis:
+                raise PoisonMessage("erasure lacks tenant, request_id or ifis")
+            return Erasure(str(doc["tenant"]), str(erase["request_id"]), tuple(map(str, ifis)),
+                           int(erase.get("requested_us") or 0))
+    return decode(value)

@@ -1,0 +1,6 @@
+-- Unfinished mutations on the tables an erasure touches (0 = the erasure is visible everywhere).
+-- params: {}
+SELECT count()
+FROM system.mutations
+WHERE database = currentDatabase() AND is_done = 0
+  AND table IN ('statements', 'documents', 'learner_course_data')
