@@ -1,0 +1,19 @@
+-- Dashboard panel "At-risk and dropped learners now" (Brand overview, table): learners whose status is at_risk
+-- or dropped, longest silent first (at most 200 rows), with the course name and where they stopped.
+-- params: {"tenant": "t"}
+SELECT l.actor_ifi AS learner, if(n.course_name = '', l.course_id, n.course_name) AS course, l.status AS status,
+       l.last_seen AS last_seen, l.inactive_s AS inactive_s, l.furthest_position AS furthest_position,
+       l.time_on_task_s AS time_on_task_s
+FROM (
+    SELECT actor_ifi, course_id, status, last_seen, inactive_s, furthest_position, time_on_task_s
+    FROM learner_course
+    WHERE tenant = %(tenant)s AND status IN ('at_risk', 'dropped')
+) AS l
+ANY LEFT JOIN (
+    SELECT course_id AS n_course, argMax(course_name, declared_us) AS course_name
+    FROM course_structure
+    WHERE tenant = %(tenant)s
+    GROUP BY course_id
+) AS n ON l.course_id = n.n_course
+ORDER BY status = 'at_risk' DESC, inactive_s DESC, learner
+LIMIT 200
