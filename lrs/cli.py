@@ -238,6 +238,22 @@ def demo(
         _fail(str(exc))
 
 
+@app.command()
+def report(
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) to report on.")],
+    out: Annotated[str, typer.Option(help="Directory to write report-<tenant>.html into.")] = "reports",
+) -> None:
+    """Write the dashboards' views (overview, courses, funnels, cohorts) as one self-contained HTML page."""
+    from pathlib import Path
+
+    from lrs.report.html import clickhouse_runner, write_report
+
+    settings = Settings()
+    path = write_report(clickhouse_runner(settings), tenant, Path(out),
+                        session_cap_s=int(settings.analytics_session_cap_s))
+    console.print(f"report written: {path.resolve()}")
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                 "help_option_names": []})
 def bench(ctx: typer.Context) -> None:

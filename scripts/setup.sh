@@ -43,6 +43,12 @@ if ! have_clickhouse; then
   have_clickhouse || { echo "setup: clickhouse-server is still missing after apt-get install" >&2; exit 1; }
 fi
 
+# Headless Chromium: the report test renders `lrs report` pages with it (tests/integration/test_report.py).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+  command -v chromium >/dev/null 2>&1 || { echo "setup: chromium is still missing after apt-get install" >&2; exit 1; }
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   # Debian's python3 can only create virtual environments with the python3-venv package.
   if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then

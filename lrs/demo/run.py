@@ -113,6 +113,12 @@ def run_demo(settings: Settings, *, learners: int, tenant: str, seed: int, conso
     console.rule("[bold]5. engagement and drop-off (analytics views)")
     console.print(f"analytics fresh {fresh_s:.1f}s after the raw table had every statement")
     print_analytics_summary(clickhouse, tenant, cohort, console)
+    console.rule("[bold]6. report")
+    from lrs.report.html import clickhouse_runner, write_report
+
+    report = write_report(clickhouse_runner(settings), tenant, Path(settings.state_dir) / "reports",
+                          session_cap_s=int(settings.analytics_session_cap_s))
+    console.print(f"brand report (open in a browser): {report.resolve()}")
     console.print("Stop everything with [bold]lrs stack down[/bold].")
 
 
