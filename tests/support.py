@@ -205,6 +205,35 @@ class Pipeline:
             client.disconnect()
 
 
+def analytics_differences(pipeline: Pipeline, tenant: str) -> list[str]:
+    """Each public table against the batch queries run now over the raw table; [] when equal row for row."""
+    from lrs.store.clickhouse import ClickHouse, bind
+    from lrs.store.queries import query
+    from streams.analytics import clock_us, query_params
+    from streams.refresh import ALL_TABLES
+
+    client = pipeline.clickhouse()
+    try:
+        clock = clock_us(pipeline.settings, ClickHouse(pipeline.settings, size=1), tenant)
+        courses = [r[0] for r in client.execute(
+            "SELECT DISTINCT course_id FROM statements WHERE tenant = %(t)s AND course_id != ''", {"t": tenant})]
+        params = bind(query_params(pipeline.settings, tenant, courses, clock))
+        problems = []
+        slices = client.execute("SELECT course_id, argMax(watermark_us, version) FROM analytics_slices "
+                                "WHERE tenant = %(t)s GROUP BY course_id", {"t": tenant})
+        if {c for c, _ in slices} != set(courses) or any(w != clock for _, w in slices):
+            problems.append(f"slices {slices} not all at clock {clock} for courses {courses}")
+        for table in ALL_TABLES:
+            live = sorted(client.execute(table.select_view_sql(), {"tenant": tenant}))
+            batch = sorted(client.execute(query(table.query).sql, params))
+            if live != batch:
+                problems.append(f"{table.view}: {len(live)} live rows vs {len(batch)} batch rows; first differences "
+                                f"{sorted(set(live) ^ set(batch))[:3]}")
+        return problems
+    finally:
+        client.disconnect()
+
+
 def statement(actor: str = "learner@example.com", verb: str = "http://adlnet.gov/expapi/verbs/experienced",
               activity: str = "https://example.com/activities/a1", **extra: Any) -> dict[str, Any]:
     """A small valid statement with a fresh id."""

@@ -22,9 +22,9 @@ from lrs.demo.cohort import generate_cohort
 from lrs.store.clickhouse import bind
 from lrs.store.queries import query
 from lrs.util.timeparse import format_timestamp
-from streams.analytics import clock_us, query_params
+from streams.analytics import query_params
 from streams.refresh import ALL_TABLES, SliceRefresher
-from tests.support import Pipeline, make_settings, wait_until
+from tests.support import Pipeline, analytics_differences, make_settings, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -71,30 +71,7 @@ def _actor(statement: dict[str, Any]) -> str:
     return actor.get("mbox") or actor["account"]["name"]
 
 
-def _differences(pipeline: Pipeline, tenant: str) -> list[str]:
-    """Each public table against the batch queries run now over the raw table; [] when equal row for row."""
-    client = pipeline.clickhouse()
-    try:
-        from lrs.store.clickhouse import ClickHouse
-
-        clock = clock_us(pipeline.settings, ClickHouse(pipeline.settings, size=1), tenant)
-        courses = [r[0] for r in client.execute(
-            "SELECT DISTINCT course_id FROM statements WHERE tenant = %(t)s AND course_id != ''", {"t": tenant})]
-        params = bind(query_params(pipeline.settings, tenant, courses, clock))
-        problems = []
-        slices = client.execute("SELECT course_id, argMax(watermark_us, version) FROM analytics_slices "
-                                "WHERE tenant = %(t)s GROUP BY course_id", {"t": tenant})
-        if {c for c, _ in slices} != set(courses) or any(w != clock for _, w in slices):
-            problems.append(f"slices {slices} not all at clock {clock} for courses {courses}")
-        for table in ALL_TABLES:
-            live = sorted(client.execute(table.select_view_sql(), {"tenant": tenant}))
-            batch = sorted(client.execute(query(table.query).sql, params))
-            if live != batch:
-                problems.append(f"{table.view}: {len(live)} live rows vs {len(batch)} batch rows; first differences "
-                                f"{sorted(set(live) ^ set(batch))[:3]}")
-        return problems
-    finally:
-        client.disconnect()
+_differences = analytics_differences
 
 
 def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
