@@ -128,7 +128,13 @@ def _numeric(value: Any) -> bool:
 
 def test_every_panel_runs_on_clickhouse_18_with_rows_and_expected_columns(
         pipeline: Pipeline, loaded: Loaded, other: Loaded, variables: dict[str, Any]) -> None:
-    client = pipeline.clickhouse()
+    """As Grafana's read-only `grafana` user (readonly profile), like the provisioned data source."""
+    from clickhouse_driver import Client
+
+    url = pipeline.settings.clickhouse_url
+    assert "://default:" in url
+    client = Client.from_url(url.replace("://default:", "://grafana:", 1))
+    assert client.execute("SELECT value FROM system.settings WHERE name = 'readonly'")[0][0] == "1"
     try:
         for dashboard, panel in _panels():
             sql = _expanded(to_grafana(query(panel.query).sql), loaded, variables, dashboard)
