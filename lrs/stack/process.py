@@ -115,6 +115,12 @@ def exit_code(pid: int) -> int | None:
     return proc.poll() if proc is not None else None
 
 
+def child_running(pid: int) -> bool:
+    """Whether ``pid`` is a child this interpreter started that has not ended."""
+    proc = _children.get(pid)
+    return proc is not None and proc.poll() is None
+
+
 def _reap(pid: int) -> None:
     proc = _children.pop(pid, None)
     if proc is not None:

@@ -183,6 +183,10 @@ class LocalStack:
             tracked = process.running(self.run_dir, service.name)
             if tracked is None:
                 recorded = process.read_tracked(self.run_dir, service.name)
+                if recorded and process.child_running(recorded.pid) and time.monotonic() < deadline:
+                    # Forked but not yet exec'd (still shows our own command line): not an exit.
+                    time.sleep(0.05)
+                    continue
                 code = process.exit_code(recorded.pid) if recorded else None
                 how = f" with exit code {code}" if code is not None else ""
                 raise StackError(f"the {service.name} exited during start-up{how}{self._log_report(service)}")

@@ -120,3 +120,33 @@ def test_unknown_revoked_and_missing_credentials_are_401(pipeline: Pipeline) -> 
 
     wait_until(lambda: client.get("/xapi/statements").status_code == 401,
                pipeline.settings.credentials_cache_s + 10, what="revoked key to be refused")
+
+
+def test_analytics_are_per_tenant(pipeline: Pipeline) -> None:
+    """Two brands with the same course id and the same learner: each sees only its own figures."""
+    from tests.support import wait_until
+
+    course = "https://shared.example.com/courses/onboarding"
+
+    def in_course(actor: str) -> dict:
+        body = statement(actor=actor, activity=f"{course}/m1")
+        body["context"] = {"contextActivities": {"grouping": [
+            {"id": course, "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}]}}
+        return body
+
+    tenant_a, a = pipeline.new_tenant()
+    tenant_b, b = pipeline.new_tenant()
+    both = [in_course(SHARED_ACTOR), in_course("only.a@example.com")]
+    assert a.post("/xapi/statements", json=both).status_code == 200
+    assert b.post("/xapi/statements", json=[in_course(SHARED_ACTOR)]).status_code == 200
+
+    def started(tenant: str) -> int:
+        client = pipeline.clickhouse()
+        try:
+            rows = client.execute("SELECT learners_started FROM course_summary "
+                                  "WHERE tenant = %(t)s AND course_id = %(c)s", {"t": tenant, "c": course})
+            return int(rows[0][0]) if rows else -1
+        finally:
+            client.disconnect()
+
+    wait_until(lambda: started(tenant_a) == 2 and started(tenant_b) == 1, 60, what="per-tenant course summaries")
