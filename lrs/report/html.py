@@ -129,7 +129,8 @@ def chart_bars(labels: Sequence[str], series: dict[str, Sequence[float]], *, hor
                       ha="center" if len(labels) <= 12 else "right")
     if percent:
         (ax.set_xlim if horizontal else ax.set_ylim)(0, 1.1)
-    ax.legend(loc="lower right" if horizontal else "upper right", frameon=False)
+    if len(series) > 1:
+        ax.legend(loc="lower right" if horizontal else "upper right", frameon=False)
     ax.grid(axis="x" if horizontal else "y", alpha=0.3)
     return _svg(fig)
 
