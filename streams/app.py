@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import faust
 
 from lrs.config import Settings
+from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.fetch_wait import limit_fetch_wait
@@ -90,10 +92,15 @@ async def write_with_retry(sink: StatementSink, batch: list[Message], max_backof
     """
     loop = asyncio.get_running_loop()
     delay = 0.1
+    failing_since: float | None = None
     while True:
         try:
-            return await loop.run_in_executor(None, sink.write_batch, batch)
+            result = await loop.run_in_executor(None, sink.write_batch, batch)
+            metrics.SINK_STALLED.set(0)
+            return result
         except Exception as exc:  # any ClickHouse or network failure: retry the same batch
+            failing_since = failing_since or time.monotonic()
+            metrics.SINK_STALLED.set(time.monotonic() - failing_since)
             log.warning("ClickHouse write failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, max_backoff_s)

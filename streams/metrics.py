@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter("lrs_worker_events_processed_total", "Messages consumed and written", ["processor"])
 POISON_MESSAGES = Counter("lrs_worker_poison_messages_total", "Unreadable messages skipped", ["reason"])
@@ -13,3 +13,7 @@ INSERT_LATENCY = Histogram(
 INSERT_ERRORS = Counter("lrs_worker_insert_errors_total", "Failed ClickHouse writes (retried)", ["table"])
 BATCH_SIZE = Histogram("lrs_worker_batch_size", "Messages per sink batch", buckets=(1, 10, 100, 500, 1000, 2000, 5000))
 ERASURES = Counter("lrs_worker_erasures_total", "GDPR erasures applied by the sink")
+# Lag, visible even while ClickHouse is down (the batch being retried does not advance these).
+LAST_WRITTEN_STORED = Gauge("lrs_worker_last_written_stored_seconds",
+                            "xAPI 'stored' time (Unix s) of the newest statement this worker wrote to ClickHouse")
+SINK_STALLED = Gauge("lrs_worker_sink_stalled_seconds", "How long the current batch has been failing to write (0: ok)")

@@ -103,6 +103,7 @@ class StatementSink:
         self._timed("statements", lambda: self.clickhouse.insert("statements_insert", rows))
         self._timed("statement_voids", lambda: self.clickhouse.insert("voids_insert", voids))
         self._apply_voids(rows, voids)
+        metrics.LAST_WRITTEN_STORED.set(max(r[STORED_COLUMN] for r in rows) / 1_000_000)
         return len(rows)
 
     def erase(self, erasure: Erasure) -> set[tuple[str, str]]:

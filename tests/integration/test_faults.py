@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
-from tests.support import Pipeline, analytics_differences, make_settings, statement, wait_until
+from tests.support import Pipeline, analytics_differences, free_ports, make_settings, statement, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -21,7 +22,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture
 def own_pipeline(tmp_path) -> Iterator[Pipeline]:
     """A pipeline of its own, since these tests break services."""
-    running = Pipeline(make_settings(tmp_path, produce_timeout_s=2.0, analytics_refresh_s=0.5)).start()
+    (metrics_port,) = free_ports(1)
+    running = Pipeline(make_settings(tmp_path, produce_timeout_s=2.0, analytics_refresh_s=0.5,
+                                     worker_metrics_port=metrics_port)).start()
     try:
         yield running
     finally:
@@ -116,14 +119,23 @@ def test_broker_down_answers_503_and_stores_nothing(own_pipeline: Pipeline) -> N
     assert own_pipeline.stored_count(tenant) == 1, "nothing of the refused request is stored"
 
 
+def _worker_metric(pipeline: Pipeline, name: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{pipeline.settings.worker_metrics_port}/metrics", timeout=5).text
+    return float(next(line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
 def test_clickhouse_down_while_statements_arrive(own_pipeline: Pipeline) -> None:
     with Sender(own_pipeline, batches=60) as sender:
         time.sleep(0.5)
         own_pipeline.stack.stop_service("clickhouse")
-        time.sleep(4)
+        # The lag is visible while ClickHouse is down: the batch being retried shows as stalled.
+        wait_until(lambda: _worker_metric(own_pipeline, "lrs_worker_sink_stalled_seconds") > 1, 30,
+                   what="the worker to report a stalled sink")
         own_pipeline.stack.start_service("clickhouse")
     assert sender.acked and sender.refused == 0, "ingest only needs Kafka: no request refused"
     _assert_exactly_once(own_pipeline, sender)
+    assert _worker_metric(own_pipeline, "lrs_worker_sink_stalled_seconds") == 0
+    assert _worker_metric(own_pipeline, "lrs_worker_last_written_stored_seconds") > time.time() - 600
 
 
 def test_worker_killed_mid_stream_loses_and_duplicates_nothing(own_pipeline: Pipeline) -> None:
