@@ -203,6 +203,36 @@ def courses_show(tenant: Annotated[str, typer.Option(help="Tenant to show.")]) -
     console.print(table)
 
 
+@courses_app.command("rules")
+def courses_rules(
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) whose mapping rules to show or set.")],
+    course_type: Annotated[list[str], typer.Option(help="Activity type marking a course (repeatable).")] = None,  # noqa: B006
+    module_type: Annotated[list[str], typer.Option(help="Activity type marking a module (repeatable).")] = None,  # noqa: B006
+    reset: Annotated[bool, typer.Option(help="Go back to the default rules.")] = False,
+) -> None:
+    """Show or set how a tenant's statements map to courses and modules (docs/metrics.md, Course mapping).
+
+    New rules apply to statements stored from then on (workers pick them up within LRS_MAPPING_RULES_CACHE_S).
+    """
+    import time
+
+    from lrs.store.clickhouse import ClickHouse
+    from streams.mapping import DEFAULT_RULES
+
+    settings = Settings()
+    clickhouse = ClickHouse(settings, size=1)
+    if reset or course_type or module_type:
+        courses = [] if reset else list(course_type or DEFAULT_RULES.course_types)
+        modules = [] if reset else list(module_type or DEFAULT_RULES.module_types)
+        clickhouse.insert("mapping_rules_insert", [[tenant, courses, modules, int(time.time() * 1_000_000)]])
+    rows = clickhouse.run("mapping_rules_get", {"tenant": tenant})
+    courses, modules = rows[0] if rows else ([], [])
+    table = Table("marks a", "activity types")
+    table.add_row("course", "\n".join(courses or DEFAULT_RULES.course_types) + ("" if courses else " (default)"))
+    table.add_row("module", "\n".join(modules or DEFAULT_RULES.module_types) + ("" if modules else " (default)"))
+    console.print(table)
+
+
 @analytics_app.command("refresh")
 def analytics_refresh(tenant: Annotated[str, typer.Option(help="Tenant whose courses to recompute.")]) -> None:
     """Mark every course of a tenant dirty, so the workers recompute its analytics (backfill)."""

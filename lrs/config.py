@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     )
 
     # --- analytics (streams/refresh.py; definitions in docs/metrics.md) ----------------------
+    mapping_rules_cache_s: float = Field(10.0, description="How long workers cache a tenant's course mapping rules.")
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
     analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
     analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")

@@ -17,7 +17,7 @@ from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.fetch_wait import limit_fetch_wait
-from streams.refresh import attach_analytics
+from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)
-    analytics = attach_analytics(app, settings)
+    analytics = attach_analytics(app, settings, SliceRefresher(settings, rules=sink.rules))
 
     @app.agent(statements, name="sink")
     async def store_statements(stream: faust.StreamT) -> None:

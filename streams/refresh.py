@@ -48,6 +48,7 @@ from streams.analytics import (
     query_params,
 )
 from streams.mapping import map_course_module
+from streams.mapping_rules import MappingRulesStore
 from streams.rows import voiding_target
 from streams.sink import Message
 
@@ -72,9 +73,12 @@ class Recomputed:
 class SliceRefresher:
     """Synchronous ClickHouse work of the refresh (runs in an executor thread)."""
 
-    def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None) -> None:
+    def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None,
+                 rules: MappingRulesStore | None = None) -> None:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
+        # The sink's store when given, so both map a batch with the same per-tenant rules.
+        self.rules = rules or MappingRulesStore(settings, self.clickhouse)
 
     def dirty_slices(self, messages: Sequence[Message]) -> set[Slice]:
         """Slices touched by a sink batch: its statements' courses and the courses of voided targets."""
@@ -84,7 +88,7 @@ class SliceRefresher:
             try:
                 envelope = decode(message.value)
                 # The same functions statement_row uses for the stored course_id and voiding_target.
-                course_id, _ = map_course_module(envelope.statement)
+                course_id, _ = map_course_module(envelope.statement, self.rules.rules_for(envelope.tenant))
                 target = voiding_target(envelope.statement)
             except (PoisonMessage, KeyError, ValueError, TypeError, AttributeError):
                 continue  # the sink skipped it too

@@ -17,6 +17,7 @@ from lrs.config import Settings
 from lrs.kafka.envelope import Erasure, PoisonMessage, decode_any
 from lrs.store.clickhouse import ClickHouse
 from streams import metrics
+from streams.mapping_rules import MappingRulesStore
 from streams.rows import COL, statement_row
 
 TENANT_COLUMN, ID_COLUMN, STORED_COLUMN = COL["tenant"], COL["statement_id"], COL["stored_us"]
@@ -57,6 +58,7 @@ class StatementSink:
     def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None) -> None:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
+        self.rules = MappingRulesStore(settings, self.clickhouse)
 
     def write_batch(self, messages: Sequence[Message]) -> BatchResult:
         """Write one batch; return what was written and what is for the dead-letter topic.
@@ -74,7 +76,7 @@ class StatementSink:
                     rows_by_key = {}
                     result.erased_slices |= self.erase(item)
                     continue
-                row = statement_row(item)
+                row = statement_row(item, self.rules.rules_for(item.tenant))
             except PoisonMessage as exc:
                 result.dead.append(self._dead(message, str(exc), str(exc).split(":")[0]))
                 continue
