@@ -379,3 +379,48 @@ def test_docker_compose_config_is_valid() -> None:
     result = subprocess.run(["docker", "compose", "-f", str(COMPOSE_FILE), "config", "-q"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+REPLICATED_OVERLAY = ROOT / "deploy" / "kafka-replicated.yml"
+
+
+def _merge(base: object, override: object) -> object:
+    """Compose's merge of an override file, for the mapping keys used here (mappings merge, the rest replaces)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return override
+
+
+def test_replicated_kafka_overlay_makes_acknowledged_writes_durable(compose: dict) -> None:
+    """With the overlay, acks=all means: on at least two of three brokers, or refused."""
+    merged = _merge(compose, load_yaml(REPLICATED_OVERLAY))
+    brokers = {name: svc for name, svc in merged["services"].items() if name.startswith("kafka")}
+    assert set(brokers) == {"kafka", "kafka-2", "kafka-3"}
+    envs = {name: {k: interpolate_defaults(str(v)) for k, v in svc["environment"].items()}
+            for name, svc in brokers.items()}
+    assert sorted(int(env["KAFKA_NODE_ID"]) for env in envs.values()) == [1, 2, 3]
+    for name, env in envs.items():
+        voters = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")
+        assert sorted(v.split("@")[1] for v in voters) == ["kafka-2:9093", "kafka-3:9093", "kafka:9093"], name
+        assert env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{name}:9092"
+        assert int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == 3
+        assert int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
+        assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == 3
+        assert env["KAFKA_UNCLEAN_LEADER_ELECTION_ENABLE"] == "false"
+        assert env["CLUSTER_ID"] == envs["kafka"]["CLUSTER_ID"], "one cluster"
+        assert "healthcheck" in brokers[name]
+    sources = [v.split(":")[0] for svc in brokers.values() for v in svc["volumes"]]
+    assert len(set(sources)) == 3, "each broker keeps its log on its own volume"
+    assert {"kafka-2-data", "kafka-3-data"} <= set(merged["volumes"])
+
+    for name in PROJECT_SERVICES:
+        env = {k: interpolate_defaults(str(v)) for k, v in merged["services"][name]["environment"].items()}
+        assert env["LRS_KAFKA_BOOTSTRAP"].split(",") == ["kafka:9092", "kafka-2:9092", "kafka-3:9092"]
+        assert int(env["LRS_TOPIC_REPLICATION"]) == 3
+        settings = Settings(**{k.removeprefix("LRS_").lower(): v for k, v in env.items() if k.startswith("LRS_")})
+        assert settings.topic_replication == 3
+    for broker in ("kafka-2", "kafka-3"):
+        assert merged["services"]["migrate"]["depends_on"][broker]["condition"] == "service_healthy"
