@@ -344,7 +344,7 @@ class Suite:
                 path = f"/xapi/statements?{urlencode(params)}"
                 times, returned = self._time_get(http, path, o.query_repeats)
                 s = summarize(times)
-                sql_times, _ = self._time_statement_query(tenant, params, o.query_repeats)
+                sql_times, _ = self._time_statement_query(tenant, params, 3)  # warmed by the GETs just now
                 sql = summarize(sql_times)
                 info[f"get.{name}"] = {"latency_ms": s.as_dict(), "sql_only_ms": sql.as_dict(), "returned": returned,
                                        "params": params}
@@ -353,7 +353,7 @@ class Suite:
                                 "ms", s.p99, details=info[f"get.{name}"]))
             # Diagnostic: the unfiltered page's SQL without the JSON column shows what reading it for every
             # row of the tenant (before ORDER BY ... LIMIT) costs on ClickHouse 18.16.
-            ids_only, error = self._time_statement_query(tenant, {"limit": "100"}, o.query_repeats, ids_only=True)
+            ids_only, error = self._time_statement_query(tenant, {"limit": "100"}, 3, ids_only=True)
             if not error:
                 s = summarize(ids_only)
                 info["diagnostic.ids_only"] = {"latency_ms": s.as_dict()}
@@ -504,25 +504,29 @@ class Suite:
 
     # --- profile ---------------------------------------------------------------------------------------------
     def phase_profile(self) -> None:
-        """py-spy on the LRS processes during a batched x100 run: where the LRS spends its time."""
+        """py-spy on the LRS processes during a batched x100 run and a single-statement run (concurrency 32)."""
         assert self.env is not None
         if not profile.available():
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
         o = self.options
         pid = self.env.process_pids()["lrs"]
-        tenant, key, secret = self.env.new_tenant("profile")
         statements = corpus.take(o.ingest_statements * 4, seed=o.seed + 4)
-        out = self.run_dir / "profile-lrs.txt"
-        spy = profile.record(pid, o.profile_seconds, out)
-        time.sleep(1.0)
-        bodies = make_bodies(statements, 100)
-        asyncio.run(blast(self.url, bodies, concurrency=o.clients, headers=basic_headers(key, secret),
-                          max_seconds=o.profile_seconds))
-        spy.wait(timeout=o.profile_seconds + 60)
-        summary = profile.summarize(profile.parse_raw(out.read_text().splitlines()))
-        summary["raw"] = str(out)
-        self.extra["profile"] = summary
-        self.console.print_json(data={k: v for k, v in summary.items() if k != "leaf_functions_pct"})
+        summaries = {}
+        for label, per_request, concurrency in (("batch100", 100, o.clients),
+                                                ("single", 1, o.single_concurrency)):
+            tenant, key, secret = self.env.new_tenant("profile")
+            out = self.run_dir / f"profile-lrs-{label}.txt"
+            spy = profile.record(pid, o.profile_seconds, out)
+            time.sleep(1.0)
+            asyncio.run(blast(self.url, make_bodies(statements, per_request), concurrency=concurrency,
+                              headers=basic_headers(key, secret), max_seconds=o.profile_seconds))
+            spy.wait(timeout=o.profile_seconds + 60)
+            summary = profile.summarize(profile.parse_raw(out.read_text().splitlines()))
+            summary["raw"] = str(out)
+            summaries[label] = summary
+            self.console.print(f"[bold]{label}[/bold]: where the LRS processes spent their samples")
+            self.console.print_json(data=summary["categories_pct"])
+        self.extra["profile"] = summaries
 
 
 class FreshBodies:
