@@ -180,3 +180,29 @@ def test_broker_killed_the_lrs_refuses_instead_of_accepting(own_pipeline: Pipeli
         refused = http.post("/xapi/statements", json=[statement() for _ in range(3)])
         assert refused.status_code == 503, refused.text
         assert "broker" in refused.json()["error"]["message"]
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def test_clickhouse_down_for_minutes_memory_stays_bounded(own_pipeline: Pipeline) -> None:
+    """ClickHouse gone for 90 s under steady load: ingest goes on, the worker waits with bounded memory."""
+    worker_pid = own_pipeline.workers[0].proc.pid
+    with Sender(own_pipeline, batches=400, size=50, pause=0.2) as sender:
+        time.sleep(2)
+        before = _rss_mb(worker_pid)
+        own_pipeline.stack.stop_service("clickhouse")
+        samples = []
+        for _ in range(18):
+            time.sleep(5)
+            samples.append(_rss_mb(worker_pid))
+        stalled = _worker_metric(own_pipeline, "lrs_worker_sink_stalled_seconds")
+        own_pipeline.stack.start_service("clickhouse")
+    assert stalled > 60, "the lag was visible in the metrics"
+    assert sender.refused == 0 and len(sender.acked) > 10_000, (sender.refused, len(sender.acked))
+    # The worker stops taking messages while its batch cannot be written: no growth with the backlog.
+    assert max(samples) - before < 150, f"worker RSS {before:.0f} MB -> {samples}"
+    assert max(samples[9:]) - max(samples[:9]) < 50, f"RSS still growing in the second half: {samples}"
+    _assert_exactly_once(own_pipeline, sender)
