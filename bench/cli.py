@@ -32,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
                    help="stop repeating a query after this long (at least 3 samples)")
     p.add_argument("--max-load-seconds", type=float, default=d.max_load_seconds,
                    help="upper bound of each closed-loop ingest run (the rate covers what was sent)")
+    p.add_argument("--analytics-wait-seconds", type=float, default=d.analytics_wait_s,
+                   help="how long to wait for the worker to recompute the query tenant's analytics")
     p.add_argument("--pages", type=int, default=d.pages, help="'more' pages followed per paging run")
     p.add_argument("--no-ralph", action="store_true", help="skip the side-by-side run against Ralph")
     p.add_argument("--ralph-statements", type=int, default=d.ralph_statements,
@@ -60,7 +62,7 @@ def options_from(args: argparse.Namespace) -> Options:
                   workers=args.workers, partitions=args.partitions, seed=args.seed, out_dir=args.out_dir,
                   keep_data=args.keep_data, soak_minutes=args.soak_minutes, soak_load=args.soak_load,
                   profile_seconds=args.profile_seconds, query_budget_s=args.query_budget_seconds,
-                  max_load_seconds=args.max_load_seconds)
+                  max_load_seconds=args.max_load_seconds, analytics_wait_s=args.analytics_wait_seconds)
     if args.quick:
         options = Options.quick()
         for k, v in common.items():

@@ -59,11 +59,13 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     first_error: str = ""
+    skipped: int = 0
 
     def as_details(self) -> dict[str, Any]:
         """JSON-ready counters (latencies summarized by the caller)."""
         return {"requests": self.requests, "ok": self.ok, "statements_ok": self.statements_ok,
                 "elapsed_s": round(self.elapsed_s, 3), "statuses": {str(k): v for k, v in self.statuses.items()},
+                "skipped": self.skipped,
                 "first_error": self.first_error[:300]}
 
 
@@ -124,7 +126,8 @@ async def paced(url: str, bodies: Callable[[int], Body], *, per_request: int, st
     """Open loop: request ``i`` (body ``bodies(i)``) every ``per_request / statements_per_s`` s for ``duration_s``.
 
     ``on_ack(body, sent, acked)`` is called for every acknowledged request with ``time.time()`` at send and ack.
-    When more than ``max_in_flight`` requests wait, new ones queue (the offered rate is then not reached).
+    When ``max_in_flight`` requests are outstanding, due requests are skipped (counted in ``skipped``): the offered
+    rate is then not reached, but the run still ends on time.
     """
     result = LoadResult()
     interval = per_request / statements_per_s
@@ -148,6 +151,10 @@ async def paced(url: str, bodies: Callable[[int], Body], *, per_request: int, st
                 break
             if due > now:
                 await asyncio.sleep(due - now)
+            if len(tasks) >= max_in_flight:
+                result.skipped += 1  # the server is behind: do not build an unbounded backlog
+                index += 1
+                continue
             task = asyncio.create_task(one(session, bodies(index)))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -116,11 +116,21 @@ def test_json_document_shape(tmp_path) -> None:
 def test_macros_expand_with_nested_parentheses() -> None:
     sql = ("SELECT count() FROM statements WHERE tenant = '${tenant}' AND "
            "$__timeFilter(toDateTime(intDiv(stored_us, 1000000))) AND x < $__toTime")
-    out = expand_macros(sql, "acme", 100, 200)
+    out = expand_macros(sql, {"tenant": "acme"}, 100, 200)
     assert "$" not in out
     assert ("(toDateTime(intDiv(stored_us, 1000000)) >= toDateTime(100) AND "
             "toDateTime(intDiv(stored_us, 1000000)) <= toDateTime(200))") in out
     assert "tenant = 'acme'" in out and out.endswith("x < toDateTime(200)")
+
+
+def test_dashboard_variables_are_quoted_or_raw() -> None:
+    sql = ("SELECT 1 WHERE tenant = ${tenant:sqlstring} AND actor_ifi = ${learner:sqlstring} AND gap > "
+           "${session_cap_s} * 1000000 AND $__dateFilter(day) GROUP BY intDiv(t, $__interval_s) AND $other")
+    out = expand_macros(sql, {"tenant": "acme", "learner": "mbox:mailto:o'neil@x.example", "session_cap_s": "1800"},
+                        86400, 2 * 86400)
+    assert "tenant = 'acme'" in out and "actor_ifi = 'mbox:mailto:o\\'neil@x.example'" in out
+    assert "gap > 1800 * 1000000" in out and "(day >= toDate(toDateTime(86400))" in out
+    assert "intDiv(t, 3600)" in out and out.endswith("$other")  # unknown variables are left alone
 
 
 def test_bodies_are_serialized_with_their_ids() -> None:
