@@ -276,9 +276,13 @@ class Suite:
                                 target=RALPH_TARGET, details=info[f"batch{per_request}"]))
             self.extra["ralph"] = info
         finally:
+            import shutil
+
             from lrs.stack import process
 
             process.stop(self.env.stack.run_dir, "ralph")
+            if not o.keep_data:
+                shutil.rmtree(server.state_dir / "data", ignore_errors=True)
 
     # --- 3. stream processing -----------------------------------------------------------------------------
     def phase_stream(self) -> None:
