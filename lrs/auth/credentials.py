@@ -51,7 +51,9 @@ class CredentialStore:
     def __init__(self, settings: Settings, clickhouse: ClickHouse) -> None:
         self.settings = settings
         self.clickhouse = clickhouse
-        self._cache: dict[str, tuple[float, Client | None]] = {}
+        self._rows: dict[str, tuple[float, tuple | None]] = {}  # key -> (valid until, stored row)
+        self._verified: dict[bytes, str] = {}  # sha256(key, secret) -> the stored hash it was verified against
+        self._flights: dict[bytes, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def _write(self, key: str, tenant: str, name: str, secret_hash: str, scopes: list[str], revoked: bool) -> None:
@@ -97,39 +99,63 @@ class CredentialStore:
         return [{"key": k, "name": n, "scopes": list(s), "revoked": bool(r)} for k, n, s, r, _ in rows]
 
     def authenticate(self, key: str, secret: str) -> Client | None:
-        """The client for a key/secret pair, or None. Verified results are cached briefly."""
-        # Cache by a digest of key+secret so a wrong secret never hits a cached success.
-        digest = hashlib.sha256(f"{key}\0{secret}".encode()).hexdigest()
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit and hit[0] > now:
-            return hit[1]
-        try:
-            client = self._verify(key, secret)
-        except Exception:
-            # ClickHouse unreachable: keep accepting clients verified before, so ingest (which only
-            # needs Kafka) keeps working through a ClickHouse outage.
-            if hit is not None:
-                return hit[1]
-            raise
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (now + self.settings.credentials_cache_s, client)
-        return client
+        """The client for a key/secret pair, or None.
 
-    def _verify(self, key: str, secret: str) -> Client | None:
-        row = self._current(key)
+        argon2 (deliberately slow) runs once per process for each key/secret/stored-hash: a success is
+        remembered against the stored hash, and the key's row is re-read at most every
+        ``credentials_cache_s``, so a rotation or revocation still takes effect within that time.
+        Concurrent requests with the same credentials wait for one verification instead of each running
+        their own.
+        """
+        row = self._row(key)
         if row is None:
-            # Spend comparable time on unknown keys so key existence does not leak through timing.
-            hmac.compare_digest(secret, secret)
+            hmac.compare_digest(secret, secret)  # comparable work whether or not the key exists
             return None
         tenant, name, secret_hash, scopes, revoked = row
-        try:
-            _HASHER.verify(secret_hash, secret)
-        except (VerificationError, InvalidHashError):
-            return None
         if revoked:
             return None
+        digest = hashlib.sha256(f"{key}\0{secret}".encode()).digest()
+        if self._verified.get(digest) != secret_hash:
+            with self._flight(b"v" + digest):
+                if self._verified.get(digest) != secret_hash:
+                    try:
+                        _HASHER.verify(secret_hash, secret)
+                    except (VerificationError, InvalidHashError):
+                        return None
+                    with self._lock:
+                        if len(self._verified) > 100_000:
+                            self._verified.clear()
+                        self._verified[digest] = secret_hash
         return Client(key=key, tenant=tenant, name=name, scopes=frozenset(scopes))
+
+    def _row(self, key: str) -> tuple | None:
+        """The key's stored row, re-read at most every ``credentials_cache_s`` (one reader at a time)."""
+        hit = self._rows.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        with self._flight(b"r" + key.encode()):
+            hit = self._rows.get(key)
+            if hit and hit[0] > time.monotonic():
+                return hit[1]
+            try:
+                row = self._current(key)
+            except Exception:
+                # ClickHouse unreachable: keep accepting keys known before, so ingest (which only needs
+                # Kafka) keeps working through a ClickHouse outage.
+                if hit is not None:
+                    return hit[1]
+                raise
+            with self._lock:
+                if len(self._rows) > 100_000:
+                    self._rows.clear()
+                self._rows[key] = (time.monotonic() + self.settings.credentials_cache_s, row)
+            return row
+
+    def _flight(self, name: bytes) -> threading.Lock:
+        with self._lock:
+            lock = self._flights.get(name)
+            if lock is None:
+                if len(self._flights) > 100_000:
+                    self._flights.clear()
+                lock = self._flights[name] = threading.Lock()
+            return lock
