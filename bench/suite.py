@@ -238,6 +238,13 @@ class Suite:
         self.add(Result("freshness.p50", f"freshness ack -> raw table p50 ({share})", "ms", s.p50, details=info))
         self.add(Result("freshness.p99", f"freshness ack -> raw table p99 ({share})", "ms", s.p99,
                         target=FRESHNESS_TARGET, details=info))
+        a = summarize(probe.analytics_lags_ms())
+        info["analytics_freshness_ms"] = a.as_dict()
+        info["analytics_refresh_s"] = self.env.settings.analytics_refresh_s
+        self.add(Result("freshness.analytics.p50", f"freshness ack -> analytics tables p50 ({share})", "ms", a.p50,
+                        details=info))
+        self.add(Result("freshness.analytics.p99", f"freshness ack -> analytics tables p99 ({share})", "ms", a.p99,
+                        details=info))
 
     # --- 6. Ralph side by side --------------------------------------------------------------------------
     def phase_ralph(self) -> None:
@@ -600,6 +607,9 @@ class FreshnessProbe:
         self.env, self.tenant, self.interval = env, tenant, interval
         self.pending: dict[str, float] = {}
         self.lags: list[float] = []
+        # Raw-visible samples waiting for their course's analytics slice: id -> (acked, course, seen in raw, µs).
+        self.pending_analytics: dict[str, tuple[float, str, int]] = {}
+        self.analytics_lags: list[float] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="freshness-poller", daemon=True)
@@ -611,7 +621,8 @@ class FreshnessProbe:
 
     def _poll(self) -> None:
         client = self.env.new_clickhouse()
-        sql = "SELECT statement_id FROM statements WHERE tenant = %(t)s AND statement_id IN %(ids)s"
+        sql = "SELECT statement_id, course_id FROM statements WHERE tenant = %(t)s AND statement_id IN %(ids)s"
+        slices_sql = "SELECT course_id, max(version) FROM analytics_slices WHERE tenant = %(t)s GROUP BY course_id"
         try:
             while not self._stop.is_set():
                 with self._lock:
@@ -620,10 +631,23 @@ class FreshnessProbe:
                     seen_at = time.time()
                     found = client.execute(sql, {"t": self.tenant, "ids": ids})
                     with self._lock:
-                        for (statement_id,) in found:
-                            acked = self.pending.pop(statement_id, None)
+                        for statement_id, course_id in found:
+                            acked = self.pending.pop(str(statement_id), None)
                             if acked is not None:
                                 self.lags.append(max(0.0, seen_at - acked) * 1000)
+                                if course_id:
+                                    self.pending_analytics[str(statement_id)] = (acked, course_id,
+                                                                                 int(seen_at * 1_000_000))
+                if self.pending_analytics:
+                    # A slice version is its recompute's start time: one that started after the statement was
+                    # visible in the raw table includes it (an upper bound on the true lag).
+                    now = time.time()
+                    versions = dict(client.execute(slices_sql, {"t": self.tenant}))
+                    with self._lock:
+                        for statement_id, (acked, course, seen_us) in list(self.pending_analytics.items()):
+                            if versions.get(course, 0) >= seen_us:
+                                del self.pending_analytics[statement_id]
+                                self.analytics_lags.append(max(0.0, now - acked) * 1000)
                 self._stop.wait(self.interval)
         finally:
             client.disconnect()
@@ -631,13 +655,18 @@ class FreshnessProbe:
     def drain(self, timeout: float) -> None:
         """Wait until every sampled statement was seen (or ``timeout``)."""
         deadline = time.monotonic() + timeout
-        while self.pending and time.monotonic() < deadline:
+        while (self.pending or self.pending_analytics) and time.monotonic() < deadline:
             time.sleep(0.1)
 
     def lags_ms(self) -> list[float]:
         """Ack-to-visible times seen so far (ms)."""
         with self._lock:
             return list(self.lags)
+
+    def analytics_lags_ms(self) -> list[float]:
+        """Ack-to-analytics-tables times seen so far (ms)."""
+        with self._lock:
+            return list(self.analytics_lags)
 
     def __enter__(self) -> FreshnessProbe:
         self._thread.start()
