@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,9 +77,15 @@ def options_from(args: argparse.Namespace) -> Options:
                    **common)
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the suite; exit code 1 if a phase failed (unmet targets are not failures)."""
     options = options_from(parser().parse_args(argv))
+    # SIGTERM (e.g. `timeout`, a CI cancel) unwinds like Ctrl-C, so the suite's finally blocks stop its stack.
+    signal.signal(signal.SIGTERM, _interrupt)
     if not options.ralph:
         options.only = tuple(p for p in options.only if p != "ralph")
     document = Suite(options).run()
