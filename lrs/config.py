@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # --- topics ----------------------------------------------------------------------------
     statements_topic: str = "xapi.statements"
     documents_topic: str = Field("xapi.documents", description="Commands for the State/Profile documents.")
+    document_results_keep_s: float = Field(
+        7 * 24 * 3600.0, description="How long document command results are kept (>= the topic's retention)."
+    )
     dead_letter_topic: str = Field("xapi.deadletter", description="Unreadable messages, with the reason.")
     topic_partitions: int = Field(6, description="Partitions created for our topics (unit of parallelism).")
     topic_replication: int = Field(1, description="Replication factor for created topics (3 in production).")

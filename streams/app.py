@@ -11,6 +11,7 @@ import logging
 import time
 
 import faust
+from faust.types import TP
 
 from lrs.config import Settings
 from streams import metrics
@@ -80,6 +81,16 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         async for event in manual.events():
             await apply_with_retry(writer, event.message.value, settings.sink_retry_max_s)
             await manual.ack(event)
+
+    @app.timer(3600.0)
+    async def forget_old_document_results() -> None:
+        # One worker is enough: the owner of partition 0 of the documents topic.
+        if TP(settings.documents_topic, 0) not in app.consumer.assignment():
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, writer.cleanup)
+        except Exception as exc:  # only costs disk; the next hour tries again
+            log.warning("document results cleanup failed (%s: %s)", type(exc).__name__, exc)
 
     return app
 

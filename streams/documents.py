@@ -34,6 +34,12 @@ class DocumentWriter:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
 
+    def cleanup(self, now_us: int | None = None) -> None:
+        """Delete command results older than ``document_results_keep_s`` (they only answer replays)."""
+        now_us = now_us if now_us is not None else int(time.time() * 1_000_000)
+        before = now_us - int(self.settings.document_results_keep_s * 1_000_000)
+        self.clickhouse.run("document_results_cleanup", {"before_us": before})
+
     def handle(self, value: bytes | None) -> Outcome | None:
         """Apply one message; return the outcome (None for an unreadable message, which is skipped)."""
         try:

@@ -307,3 +307,26 @@ def test_applied_command_without_result_is_answered_not_reapplied(pipeline: Pipe
     assert _rows_of(pipeline, "documents", command.request_id) == 1
     assert _rows_of(pipeline, "document_results", command.request_id) == 1
     assert http.get(STATE, params=params_for(STATE, "half")).content == b"applied"
+
+
+def test_old_command_results_are_forgotten(pipeline: Pipeline) -> None:
+    """Results only answer replays: older than the keep time they are deleted, newer ones stay."""
+    from streams.documents import DocumentWriter
+
+    now_us = int(time.time() * 1_000_000)
+    keep_us = int(pipeline.settings.document_results_keep_s * 1_000_000)
+    old, fresh = f"old-{uuid.uuid4()}", f"fresh-{uuid.uuid4()}"
+    client = pipeline.clickhouse()
+    try:
+        client.execute("INSERT INTO document_results (request_id, status, etag, message, created_us) VALUES",
+                       [(old, 204, "", "", now_us - keep_us - 1_000_000), (fresh, 204, "", "", now_us)])
+        DocumentWriter(pipeline.settings).cleanup(now_us)
+
+        def remaining() -> set[str]:
+            rows = client.execute("SELECT request_id FROM document_results WHERE request_id IN %(ids)s",
+                                  {"ids": (old, fresh)})
+            return {r[0] for r in rows}
+
+        wait_until(lambda: remaining() == {fresh}, 30, what="the old result to be deleted")
+    finally:
+        client.disconnect()
