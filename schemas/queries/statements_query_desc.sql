@@ -4,43 +4,32 @@
 -- A statement whose object is a StatementRef also matches when the statement it targets matches the
 -- agent/verb/activity/registration filters (xAPI "filter conditions for StatementRefs"); since, until
 -- and paging always apply to the returned statement itself.
--- The page's ids are found first without the statement JSON column (reading the JSON of every
--- candidate row is most of the cost), then only those rows are read in full, by primary key.
 -- params: {"tenant": "t", "filtered": 0, "agent": "", "related_agents": 0, "verb": "", "activity": "", "related_activities": 0, "registration": "", "has_since": 0, "since_us": 0, "has_until": 0, "until_us": 0, "snapshot_us": 9000000000000000, "client_key": "", "has_after": 0, "after_us": 0, "after_id": "", "limit": 10}
 SELECT statement_id, statement, stored_us
 FROM statements FINAL
 WHERE tenant = %(tenant)s
   AND voided = 0
-  AND statement_id IN (
-    SELECT statement_id FROM (
-    SELECT statement_id, stored_us
-    FROM statements FINAL
-    WHERE tenant = %(tenant)s
-      AND voided = 0
-      AND (%(has_since)s = 0 OR stored_us > %(since_us)s)
-      AND (%(has_until)s = 0 OR stored_us <= %(until_us)s)
-      AND stored_us <= %(snapshot_us)s
-      AND (%(client_key)s = '' OR client_key = %(client_key)s)
-      AND (%(has_after)s = 0 OR stored_us < %(after_us)s OR (stored_us = %(after_us)s AND statement_id < %(after_id)s))
-      AND (%(filtered)s = 0 OR statement_id IN (
-            SELECT statement_id FROM statements FINAL
-            WHERE tenant = %(tenant)s
-              AND (%(agent)s = '' OR has(if(%(related_agents)s = 1, related_agents, agents), %(agent)s))
-              AND (%(verb)s = '' OR verb_id = %(verb)s)
-              AND (%(activity)s = '' OR (%(related_activities)s = 1 AND has(related_activities, %(activity)s))
-                   OR (object_id = %(activity)s AND object_type = 'Activity'))
-              AND (%(registration)s = '' OR registration = %(registration)s)
-          ) OR (object_type = 'StatementRef' AND object_id IN (
-            SELECT statement_id FROM statements FINAL
-            WHERE tenant = %(tenant)s
-              AND (%(agent)s = '' OR has(if(%(related_agents)s = 1, related_agents, agents), %(agent)s))
-              AND (%(verb)s = '' OR verb_id = %(verb)s)
-              AND (%(activity)s = '' OR (%(related_activities)s = 1 AND has(related_activities, %(activity)s))
-                   OR (object_id = %(activity)s AND object_type = 'Activity'))
-              AND (%(registration)s = '' OR registration = %(registration)s)
-          )))
-    ORDER BY stored_us DESC, statement_id DESC
-    LIMIT %(limit)s
-    ) AS page
-  )
+  AND (%(has_since)s = 0 OR stored_us > %(since_us)s)
+  AND (%(has_until)s = 0 OR stored_us <= %(until_us)s)
+  AND stored_us <= %(snapshot_us)s
+  AND (%(client_key)s = '' OR client_key = %(client_key)s)
+  AND (%(has_after)s = 0 OR stored_us < %(after_us)s OR (stored_us = %(after_us)s AND statement_id < %(after_id)s))
+  AND (%(filtered)s = 0 OR statement_id IN (
+        SELECT statement_id FROM statements FINAL
+        WHERE tenant = %(tenant)s
+          AND (%(agent)s = '' OR has(if(%(related_agents)s = 1, related_agents, agents), %(agent)s))
+          AND (%(verb)s = '' OR verb_id = %(verb)s)
+          AND (%(activity)s = '' OR (%(related_activities)s = 1 AND has(related_activities, %(activity)s))
+               OR (object_id = %(activity)s AND object_type = 'Activity'))
+          AND (%(registration)s = '' OR registration = %(registration)s)
+      ) OR (object_type = 'StatementRef' AND object_id IN (
+        SELECT statement_id FROM statements FINAL
+        WHERE tenant = %(tenant)s
+          AND (%(agent)s = '' OR has(if(%(related_agents)s = 1, related_agents, agents), %(agent)s))
+          AND (%(verb)s = '' OR verb_id = %(verb)s)
+          AND (%(activity)s = '' OR (%(related_activities)s = 1 AND has(related_activities, %(activity)s))
+               OR (object_id = %(activity)s AND object_type = 'Activity'))
+          AND (%(registration)s = '' OR registration = %(registration)s)
+      )))
 ORDER BY stored_us DESC, statement_id DESC
+LIMIT %(limit)s
