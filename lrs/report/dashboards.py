@@ -150,9 +150,15 @@ OPERATOR = Dashboard(
         Panel("Insert errors and unreadable messages", "timeseries", (12, 24, 12, 8), unit="suffix: /s", prom=(
             ("errors {{table}}", "sum by (table) (rate(lrs_worker_insert_errors_total" + _RATE + "))"),
             ("poison {{reason}}", "sum by (reason) (rate(lrs_worker_poison_messages_total" + _RATE + "))"))),
-        Panel("Last statement received per tenant", "table", (0, 32, 12, 8), query="dashboard_operator_last_statement",
+        Panel("Sink lag per worker", "timeseries", (0, 32, 24, 8), unit="s",
+              description="How long each worker's current batch has been failing to reach ClickHouse, and how old "
+                          "the newest statement it wrote is (both grow while ClickHouse is down or slow).", prom=(
+                  ("stalled {{instance}}", "max by (instance) (lrs_worker_sink_stalled_seconds)"),
+                  ("newest written, age {{instance}}",
+                   "time() - max by (instance) (lrs_worker_last_written_stored_seconds)"))),
+        Panel("Last statement received per tenant", "table", (0, 40, 12, 8), query="dashboard_operator_last_statement",
               units={"seconds_ago": "s", "last_stored": "dateTimeAsIso"}),
-        Panel("Analytics freshness per tenant", "table", (12, 32, 12, 8),
+        Panel("Analytics freshness per tenant", "table", (12, 40, 12, 8),
               query="dashboard_operator_analytics_freshness",
               units={"last_recompute": "dateTimeAsIso", "oldest_clock": "dateTimeAsIso",
                      "newest_clock": "dateTimeAsIso"}),

@@ -164,8 +164,8 @@ def test_prometheus_panels_use_metrics_the_code_exports() -> None:
     exported = set()
     for path in (ROOT / "lrs" / "metrics.py", ROOT / "streams" / "metrics.py"):
         text = path.read_text(encoding="utf-8")
-        for kind, metric in re.findall(r"(Counter|Histogram)\(\s*\"(lrs_\w+)\"", text):
-            exported |= {metric} if kind == "Counter" else {f"{metric}_{s}" for s in ("bucket", "sum", "count")}
+        for kind, metric in re.findall(r"(Counter|Gauge|Histogram)\(\s*\"(lrs_\w+)\"", text):
+            exported |= {metric} if kind != "Histogram" else {f"{metric}_{s}" for s in ("bucket", "sum", "count")}
     used = {m for doc in _files().values() for p in doc["panels"] for t in p["targets"]
             for m in re.findall(r"\blrs_\w+", t.get("expr", ""))}
     assert used and used <= exported, used - exported
