@@ -18,7 +18,7 @@ from lrs.config import Settings
 from lrs.kafka.envelope import Erasure, encode_erasure, message_key
 from lrs.publisher import Publisher
 from lrs.store.clickhouse import ClickHouse
-from lrs.xapi import XAPIValidationError, actor_ifi, validate_statement
+from lrs.xapi import XAPIValidationError, actor_ifi, validate_actor
 
 
 class ErasureError(ValueError):
@@ -27,12 +27,10 @@ class ErasureError(ValueError):
 
 def learner_ifis(agent: dict[str, Any]) -> list[str]:
     """Every IFI form under which the learner may be stored (an mbox is also known by its SHA-1)."""
-    probe = {"actor": agent, "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
-             "object": {"id": "http://example.com/erasure"}}
     try:
-        validate_statement(probe, version="1.0.3")
+        validate_actor(agent)
     except XAPIValidationError as exc:
-        raise ErasureError(f"agent: {exc.message.removeprefix('statement.actor')}") from None
+        raise ErasureError(f"agent: {exc.message}") from None
     if agent.get("objectType") == "Group":
         raise ErasureError("erase one Agent at a time, not a Group")
     ifis = [actor_ifi(agent)]

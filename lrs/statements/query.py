@@ -17,7 +17,7 @@ import orjson
 
 from lrs.errors import XAPIError
 from lrs.util.timeparse import timestamp_micros
-from lrs.xapi import XAPIValidationError, actor_ifi, validate_statement
+from lrs.xapi import XAPIValidationError, actor_ifi, validate_actor
 
 MAX_LIMIT = 500
 FILTER_PARAMS = {
@@ -93,12 +93,10 @@ def agent_ifi_param(value: str, version: str) -> tuple[dict[str, Any], str]:
         raise XAPIError(400, "parameter agent must be a JSON Agent or Group object") from None
     if not isinstance(agent, dict):
         raise XAPIError(400, "parameter agent must be a JSON Agent or Group object")
-    probe = {"actor": agent, "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
-             "object": {"id": "http://example.com/probe"}}
     try:
-        validate_statement(probe, version=version)
+        validate_actor(agent, version=version)
     except XAPIValidationError as exc:
-        raise XAPIError(400, f"parameter agent: {exc.message.removeprefix('statement.actor')}") from None
+        raise XAPIError(400, f"parameter agent: {exc.message}") from None
     ifi = actor_ifi(agent)
     if not ifi:
         raise XAPIError(400, "parameter agent must identify an Agent or Group")

@@ -11,7 +11,7 @@ from lrs.xapi.errors import XAPIValidationError
 from lrs.xapi.result import Result, Score
 from lrs.xapi.statement import Statement, SubStatement
 from lrs.xapi.statement_ref import StatementRef
-from lrs.xapi.validate import normalize_statement, validate_statement, validate_statements
+from lrs.xapi.validate import normalize_statement, validate_actor, validate_statement, validate_statements
 from lrs.xapi.verb import VOIDED, Verb
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "XAPIValidationError",
     "actor_ifi",
     "normalize_statement",
+    "validate_actor",
     "validate_statement",
     "validate_statements",
 ]

@@ -76,3 +76,17 @@ def normalize_statement(statement: dict[str, Any]) -> dict[str, Any]:
     if isinstance(obj, dict) and obj.get("objectType") == "SubStatement" and "context" in obj:
         result["object"] = {**obj, "context": _normalized_context(obj["context"])}
     return result
+
+
+def validate_actor(actor: object, *, version: str = V1) -> None:
+    """Validate an Agent or Group given on its own (a query parameter, a CLI argument).
+
+    Raises :class:`XAPIValidationError` whose message is the property path inside the actor and the rule,
+    e.g. ``.mbox: must be a mailto: IRI``.
+    """
+    probe = {"actor": actor, "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
+             "object": {"id": "http://example.com/probe"}}
+    try:
+        validate_statement(probe, version=version)
+    except XAPIValidationError as exc:
+        raise XAPIValidationError(exc.message.removeprefix("statement.actor")) from None
