@@ -6,9 +6,10 @@ import asyncio
 import base64
 import binascii
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from lrs.auth.credentials import Client, CredentialStore
 from lrs.config import Settings
@@ -66,3 +67,16 @@ async def authenticate(request: Request, *scopes: str) -> Client:
     if scopes and not client.allows(*scopes):
         raise XAPIError(403, f"these credentials lack the scope for this request (one of: {', '.join(scopes)})")
     return client
+
+
+async def read_response(request: Request, headers: dict[str, str], answer: Awaitable[Response]) -> Response:
+    """Await a read handler's answer and put ``headers`` on it, error or not; HEAD gets the headers only."""
+    try:
+        response = await answer
+    except XAPIError as exc:
+        exc.headers.update(headers)
+        raise
+    response.headers.update(headers)
+    if request.method == "HEAD":
+        return Response(status_code=response.status_code, headers=dict(response.headers))
+    return response

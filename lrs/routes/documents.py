@@ -34,7 +34,7 @@ from lrs.documents.keys import (
 from lrs.documents.merge import json_object
 from lrs.errors import XAPIError
 from lrs.publisher import BrokerUnavailable
-from lrs.routes.deps import Services, authenticate, services, xapi_version
+from lrs.routes.deps import Services, authenticate, read_response, services, xapi_version
 from lrs.statements.query import agent_ifi_param
 from lrs.util.timeparse import http_date, timestamp_micros
 
@@ -165,18 +165,11 @@ async def _read(request: Request, resource: Resource) -> Response:
     client = await authenticate(request, resource.scope, "all/read")
     target = _target(request, resource, client, version, id_required=False)
     headers = {CONSISTENT: svc.consistency.header_value()}
-    try:
-        if target.doc_id is not None:
-            response = await _read_one(svc, target)
-        else:
-            response = await _read_ids(svc, target, request.query_params.get("since"))
-    except XAPIError as exc:
-        exc.headers.update(headers)
-        raise
-    response.headers.update(headers)
-    if request.method == "HEAD":
-        return Response(status_code=response.status_code, headers=dict(response.headers))
-    return response
+    if target.doc_id is not None:
+        answer = _read_one(svc, target)
+    else:
+        answer = _read_ids(svc, target, request.query_params.get("since"))
+    return await read_response(request, headers, answer)
 
 
 async def _read_one(svc: Services, target: Target) -> Response:

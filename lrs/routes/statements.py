@@ -16,7 +16,7 @@ from lrs.auth.credentials import Client
 from lrs.errors import XAPIError
 from lrs.kafka.envelope import Envelope, encode, message_key
 from lrs.publisher import BrokerUnavailable
-from lrs.routes.deps import Services, authenticate, services, xapi_version
+from lrs.routes.deps import Services, authenticate, read_response, services, xapi_version
 from lrs.statements.attachments import match_parts, referenced_hashes
 from lrs.statements.formats import apply_format
 from lrs.statements.multipart import Part, build_multipart, parse_multipart
@@ -195,18 +195,11 @@ async def get_statements(request: Request) -> Response:
     params = dict(request.query_params)
     consistent = await svc.consistency.wait()
     headers = {"X-Experience-API-Consistent-Through": consistent}
-    try:
-        if "statementId" in params or "voidedStatementId" in params:
-            response = await _get_one(svc, client.tenant, mine, params, request)
-        else:
-            response = await _get_many(svc, client.tenant, mine, params, request, version)
-    except XAPIError as exc:
-        exc.headers.update(headers)
-        raise
-    response.headers.update(headers)
-    if request.method == "HEAD":
-        return Response(status_code=response.status_code, headers=dict(response.headers))
-    return response
+    if "statementId" in params or "voidedStatementId" in params:
+        answer = _get_one(svc, client.tenant, mine, params, request)
+    else:
+        answer = _get_many(svc, client.tenant, mine, params, request, version)
+    return await read_response(request, headers, answer)
 
 
 async def _get_one(svc: Services, tenant: str, mine: str, params: dict[str, str], request: Request) -> Response:
