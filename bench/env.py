@@ -8,9 +8,7 @@ integration tests. Every process is started through :class:`lrs.stack.stack.Loca
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
 import sys
 import time
 import uuid
@@ -20,30 +18,10 @@ from typing import Any
 
 import httpx
 
-from lrs.config import Settings
+from lrs.config import Settings, settings_env
+from lrs.stack.process import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free right now on 127.0.0.1."""
-    socks = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment that makes a child ``lrs`` process use ``settings``."""
-    env = dict(os.environ if base is None else base)
-    for name in Settings.model_fields:
-        env[f"LRS_{name.upper()}"] = str(getattr(settings, name))
-    return env
 
 
 def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:

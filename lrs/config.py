@@ -5,6 +5,7 @@ Environment variables use the prefix ``LRS_`` (e.g. ``LRS_KAFKA_BOOTSTRAP=broker
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -101,3 +102,11 @@ class Settings(BaseSettings):
         """The database named in ``clickhouse_url``."""
         path = self.clickhouse_url.rsplit("/", 1)[-1].split("?", 1)[0]
         return path or "default"
+
+
+def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment (``base``, default this process's) that makes a child ``lrs`` process use ``settings``."""
+    env = dict(os.environ if base is None else base)
+    for name in Settings.model_fields:
+        env[f"LRS_{name.upper()}"] = str(getattr(settings, name))
+    return env

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,22 +15,10 @@ from typing import Any
 
 import httpx
 
-from lrs.config import Settings
+from lrs.config import Settings, settings_env
+from lrs.stack.process import free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free right now on 127.0.0.1 (held open together so they differ)."""
-    socks = []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def make_settings(state_dir: Path, **overrides: Any) -> Settings:
@@ -44,15 +31,6 @@ def make_settings(state_dir: Path, **overrides: Any) -> Settings:
     )
     values.update(overrides)
     return Settings(**values)
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Environment that makes a child ``lrs`` process use ``settings``."""
-    env = dict(os.environ)
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        env[f"LRS_{name.upper()}"] = str(value)
-    return env
 
 
 def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:

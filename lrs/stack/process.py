@@ -221,6 +221,19 @@ def kill(run_dir: Path, name: str) -> bool:
     return killed
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free right now on 127.0.0.1 (held open together so they differ)."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        socks.append(sock)
+    ports = [sock.getsockname()[1] for sock in socks]
+    for sock in socks:
+        sock.close()
+    return ports
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """Whether binding ``host:port`` fails because something else holds it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
