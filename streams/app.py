@@ -11,13 +11,13 @@ import logging
 import time
 
 import faust
-from faust.types import TP
 
 from lrs.config import Settings
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.fetch_wait import limit_fetch_wait
+from streams.ownership import owns_first_partition
 from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
@@ -85,7 +85,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     @app.timer(3600.0)
     async def forget_old_document_results() -> None:
         # One worker is enough: the owner of partition 0 of the documents topic.
-        if TP(settings.documents_topic, 0) not in app.consumer.assignment():
+        if not owns_first_partition(app, settings.documents_topic):
             return
         try:
             await asyncio.get_running_loop().run_in_executor(None, writer.cleanup)

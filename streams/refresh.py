@@ -30,7 +30,6 @@ from typing import Any
 
 import faust
 import orjson
-from faust.types import TP
 
 from lrs.config import Settings
 from lrs.kafka.envelope import PoisonMessage, decode
@@ -49,6 +48,7 @@ from streams.analytics import (
 )
 from streams.mapping import map_course_module
 from streams.mapping_rules import MappingRulesStore
+from streams.ownership import owns_first_partition
 from streams.rows import voiding_target
 from streams.sink import Message
 
@@ -237,7 +237,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     @app.timer(settings.analytics_tick_s)
     async def tick() -> None:
         # One worker is enough (recomputes are idempotent, so a second would only waste work).
-        if TP(settings.analytics_dirty_topic, 0) not in app.consumer.assignment():
+        if not owns_first_partition(app, settings.analytics_dirty_topic):
             return
         loop = asyncio.get_running_loop()
         try:
@@ -249,7 +249,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     if settings.analytics_cleanup_s > 0:
         @app.timer(settings.analytics_cleanup_s)
         async def cleanup() -> None:
-            if TP(settings.analytics_dirty_topic, 0) not in app.consumer.assignment():
+            if not owns_first_partition(app, settings.analytics_dirty_topic):
                 return
             loop = asyncio.get_running_loop()
             try:
