@@ -20,7 +20,7 @@ import orjson
 
 from lrs.documents.keys import RESOURCES, DocumentSet, ETagCondition, etag_of
 from lrs.documents.merge import MergeError, merge_documents
-from lrs.kafka.envelope import PoisonMessage
+from lrs.kafka.envelope import PoisonMessage, load_versioned
 
 COMMAND_VERSION = 1
 OPS = ("put", "post", "delete")
@@ -77,14 +77,7 @@ def _condition(value: Any) -> ETagCondition:
 
 def decode_command(value: bytes | None) -> DocumentCommand:
     """Parse a message value; raise PoisonMessage saying why it cannot be used."""
-    if not value:
-        raise PoisonMessage("empty message")
-    try:
-        doc = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise PoisonMessage(f"invalid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("v") != COMMAND_VERSION:
-        raise PoisonMessage(f"unknown command version: {doc.get('v') if isinstance(doc, dict) else None!r}")
+    doc = load_versioned(value, COMMAND_VERSION, "command")
     try:
         command = DocumentCommand(
             request_id=str(doc["request_id"]), tenant=str(doc["tenant"]), resource=str(doc["resource"]),

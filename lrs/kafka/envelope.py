@@ -51,21 +51,30 @@ def encode(envelope: Envelope) -> bytes:
                         "statement": envelope.statement})
 
 
-def decode(value: bytes | None) -> Envelope:
-    """Parse a message value; raise PoisonMessage saying why it cannot be used."""
+def load_versioned(value: bytes | None, version: int, kind: str) -> dict[str, Any]:
+    """A message value as a JSON object of schema ``version``; else PoisonMessage saying why not."""
     if not value:
         raise PoisonMessage("empty message")
     try:
         doc = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise PoisonMessage(f"invalid JSON: {exc}") from exc
-    if not isinstance(doc, dict) or doc.get("v") != ENVELOPE_VERSION:
-        raise PoisonMessage(f"unknown envelope version: {doc.get('v') if isinstance(doc, dict) else None!r}")
+    if not isinstance(doc, dict) or doc.get("v") != version:
+        raise PoisonMessage(f"unknown {kind} version: {doc.get('v') if isinstance(doc, dict) else None!r}")
+    return doc
+
+
+def _envelope(doc: dict[str, Any]) -> Envelope:
     tenant, statement = doc.get("tenant"), doc.get("statement")
     if not isinstance(tenant, str) or not tenant or not isinstance(statement, dict) or "id" not in statement:
         raise PoisonMessage("envelope lacks tenant or statement id")
     client = doc.get("client")
     return Envelope(tenant=tenant, statement=statement, client_key=client if isinstance(client, str) else "")
+
+
+def decode(value: bytes | None) -> Envelope:
+    """Parse a statement message value; raise PoisonMessage saying why it cannot be used."""
+    return _envelope(load_versioned(value, ENVELOPE_VERSION, "envelope"))
 
 
 def encode_erasure(erasure: Erasure) -> bytes:
@@ -76,16 +85,12 @@ def encode_erasure(erasure: Erasure) -> bytes:
 
 def decode_any(value: bytes | None) -> Envelope | Erasure:
     """Parse a statements-topic message: a statement envelope or an erasure; else PoisonMessage."""
-    if value and b'"erase"' in value:
-        try:
-            doc = orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise PoisonMessage(f"invalid JSON: {exc}") from exc
-        erase = doc.get("erase") if isinstance(doc, dict) and doc.get("v") == ENVELOPE_VERSION else None
-        if isinstance(erase, dict):
-            ifis = erase.get("ifis")
-            if not doc.get("tenant") or not erase.get("request_id") or not isinstance(ifis, list) or not ifis:
-                raise PoisonMessage("erasure lacks tenant, request_id or ifis")
-            return Erasure(str(doc["tenant"]), str(erase["request_id"]), tuple(map(str, ifis)),
-                           int(erase.get("requested_us") or 0))
-    return decode(value)
+    doc = load_versioned(value, ENVELOPE_VERSION, "envelope")
+    erase = doc.get("erase")
+    if not isinstance(erase, dict):
+        return _envelope(doc)
+    ifis = erase.get("ifis")
+    if not doc.get("tenant") or not erase.get("request_id") or not isinstance(ifis, list) or not ifis:
+        raise PoisonMessage("erasure lacks tenant, request_id or ifis")
+    return Erasure(str(doc["tenant"]), str(erase["request_id"]), tuple(map(str, ifis)),
+                   int(erase.get("requested_us") or 0))
