@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -257,6 +259,24 @@ def _rows_of(pipeline: Pipeline, table: str, request_id: str) -> int:
         client.disconnect()
 
 
+@contextlib.contextmanager
+def _merges_stopped(pipeline: Pipeline) -> Iterator[None]:
+    """Row counts tell one application from two only while no background merge collapses row versions."""
+    def merges(action: str) -> None:
+        client = pipeline.clickhouse()
+        try:
+            for table in ("documents", "document_results"):
+                client.execute(f"SYSTEM {action} MERGES {table}")
+        finally:
+            client.disconnect()
+
+    merges("STOP")
+    try:
+        yield
+    finally:
+        merges("START")
+
+
 def test_redelivered_commands_are_applied_once(pipeline: Pipeline) -> None:
     """At-least-once: the same command delivered again, even after a later write, changes nothing."""
     from lrs.documents.commands import REQUIRE, DocumentCommand
@@ -267,8 +287,7 @@ def test_redelivered_commands_are_applied_once(pipeline: Pipeline) -> None:
                               activity_id=ACTIVITY, agent="", registration="", doc_id="dup", op="put",
                               if_none_match="*", no_precondition=REQUIRE, content_type="application/json",
                               body=b'{"n":1}')
-    publisher = Publisher(pipeline.settings)
-    try:
+    with _merges_stopped(pipeline), contextlib.closing(Publisher(pipeline.settings)) as publisher:
         key = command.document_set.key()
         publisher.send(pipeline.settings.documents_topic, key, command.encode())
         publisher.send(pipeline.settings.documents_topic, key, command.encode())
@@ -279,11 +298,9 @@ def test_redelivered_commands_are_applied_once(pipeline: Pipeline) -> None:
         publisher.send(pipeline.settings.documents_topic, key, command.encode())
         # A write after the redelivery on the same partition returns only once the redelivery was handled.
         assert http.post(ACTIVITY_PROFILE, params=params_for(ACTIVITY_PROFILE, "later"), json={}).status_code == 204
-    finally:
-        publisher.close()
-    assert http.get(ACTIVITY_PROFILE, params=params).json() == {"n": 2}
-    assert _rows_of(pipeline, "documents", command.request_id) == 1
-    assert _rows_of(pipeline, "document_results", command.request_id) == 1
+        assert http.get(ACTIVITY_PROFILE, params=params).json() == {"n": 2}
+        assert _rows_of(pipeline, "documents", command.request_id) == 1
+        assert _rows_of(pipeline, "document_results", command.request_id) == 1
 
 
 def test_applied_command_without_result_is_answered_not_reapplied(pipeline: Pipeline) -> None:
@@ -298,14 +315,15 @@ def test_applied_command_without_result_is_answered_not_reapplied(pipeline: Pipe
                               agent="mbox:mailto:learner@example.com", registration="", doc_id="half", op="put",
                               no_precondition=ALLOW, content_type="text/plain", body=b"applied")
     clickhouse = ClickHouse(pipeline.settings, size=1)
-    try:
-        clickhouse.insert("documents_insert", decide(command, [], time.time_ns() // 1000).rows)
-        outcome = DocumentWriter(pipeline.settings, clickhouse).apply(command)
-    finally:
-        clickhouse.close()
-    assert (outcome.status, outcome.etag) == (204, etag_of(b"applied"))
-    assert _rows_of(pipeline, "documents", command.request_id) == 1
-    assert _rows_of(pipeline, "document_results", command.request_id) == 1
+    with _merges_stopped(pipeline):
+        try:
+            clickhouse.insert("documents_insert", decide(command, [], time.time_ns() // 1000).rows)
+            outcome = DocumentWriter(pipeline.settings, clickhouse).apply(command)
+        finally:
+            clickhouse.close()
+        assert (outcome.status, outcome.etag) == (204, etag_of(b"applied"))
+        assert _rows_of(pipeline, "documents", command.request_id) == 1
+        assert _rows_of(pipeline, "document_results", command.request_id) == 1
     assert http.get(STATE, params=params_for(STATE, "half")).content == b"applied"
 
 
