@@ -68,8 +68,8 @@ class Publisher:
             for meta in results:
                 if meta.offset > self.produced.get(meta.partition, -1):
                     self.produced[meta.partition] = meta.offset
-            if self.board is not None:
-                self.board.record(self.produced)
+            if self.board is not None:  # only the partitions this request wrote to
+                self.board.record({meta.partition: self.produced[meta.partition] for meta in results})
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
