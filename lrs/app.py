@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,20 +12,19 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lrs import metrics
 from lrs.alternate import AlternateRequestSyntax
 from lrs.auth.credentials import CredentialStore
 from lrs.config import Settings
 from lrs.consistency import Consistency
 from lrs.errors import XAPIError
+from lrs.guard import RequestGuard
 from lrs.produced_board import ProducedBoard
 from lrs.publisher import Publisher
 from lrs.routes import about, courses, documents, resources, statements
 from lrs.routes.deps import Services
+from lrs.statements.lookup import StoredLookup
 from lrs.statements.recent import RecentIds
 from lrs.store.clickhouse import ClickHouse
-
-VERSION_HEADER = "X-Experience-API-Version"
 
 
 def build_services(settings: Settings) -> Services:
@@ -43,6 +41,7 @@ def build_services(settings: Settings) -> Services:
         credentials=CredentialStore(settings, clickhouse),
         consistency=Consistency(settings, clickhouse, publisher),
         recent=RecentIds(),
+        lookup=StoredLookup(clickhouse),
     )
 
 
@@ -94,28 +93,9 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         return _error(XAPIError(exc.status_code, str(exc.detail)))
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next) -> Response:
-        start = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            response = _error(XAPIError(413, f"request body larger than {settings.max_body_bytes} bytes"))
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.REQUESTS.labels(request.method, path, str(response.status_code)).inc()
-        metrics.REQUEST_LATENCY.labels(request.method, path).observe(time.perf_counter() - start)
-        if path.startswith("/xapi"):
-            asked = request.headers.get(VERSION_HEADER, "").strip()
-            # Without a (valid) version header we cannot know the client's version: answer with the
-            # configured default (the spec asks for the latest version the LRS supports).
-            spoken = settings.xapi_default_version
-            if asked[:1] in ("1", "2"):
-                spoken = "2.0.0" if asked.startswith("2") else "1.0.3"
-            response.headers.setdefault(VERSION_HEADER, spoken)
-        return response
-
+    # The middleware added last runs first: alternate-syntax requests are rewritten before the guard sees them.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       default_version=settings.xapi_default_version)
     app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)
     return app
 

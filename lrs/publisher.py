@@ -6,12 +6,14 @@ answers 503) while the broker is down.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from lrs import metrics
 from lrs.config import Settings
@@ -29,6 +31,7 @@ class Publisher:
         self.settings = settings
         self.board = board
         self._producer: KafkaProducer | None = None
+        self._known_topics: set[str] = set()
         self._lock = threading.Lock()
         # Highest offset this process was acknowledged per partition: the read-your-writes target.
         self.produced: dict[int, int] = {}
@@ -53,16 +56,23 @@ class Publisher:
                 )
             return self._producer
 
-    def publish(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send ``(key, value)`` messages and block until all are acknowledged; else BrokerUnavailable."""
+    async def publish(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
+        """Send ``(key, value)`` messages and return once all are acknowledged; else BrokerUnavailable.
+
+        No thread waits for the acknowledgements: the producer's I/O thread resolves one asyncio future
+        when the last message of this request is acknowledged (or the first fails).
+        """
         start = time.perf_counter()
-        deadline = start + self.settings.produce_timeout_s
+        topic = self.settings.statements_topic
         try:
-            producer = self._get_producer()
-            futures = [producer.send(self.settings.statements_topic, key=k, value=v) for k, v in messages]
-            # Wait for this request's own messages only (flush() would also wait for every other request's).
-            results = [f.get(timeout=max(0.01, deadline - time.perf_counter())) for f in futures]
-        except (KafkaError, OSError) as exc:
+            if topic in self._known_topics:
+                # The topic's partitions are known, so send() only appends to the producer's buffer.
+                futures = self._send_all(topic, messages)
+            else:  # send() may block up to max_block_ms fetching metadata: keep that off the event loop
+                futures = await asyncio.to_thread(self._send_all, topic, messages)
+                self._known_topics.add(topic)
+            results = await asyncio.wait_for(_all_acknowledged(futures), self.settings.produce_timeout_s + 2)
+        except (KafkaError, OSError, TimeoutError) as exc:
             raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
         with self._lock:
             for meta in results:
@@ -71,6 +81,10 @@ class Publisher:
             if self.board is not None:  # only the partitions this request wrote to
                 self.board.record({meta.partition: self.produced[meta.partition] for meta in results})
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
+
+    def _send_all(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> list[FutureRecordMetadata]:
+        producer = self._get_producer()
+        return [producer.send(topic, key=k, value=v) for k, v in messages]
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message to ``topic`` and block until acknowledged (``acks=all``); else BrokerUnavailable.
@@ -97,3 +111,37 @@ class Publisher:
             if self._producer is not None:
                 self._producer.close(timeout=2)
                 self._producer = None
+                self._known_topics.clear()
+
+
+def _all_acknowledged(futures: list[FutureRecordMetadata]) -> asyncio.Future[list[RecordMetadata]]:
+    """An asyncio future of every message's metadata, resolved once from the producer's I/O thread."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[RecordMetadata]] = loop.create_future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def finish(result: list[RecordMetadata] | BaseException) -> None:
+        if done.done():
+            return
+        if isinstance(result, BaseException):
+            done.set_exception(result)
+        else:
+            done.set_result(result)
+
+    def acknowledged(_: RecordMetadata) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            loop.call_soon_threadsafe(finish, [f.value for f in futures])
+
+    def failed(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(finish, exc)
+
+    if not futures:
+        done.set_result([])
+    for future in futures:
+        future.add_callback(acknowledged)
+        future.add_errback(failed)
+    return done

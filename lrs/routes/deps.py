@@ -16,6 +16,7 @@ from lrs.config import Settings
 from lrs.consistency import Consistency
 from lrs.errors import XAPIError
 from lrs.publisher import Publisher
+from lrs.statements.lookup import StoredLookup
 from lrs.statements.recent import RecentIds
 from lrs.store.clickhouse import ClickHouse
 
@@ -33,6 +34,7 @@ class Services:
     credentials: CredentialStore
     consistency: Consistency
     recent: RecentIds
+    lookup: StoredLookup
 
 
 def services(request: Request) -> Services:
@@ -61,7 +63,8 @@ async def authenticate(request: Request, *scopes: str) -> Client:
         key, _, secret = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise XAPIError(401, "malformed Basic credentials", headers=challenge) from None
-    client = await asyncio.to_thread(services(request).credentials.authenticate, key, secret)
+    store = services(request).credentials
+    client = store.cached(key, secret) or await asyncio.to_thread(store.authenticate, key, secret)
     if client is None:
         raise XAPIError(401, "unknown or revoked credentials", headers=challenge)
     if scopes and not client.allows(*scopes):

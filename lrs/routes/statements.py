@@ -92,16 +92,14 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
     targets = {s["object"]["id"].lower(): i for i, s in enumerate(prepared)
                if s.get("verb", {}).get("id") == "http://adlnet.gov/expapi/verbs/voided"}
 
-    existing: dict[str, tuple[str, int, str]] = {}
+    existing: dict[str, tuple[Any, ...]] = {}
     lookup = sorted(set(given) | set(targets))
     if lookup:
         # Our own recent writes must reach ClickHouse before we judge conflicts against them.
         try:
             if svc.recent.any_of(client.tenant, lookup):
                 await svc.consistency.wait()
-            rows = await asyncio.to_thread(svc.clickhouse.run, "statements_by_ids",
-                                           {"tenant": client.tenant, "ids": lookup})
-            existing = {r[0]: (r[1], r[2], r[3]) for r in rows}
+            existing = await svc.lookup.find(client.tenant, lookup)
         except STORE_ERRORS as exc:
             # Ingest must survive a ClickHouse outage (Kafka holds the statements until it is back);
             # conflicts with statements stored earlier cannot be seen meanwhile.
@@ -129,7 +127,7 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
                 for s in fresh]
     if messages:
         try:
-            await asyncio.to_thread(svc.publisher.publish, messages)
+            await svc.publisher.publish(messages)
         except BrokerUnavailable as exc:
             metrics.STATEMENTS_REJECTED.labels(reason="broker unavailable").inc(len(messages))
             raise XAPIError(503, f"statements not stored: {exc}; retry later", headers={"Retry-After": "1"}) from None

@@ -5,6 +5,7 @@ Every check is a plain function (usable on its own) wrapped into an ``Annotated`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -66,6 +67,9 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _IRI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
 
 
+# Statements repeat the same IRIs and language tags (verbs, activity types, extension keys, "en-US"):
+# checking each distinct string once per process removes most of the Python time of validation.
+@functools.lru_cache(maxsize=65536)
 def is_iri(value: str) -> bool:
     """Best-effort absolute IRI check (Data 2.2.s4.b6): a scheme, something after it, no forbidden characters."""
     match = _SCHEME.match(value)
@@ -149,6 +153,7 @@ _LANGTAG = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_language_tag(value: str) -> bool:
     """True for a well-formed RFC 5646 language tag (``en``, ``en-US``, ``zh-Hans-CN``, ``und``, ...)."""
     lowered = value.lower()

@@ -19,8 +19,8 @@ def good(**extra: Any) -> dict[str, Any]:
 
 
 def test_single_statement_and_list() -> None:
-    assert len(validate_statements(good())) == 1
-    assert len(validate_statements([good(), good(), good()], version="2.0.0")) == 3
+    assert validate_statements(good()) == 1
+    assert validate_statements([good(), good(), good()], version="2.0.0") == 3
 
 
 @pytest.mark.parametrize(("body", "fragment"), [([], "empty"), ("x", "statement object or an array"),
