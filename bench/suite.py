@@ -374,15 +374,6 @@ class Suite:
                 self.add(Result(f"queries.get_{name}.p99",
                                 f"GET ?{name} ({size}): p99 (p50 {s.p50:,.0f} ms; its SQL alone p50 {sql.p50:,.0f} ms)",
                                 "ms", s.p99, details=info[f"get.{name}"]))
-            # Diagnostic: the unfiltered page's SQL without the JSON column shows what reading it for every
-            # row of the tenant (before ORDER BY ... LIMIT) costs on ClickHouse 18.16.
-            ids_only, error = self._time_statement_query(tenant, {"limit": "100"}, 2, ids_only=True)
-            if not error:
-                s = summarize(ids_only)
-                info["diagnostic.ids_only"] = {"latency_ms": s.as_dict()}
-                self.add(Result("queries.diagnostic.ids_only.p50",
-                                f"diagnostic: SQL of GET ?unfiltered without the statement column ({size}), p50",
-                                "ms", s.p50, details=info["diagnostic.ids_only"]))
             pages = self._time_more(http, "/xapi/statements?limit=100", o.pages, o.query_repeats)
             s = summarize(pages)
             info["get.more"] = {"latency_ms": s.as_dict(), "pages": o.pages}
@@ -504,18 +495,26 @@ class Suite:
                     raise RuntimeError(f"GET more: {response.status_code} {response.text[:200]}")
         return times
 
-    def _time_statement_query(self, tenant: str, params: dict[str, str], repeats: int,
-                              ids_only: bool = False) -> tuple[list[float], str]:
-        """The named SQL a GET runs, timed alone (no HTTP, auth, consistency wait or JSON assembly)."""
+    def _time_statement_query(self, tenant: str, params: dict[str, str], repeats: int) -> tuple[list[float], str]:
+        """The SQL a GET runs (page ids, then their JSON), timed alone (no HTTP, auth, consistency wait or JSON)."""
+        from lrs.statements.page import read_page
         from lrs.statements.query import parse_query
-        from lrs.store.clickhouse import bind
-        from lrs.store.queries import query
+        from lrs.store.clickhouse import ClickHouse
 
         q = parse_query(params, tenant=tenant, client_key="", version="1.0.3")
-        sql = query(q.query_name()).sql
-        if ids_only:
-            sql = sql.replace("SELECT statement_id, statement, stored_us", "SELECT statement_id, stored_us", 1)
-        return self._time_sql(sql, repeats, bind(q.sql_params(q.limit)))
+        clickhouse = ClickHouse(self.env.settings, size=1)
+        times: list[float] = []
+        try:
+            for i in range(repeats + 1):
+                start = time.perf_counter()
+                read_page(clickhouse, q)
+                if i:  # the first is a warm-up
+                    times.append((time.perf_counter() - start) * 1000)
+        except Exception as exc:  # noqa: BLE001 - reported in the results, the suite goes on
+            return times, f"{type(exc).__name__}: {exc}"
+        finally:
+            clickhouse.close()
+        return times, ""
 
     def _time_sql(self, sql: str, repeats: int, params: dict[str, Any] | None = None) -> tuple[list[float], str]:
         assert self.env is not None

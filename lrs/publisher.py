@@ -10,6 +10,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -17,6 +18,7 @@ from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from lrs import metrics
 from lrs.config import Settings
+from lrs.kafka.envelope import encode_statements, group_by_partition
 from lrs.produced_board import ProducedBoard
 
 
@@ -56,20 +58,21 @@ class Publisher:
                 )
             return self._producer
 
-    async def publish(self, messages: Sequence[tuple[bytes, bytes]]) -> None:
-        """Send ``(key, value)`` messages and return once all are acknowledged; else BrokerUnavailable.
+    async def publish(self, tenant: str, client_key: str, keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
+        """Publish ``(key, statement)`` pairs and return once all are acknowledged; else BrokerUnavailable.
 
-        No thread waits for the acknowledgements: the producer's I/O thread resolves one asyncio future
-        when the last message of this request is acknowledged (or the first fails).
+        The statements travel as one message per partition (see ``lrs.kafka.envelope``). No thread waits for
+        the acknowledgements: the producer's I/O thread resolves one asyncio future when the last message of
+        this request is acknowledged (or the first fails).
         """
         start = time.perf_counter()
         topic = self.settings.statements_topic
         try:
             if topic in self._known_topics:
                 # The topic's partitions are known, so send() only appends to the producer's buffer.
-                futures = self._send_all(topic, messages)
-            else:  # send() may block up to max_block_ms fetching metadata: keep that off the event loop
-                futures = await asyncio.to_thread(self._send_all, topic, messages)
+                futures = self._send_grouped(topic, tenant, client_key, keyed)
+            else:  # the first send may block up to max_block_ms fetching metadata: keep that off the event loop
+                futures = await asyncio.to_thread(self._send_grouped, topic, tenant, client_key, keyed)
                 self._known_topics.add(topic)
             results = await asyncio.wait_for(_all_acknowledged(futures), self.settings.produce_timeout_s + 2)
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -82,9 +85,12 @@ class Publisher:
                 self.board.record({meta.partition: self.produced[meta.partition] for meta in results})
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
-    def _send_all(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> list[FutureRecordMetadata]:
+    def _send_grouped(self, topic: str, tenant: str, client_key: str,
+                      keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> list[FutureRecordMetadata]:
         producer = self._get_producer()
-        return [producer.send(topic, key=k, value=v) for k, v in messages]
+        partitions = sorted(producer.partitions_for(topic))
+        return [producer.send(topic, key=key, value=encode_statements(tenant, client_key, bodies), partition=partition)
+                for partition, key, bodies in group_by_partition(keyed, partitions)]
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message to ``topic`` and block until acknowledged (``acks=all``); else BrokerUnavailable.

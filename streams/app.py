@@ -64,7 +64,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
                 await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
                                         value=dead_letter_value(settings.statements_topic, dead))
             # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
-            await analytics.mark(batch)
+            await analytics.mark(result.touched)
             if result.erased_slices:  # recompute the courses of erased learners without them
                 await analytics.send(result.erased_slices)
             for event in events:

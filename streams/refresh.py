@@ -23,8 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,6 @@ import faust
 import orjson
 
 from lrs.config import Settings
-from lrs.kafka.envelope import PoisonMessage, decode
 from lrs.store.clickhouse import ClickHouse, bind
 from streams import cohorts, dropoff, engagement, metrics
 from streams.analytics import (
@@ -46,11 +44,8 @@ from streams.analytics import (
     parse_marker,
     query_params,
 )
-from streams.mapping import map_course_module
 from streams.mapping_rules import MappingRulesStore
 from streams.ownership import owns_first_partition
-from streams.rows import voiding_target
-from streams.sink import Message
 
 log = logging.getLogger(__name__)
 
@@ -80,27 +75,16 @@ class SliceRefresher:
         # The sink's store when given, so both map a batch with the same per-tenant rules.
         self.rules = rules or MappingRulesStore(settings, self.clickhouse)
 
-    def dirty_slices(self, messages: Sequence[Message]) -> set[Slice]:
-        """Slices touched by a sink batch: its statements' courses and the courses of voided targets."""
+    def dirty_slices(self, touched: dict[str, tuple[set[str], set[str]]]) -> set[Slice]:
+        """Slices touched by a sink batch (``BatchResult.touched``): its courses and those of voided targets."""
         slices: set[Slice] = set()
-        targets: dict[str, set[str]] = defaultdict(set)
-        for message in messages:
-            try:
-                envelope = decode(message.value)
-                # The same functions statement_row uses for the stored course_id and voiding_target.
-                course_id, _ = map_course_module(envelope.statement, self.rules.rules_for(envelope.tenant))
-                target = voiding_target(envelope.statement)
-            except (PoisonMessage, KeyError, ValueError, TypeError, AttributeError):
-                continue  # the sink skipped it too
-            if course_id:
-                slices.add((envelope.tenant, course_id))
-            if target:
-                targets[envelope.tenant].add(target)
-        for tenant, ids in targets.items():
-            # A voiding statement has no course; its target's does. A target not stored yet marks its own
-            # course when it arrives (the sink voids it then).
-            found = self.clickhouse.run("analytics_target_courses", {"tenant": tenant, "ids": sorted(ids)})
-            slices.update((tenant, course) for (course,) in found)
+        for tenant, (courses, targets) in touched.items():
+            slices.update((tenant, course) for course in courses)
+            if targets:
+                # A voiding statement has no course; its target's does. A target not stored yet marks its own
+                # course when it arrives (the sink voids it then).
+                found = self.clickhouse.run("analytics_target_courses", {"tenant": tenant, "ids": sorted(targets)})
+                slices.update((tenant, course) for (course,) in found)
         return slices
 
     def recompute(self, tenant: str, course_id: str) -> Recomputed:
@@ -192,12 +176,12 @@ class DirtyMarker:
         for future in pending:
             await future
 
-    async def mark(self, batch: Sequence[Message]) -> None:
+    async def mark(self, touched: dict[str, tuple[set[str], set[str]]]) -> None:
         """Mark the slices a written sink batch touched; returns only once the markers are in Kafka."""
         loop = asyncio.get_running_loop()
 
         async def attempt() -> None:
-            slices = await loop.run_in_executor(None, self.refresher.dirty_slices, batch)
+            slices = await loop.run_in_executor(None, self.refresher.dirty_slices, touched)
             await self.send(slices)
 
         await retry_forever(attempt, "marking analytics slices dirty", self.max_backoff_s)

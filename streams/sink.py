@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lrs.config import Settings
-from lrs.kafka.envelope import Erasure, PoisonMessage, decode_any
+from lrs.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
 from lrs.store.clickhouse import ClickHouse
 from streams import metrics
 from streams.mapping_rules import MappingRulesStore
@@ -22,6 +22,7 @@ from streams.rows import COL, statement_row
 
 TENANT_COLUMN, ID_COLUMN, STORED_COLUMN = COL["tenant"], COL["statement_id"], COL["stored_us"]
 TARGET_COLUMN, VOIDED_COLUMN, VERSION_COLUMN = COL["voiding_target"], COL["voided"], COL["version"]
+COURSE_COLUMN = COL["course_id"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class BatchResult:
     written: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
     erased_slices: set[tuple[str, str]] = field(default_factory=set)
+    # Per tenant: the courses of the written statements and the ids their voiding statements target.
+    touched: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
 
 
 class StatementSink:
@@ -70,29 +73,40 @@ class StatementSink:
         for message in messages:
             try:
                 item = decode_any(message.value)
-                if isinstance(item, Erasure):
-                    # Everything before the erasure in this batch is written first, then erased with the rest.
-                    result.written += self._write_rows(list(rows_by_key.values()))
-                    rows_by_key = {}
-                    result.erased_slices |= self.erase(item)
-                    continue
-                row = statement_row(item, self.rules.rules_for(item.tenant))
             except PoisonMessage as exc:
                 result.dead.append(self._dead(message, str(exc), str(exc).split(":")[0]))
                 continue
-            except (KeyError, ValueError, TypeError) as exc:
-                result.dead.append(self._dead(message, f"bad statement: {type(exc).__name__}: {exc}", "bad statement"))
+            if isinstance(item, Erasure):
+                # Everything before the erasure in this batch is written first, then erased with the rest.
+                result.written += self._write_rows(list(rows_by_key.values()), result)
+                rows_by_key = {}
+                result.erased_slices |= self.erase(item)
                 continue
-            rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
-        result.written += self._write_rows(list(rows_by_key.values()))
+            for envelope in item:
+                try:
+                    row = statement_row(envelope, self.rules.rules_for(envelope.tenant))
+                except (KeyError, ValueError, TypeError) as exc:
+                    # Only this statement is set aside, as a message of its own that can be replayed.
+                    alone = Message(message.partition, message.offset, encode(envelope))
+                    result.dead.append(self._dead(alone, f"bad statement: {type(exc).__name__}: {exc}",
+                                                  "bad statement"))
+                    continue
+                rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
+        result.written += self._write_rows(list(rows_by_key.values()), result)
         self._record_progress(messages)
         metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
         metrics.BATCH_SIZE.observe(len(messages))
         return result
 
-    def _write_rows(self, rows: list[list]) -> int:
+    def _write_rows(self, rows: list[list], result: BatchResult) -> int:
         if not rows:
             return 0
+        for row in rows:  # what the analytics marker needs, read off the rows (no second decode)
+            courses, targets = result.touched.setdefault(row[TENANT_COLUMN], (set(), set()))
+            if row[COURSE_COLUMN]:
+                courses.add(row[COURSE_COLUMN])
+            if row[TARGET_COLUMN]:
+                targets.add(row[TARGET_COLUMN])
         # Voids inside the batch apply to targets inside the batch before anything is written.
         voids = [[r[TENANT_COLUMN], r[TARGET_COLUMN], r[ID_COLUMN], r[STORED_COLUMN]] for r in rows if r[TARGET_COLUMN]]
         void_keys = {(v[0], v[1]) for v in voids}
@@ -112,7 +126,7 @@ class StatementSink:
         """Apply a GDPR erasure; return the analytics slices to recompute. Idempotent (safe to redo)."""
         params = {"tenant": erasure.tenant, "ifis": list(erasure.ifis)}
         statements, documents, courses = self.clickhouse.run("erasure_counts", params)[0]
-        for name in ("erase_statements", "erase_documents", "erase_learner_course"):
+        for name in ("erase_statements", "erase_statements_by_stored", "erase_documents", "erase_learner_course"):
             self._timed(name, lambda n=name: self.clickhouse.run(n, params))
         # Mutations are asynchronous: the slices may be recomputed, and the erasure reported done, only
         # once no erased row can still be read.

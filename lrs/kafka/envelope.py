@@ -1,20 +1,28 @@
 """The message format of the statements topic: what the LRS produces and the workers consume.
 
 Key:   ``tenant|actor IFI`` (UTF-8), so one learner's statements stay ordered on one partition.
-Value: compact JSON ``{"v": 1, "tenant": str, "client": str, "statement": {...}}`` where the statement is final
-       (``id``, ``stored``, ``timestamp``, ``authority``, ``version`` already set by the LRS);
+Value: compact JSON ``{"v": 1, "tenant": str, "client": str, "statements": [{...}, ...]}``: the statements of
+       one request that go to one partition (each statement's own ``tenant|actor IFI`` key maps there; the
+       message key is the first one's). Statements are final (``id``, ``stored``, ``timestamp``,
+       ``authority``, ``version`` already set by the LRS). One message per partition instead of one per
+       statement keeps the per-message cost of producer, broker and consumers off batched requests.
+       ``"statement": {...}`` (a single statement) is read too;
        or a GDPR erasure ``{"v": 1, "tenant": str, "erase": {"request_id": str, "ifis": [...], "requested_us": int}}``,
        keyed like the learner's statements so it is applied after everything they sent before it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from kafka.partitioner import murmur2
 
 ENVELOPE_VERSION = 1
+# Statements per message stop growing here: far below Kafka's default 1 MiB message limit.
+GROUP_BYTES = 512 * 1024
 
 
 class PoisonMessage(ValueError):
@@ -64,17 +72,47 @@ def load_versioned(value: bytes | None, version: int, kind: str) -> dict[str, An
     return doc
 
 
-def _envelope(doc: dict[str, Any]) -> Envelope:
-    tenant, statement = doc.get("tenant"), doc.get("statement")
-    if not isinstance(tenant, str) or not tenant or not isinstance(statement, dict) or "id" not in statement:
+def encode_statements(tenant: str, client_key: str, statements: Sequence[bytes]) -> bytes:
+    """One message of already-serialized statements (``orjson.dumps`` each, so callers can size groups)."""
+    head = orjson.dumps({"v": ENVELOPE_VERSION, "tenant": tenant, "client": client_key})
+    return head[:-1] + b',"statements":[' + b",".join(statements) + b"]}"
+
+
+def group_by_partition(keyed: Sequence[tuple[bytes, dict[str, Any]]], partitions: Sequence[int],
+                       max_bytes: int = GROUP_BYTES) -> list[tuple[int, bytes, list[bytes]]]:
+    """``(partition, key, serialized statements)`` groups of ``(key, statement)`` pairs, in order.
+
+    A statement goes to the partition its own key maps to (Kafka's default murmur2 partitioner, as for a
+    message with that key), so a learner's statements and erasures share one partition. A group is cut
+    once it holds ``max_bytes``; a larger statement travels alone.
+    """
+    groups: dict[int, list[tuple[bytes, list[bytes], int]]] = {}
+    for key, statement in keyed:
+        partition = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+        body = orjson.dumps(statement)
+        chunks = groups.setdefault(partition, [])
+        if not chunks or chunks[-1][2] + len(body) > max_bytes:
+            chunks.append((key, [], 0))
+        first, bodies, size = chunks[-1]
+        bodies.append(body)
+        chunks[-1] = (first, bodies, size + len(body) + 1)
+    return [(partition, first, bodies) for partition, chunks in groups.items() for first, bodies, _ in chunks]
+
+
+def _envelopes(doc: dict[str, Any]) -> list[Envelope]:
+    tenant = doc.get("tenant")
+    statements = doc.get("statements") if "statements" in doc else [doc.get("statement")]
+    if not isinstance(tenant, str) or not tenant or not isinstance(statements, list) or not statements or not all(
+            isinstance(s, dict) and "id" in s for s in statements):
         raise PoisonMessage("envelope lacks tenant or statement id")
     client = doc.get("client")
-    return Envelope(tenant=tenant, statement=statement, client_key=client if isinstance(client, str) else "")
+    client_key = client if isinstance(client, str) else ""
+    return [Envelope(tenant=tenant, statement=s, client_key=client_key) for s in statements]
 
 
-def decode(value: bytes | None) -> Envelope:
-    """Parse a statement message value; raise PoisonMessage saying why it cannot be used."""
-    return _envelope(load_versioned(value, ENVELOPE_VERSION, "envelope"))
+def decode_statements(value: bytes | None) -> list[Envelope]:
+    """The statements of a statement message; raise PoisonMessage saying why it cannot be used."""
+    return _envelopes(load_versioned(value, ENVELOPE_VERSION, "envelope"))
 
 
 def encode_erasure(erasure: Erasure) -> bytes:
@@ -83,12 +121,12 @@ def encode_erasure(erasure: Erasure) -> bytes:
         "request_id": erasure.request_id, "ifis": list(erasure.ifis), "requested_us": erasure.requested_us}})
 
 
-def decode_any(value: bytes | None) -> Envelope | Erasure:
-    """Parse a statements-topic message: a statement envelope or an erasure; else PoisonMessage."""
+def decode_any(value: bytes | None) -> list[Envelope] | Erasure:
+    """Parse a statements-topic message: its statements, or an erasure; else PoisonMessage."""
     doc = load_versioned(value, ENVELOPE_VERSION, "envelope")
     erase = doc.get("erase")
     if not isinstance(erase, dict):
-        return _envelope(doc)
+        return _envelopes(doc)
     ifis = erase.get("ifis")
     if not doc.get("tenant") or not erase.get("request_id") or not isinstance(ifis, list) or not ifis:
         raise PoisonMessage("erasure lacks tenant, request_id or ifis")

@@ -14,12 +14,13 @@ from fastapi import APIRouter, Request, Response
 from lrs import metrics
 from lrs.auth.credentials import Client
 from lrs.errors import XAPIError
-from lrs.kafka.envelope import Envelope, encode, message_key
+from lrs.kafka.envelope import message_key
 from lrs.publisher import BrokerUnavailable
 from lrs.routes.deps import Services, authenticate, read_response, services, xapi_version
 from lrs.statements.attachments import match_parts, referenced_hashes
 from lrs.statements.formats import apply_format
 from lrs.statements.multipart import Part, build_multipart, parse_multipart
+from lrs.statements.page import read_page
 from lrs.statements.prepare import comparable, prepare
 from lrs.statements.query import FORMATS, SINGLE_PARAMS, parse_cursor, parse_query
 from lrs.store.clickhouse import STORE_ERRORS
@@ -123,16 +124,15 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
                                  "is already stored")
         # Same id and same content: nothing to do (statements are immutable).
 
-    messages = [(message_key(client.tenant, actor_ifi(s["actor"])), encode(Envelope(client.tenant, s, client.key)))
-                for s in fresh]
-    if messages:
+    keyed = [(message_key(client.tenant, actor_ifi(s["actor"])), s) for s in fresh]
+    if keyed:
         try:
-            await svc.publisher.publish(messages)
+            await svc.publisher.publish(client.tenant, client.key, keyed)
         except BrokerUnavailable as exc:
-            metrics.STATEMENTS_REJECTED.labels(reason="broker unavailable").inc(len(messages))
+            metrics.STATEMENTS_REJECTED.labels(reason="broker unavailable").inc(len(keyed))
             raise XAPIError(503, f"statements not stored: {exc}; retry later", headers={"Retry-After": "1"}) from None
         svc.recent.add(client.tenant, (s["id"] for s in fresh))
-        metrics.STATEMENTS_ACCEPTED.labels(tenant=client.tenant).inc(len(messages))
+        metrics.STATEMENTS_ACCEPTED.labels(tenant=client.tenant).inc(len(keyed))
     return ids
 
 
@@ -236,7 +236,7 @@ async def _get_many(svc: Services, tenant: str, mine: str, params: dict[str, str
         query = parse_query(params, tenant=tenant, client_key=mine, version=version)
     if mine:
         query.client_key = mine
-    rows = await asyncio.to_thread(svc.clickhouse.run, query.query_name(), query.sql_params(query.limit))
+    rows = await asyncio.to_thread(read_page, svc.clickhouse, query)
     page, more = rows[: query.limit], ""
     if len(rows) > query.limit:
         last = page[-1]

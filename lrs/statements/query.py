@@ -63,8 +63,8 @@ class StatementQuery:
         return params
 
     def query_name(self) -> str:
-        """The named query for this order."""
-        return "statements_query_asc" if self.ascending else "statements_query_desc"
+        """The named query finding a page's ids, for this order."""
+        return "statements_page_asc" if self.ascending else "statements_page_desc"
 
     def cursor_after(self, stored_us: int, statement_id: str) -> str:
         """The ``more`` token for the page after the given row."""

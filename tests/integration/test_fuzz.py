@@ -180,7 +180,7 @@ def test_only_acknowledged_statements_were_stored(pipeline: Pipeline, fuzz_targe
             envelope = orjson.loads(message.value)
         except orjson.JSONDecodeError:  # other tests' poison messages
             continue
-        if isinstance(envelope, dict) and envelope.get("tenant") == tenant and "statement" in envelope:
-            in_kafka.add(envelope["statement"]["id"])
+        if isinstance(envelope, dict) and envelope.get("tenant") == tenant and "statements" in envelope:
+            in_kafka.update(s["id"] for s in envelope["statements"])
     consumer.close()
     assert in_kafka == recorder.acknowledged

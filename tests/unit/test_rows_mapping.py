@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from kafka.partitioner import DefaultPartitioner
 
 from lrs.errors import XAPIError
-from lrs.kafka.envelope import Envelope, PoisonMessage, decode, encode
+from lrs.kafka.envelope import Envelope, PoisonMessage, decode_statements, encode, encode_statements, group_by_partition
 from lrs.statements.formats import apply_format
 from lrs.statements.query import parse_cursor, parse_query
 from streams.mapping import COURSE_TYPE, map_course_module
@@ -60,12 +62,51 @@ def test_row_related_agents_and_activities() -> None:
 @pytest.mark.parametrize("value", [b"", b"{nope", b'{"v": 99}', b'{"v": 1, "tenant": "t"}'])
 def test_poison_messages_are_named(value: bytes) -> None:
     with pytest.raises(PoisonMessage):
-        decode(value)
+        decode_statements(value)
 
 
 def test_envelope_round_trip() -> None:
     env = Envelope("t", {"id": "x"}, "k")
-    assert decode(encode(env)) == env
+    assert decode_statements(encode(env)) == [env]
+    grouped = encode_statements("t", "k", [orjson.dumps({"id": "x"}), orjson.dumps({"id": "y"})])
+    assert decode_statements(grouped) == [env, Envelope("t", {"id": "y"}, "k")]
+    with pytest.raises(PoisonMessage):
+        decode_statements(encode_statements("t", "k", []))
+
+
+def test_grouped_statements_go_where_their_own_keys_would() -> None:
+    # A learner's statements and erasures must share a partition: each statement's group is the partition
+    # Kafka's default partitioner picks for the statement's own key.
+    partitions = [0, 1, 2, 3, 4, 5]
+    keyed = [(f"t|mbox:mailto:l{i}@x".encode(), {"id": str(i), "pad": "x" * 100}) for i in range(200)]
+    groups = group_by_partition(keyed, partitions, max_bytes=2000)
+    placed = {orjson.loads(body)["id"]: partition for partition, _, bodies in groups for body in bodies}
+    assert placed == {s["id"]: DefaultPartitioner().partition("t", None, key, None, key, _Cluster(partitions))
+                      for key, s in keyed}
+    assert all(sum(len(b) + 1 for b in bodies) <= 2000 for _, _, bodies in groups)
+    assert len(groups) > len(partitions)  # cut by size
+    # Order inside a partition is the request's order.
+    for _, _, bodies in groups:
+        ids = [int(orjson.loads(b)["id"]) for b in bodies]
+        assert ids == sorted(ids)
+    big = [(b"t|a", {"id": "big", "pad": "x" * 5000})]
+    assert [len(bodies) for _, _, bodies in group_by_partition(big, partitions, max_bytes=2000)] == [1]
+
+
+class _Cluster:
+    """Just what DefaultPartitioner asks of cluster metadata."""
+
+    def __init__(self, partitions: list[int]) -> None:
+        self.partitions = partitions
+
+    def topics(self) -> set[str]:
+        return {"t"}
+
+    def partitions_for_topic(self, _: str) -> set[int]:
+        return set(self.partitions)
+
+    def available_partitions_for_topic(self, _: str) -> set[int]:
+        return set(self.partitions)
 
 
 def test_query_cursor_round_trip_and_tenant_check() -> None:
