@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     # --- stream workers --------------------------------------------------------------------
     worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")
     worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
-    sink_batch_size: int = 2000
+    sink_batch_size: int = Field(500, description="Messages per sink batch at most; a message holds one request's "
+                                 "statements for one partition (up to 512 KiB), so this bounds the worker's memory.")
     sink_batch_within_s: float = 0.2
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
     kafka_session_timeout_s: float = Field(10.0, description="Group session timeout (Tansu needs ~10 s).")

@@ -83,7 +83,8 @@ class SliceRefresher:
             if targets:
                 # A voiding statement has no course; its target's does. A target not stored yet marks its own
                 # course when it arrives (the sink voids it then).
-                found = self.clickhouse.run("analytics_target_courses", {"tenant": tenant, "ids": sorted(targets)})
+                found = self.clickhouse.run_in_chunks("analytics_target_courses",
+                                                      {"tenant": tenant, "ids": sorted(targets)})
                 slices.update((tenant, course) for (course,) in found)
         return slices
 

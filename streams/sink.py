@@ -126,7 +126,8 @@ class StatementSink:
         """Apply a GDPR erasure; return the analytics slices to recompute. Idempotent (safe to redo)."""
         params = {"tenant": erasure.tenant, "ifis": list(erasure.ifis)}
         statements, documents, courses = self.clickhouse.run("erasure_counts", params)[0]
-        for name in ("erase_statements", "erase_statements_by_stored", "erase_documents", "erase_learner_course"):
+        for name in ("erase_statements", "erase_statements_by_stored", "erase_statements_by_time", "erase_documents",
+                     "erase_learner_course"):
             self._timed(name, lambda n=name: self.clickhouse.run(n, params))
         # Mutations are asynchronous: the slices may be recomputed, and the erasure reported done, only
         # once no erased row can still be read.
@@ -157,11 +158,11 @@ class StatementSink:
             if not row[VOIDED_COLUMN]:
                 fresh[row[TENANT_COLUMN]].append(row[ID_COLUMN])
         for tenant, ids in fresh.items():
-            found = self.clickhouse.run("voids_for_ids", {"tenant": tenant, "ids": ids})
+            found = self.clickhouse.run_in_chunks("voids_for_ids", {"tenant": tenant, "ids": ids})
             targets[tenant].update(r[0] for r in found)
         for tenant, ids in targets.items():
             if ids:
-                self._timed("statements", lambda t=tenant, i=ids: self.clickhouse.run(
+                self._timed("statements", lambda t=tenant, i=ids: self.clickhouse.run_in_chunks(
                     "statements_mark_voided", {"tenant": t, "ids": sorted(i)}))
 
     def _record_progress(self, messages: Sequence[Message]) -> None:

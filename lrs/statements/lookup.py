@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lrs.store.clickhouse import ClickHouse
+from lrs.store.clickhouse import IN_CHUNK, ClickHouse
 
-# Ids per query: keeps the rendered IN list well under ClickHouse's max_query_size (256 KiB).
-CHUNK = 2000
 Stored = dict[str, tuple[Any, ...]]
 
 
@@ -63,6 +61,6 @@ class StoredLookup:
 
     async def _chunked(self, name: str, tenant: str, ids: list[str]) -> list[tuple]:
         chunks = await asyncio.gather(*(
-            asyncio.to_thread(self.clickhouse.run, name, {"tenant": tenant, "ids": ids[i:i + CHUNK]})
-            for i in range(0, len(ids), CHUNK)))
+            asyncio.to_thread(self.clickhouse.run, name, {"tenant": tenant, "ids": ids[i:i + IN_CHUNK]})
+            for i in range(0, len(ids), IN_CHUNK)))
         return [row for rows in chunks for row in rows]

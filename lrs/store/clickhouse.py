@@ -16,6 +16,8 @@ from clickhouse_driver.errors import Error as ClickHouseError
 from lrs.config import Settings
 from lrs.store.queries import query
 
+# Values per bound IN list: 2,000 ids render to about 80 KiB, well under ClickHouse's 256 KiB max_query_size.
+IN_CHUNK = 2000
 # What a caller sees when ClickHouse is down, slow or refusing: answer 503, retry, never 500.
 STORE_ERRORS: tuple[type[BaseException], ...] = (ClickHouseError, OSError, EOFError)
 
@@ -62,6 +64,17 @@ class ClickHouse:
         """Run the named query from ``schemas/queries`` with bound parameters."""
         with self.client() as client:
             return client.execute(query(name).sql, bind(params))
+
+    def run_in_chunks(self, name: str, params: dict[str, Any], key: str = "ids") -> list[tuple]:
+        """:meth:`run` once per ``IN_CHUNK`` values of the list parameter ``key``; the rows of all runs.
+
+        A bound list is rendered into the query text, which ClickHouse caps (``max_query_size``, 256 KiB).
+        """
+        values = list(params[key])
+        rows: list[tuple] = []
+        for start in range(0, len(values), IN_CHUNK):
+            rows += self.run(name, {**params, key: values[start:start + IN_CHUNK]})
+        return rows
 
     def insert(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run a named ``INSERT ... VALUES`` query with rows passed as data (never inline)."""

@@ -9,11 +9,15 @@ FROM (
                                 arrayDifference(ts), arrayEnumerate(ts))) AS session_numbers
     FROM (
         SELECT course_id, arraySort(groupArray(timestamp_us)) AS ts
-        FROM statements FINAL
-        WHERE tenant = %(tenant)s AND actor_ifi = %(learner)s AND voided = 0 AND voiding_target = ''
-          AND course_id != ''
-          AND toDateTime(intDiv(timestamp_us, 1000000)) >= toDateTime(%(from_s)s)
-          AND toDateTime(intDiv(timestamp_us, 1000000)) <= toDateTime(%(to_s)s)
+        FROM (
+            SELECT course_id, timestamp_us, statement_id
+            FROM statements_by_time
+            WHERE tenant = %(tenant)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
+      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000 AND actor_ifi = %(learner)s
+              AND voiding_target = '' AND course_id != ''
+              AND statement_id NOT IN (SELECT target_id FROM statement_voids WHERE tenant = %(tenant)s)
+            LIMIT 1 BY statement_id
+        )
         GROUP BY course_id
     )
 ) ARRAY JOIN ts AS t, session_numbers AS session

@@ -64,7 +64,7 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
 
     ifi = f"mbox:mailto:{ERASED}"
     # Raw table: no row (of any version, merged or not) names the learner; the unrelated statement stays.
-    for table in ("statements", "statements_by_stored"):  # the stored-time copy that GETs page through too
+    for table in ("statements", "statements_by_stored", "statements_by_time"):  # and the copies GETs and panels read
         assert _scalar(pipeline, f"SELECT count() FROM {table} WHERE tenant = %(t)s AND has(related_agents, %(i)s)",
                        {"t": tenant, "i": ifi}) == 0, table
     ids = [s["id"] for s in http.get("/xapi/statements").json()["statements"]]

@@ -248,3 +248,38 @@ def test_query_pages_list_each_statement_once_without_the_voided(pipeline: Pipel
     finally:
         client.execute("SYSTEM START MERGES statements_by_stored")
         client.disconnect()
+
+
+def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipeline) -> None:
+    # A sink batch of grouped messages can hold many thousands of statements: every id list it sends to
+    # ClickHouse (voids for its ids, targets to mark voided, courses of targets) must fit max_query_size.
+    import orjson
+
+    from lrs.kafka.envelope import encode_statements
+    from streams.refresh import SliceRefresher
+    from streams.sink import Message, StatementSink
+
+    tenant, _ = pipeline.new_tenant()
+    course = "https://example.com/courses/big"
+    context = {"contextActivities": {"grouping": [{"id": course, "definition": {
+        "type": "http://adlnet.gov/expapi/activities/course"}}]}}
+    stored = {"stored": "2026-11-28T10:00:00.000Z", "timestamp": "2026-11-28T10:00:00.000Z"}
+    targets = [statement(actor=f"big{i}@example.com", context=context, **stored) for i in range(8000)]
+    voids = []
+    for target in targets[:2500]:
+        void = statement(verb=VOIDED, **stored)
+        void["object"] = {"objectType": "StatementRef", "id": target["id"]}
+        voids.append(void)
+    everything = [orjson.dumps(s) for s in targets + voids]
+    messages = [Message(0, offset, encode_statements(tenant, "k", everything[i:i + 500]))
+                for offset, i in enumerate(range(0, len(everything), 500))]
+    sink = StatementSink(pipeline.settings)
+    result = sink.write_batch(messages)
+    assert result.written == len(everything) and not result.dead
+    client = pipeline.clickhouse()
+    try:
+        counts = client.execute("SELECT count(), sum(voided) FROM statements FINAL WHERE tenant = %(t)s", {"t": tenant})
+    finally:
+        client.disconnect()
+    assert counts == [(len(everything), 2500)]
+    assert SliceRefresher(pipeline.settings).dirty_slices(result.touched) == {(tenant, course)}
