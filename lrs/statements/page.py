@@ -4,9 +4,10 @@ Both steps read ``statements_by_stored`` (ordered by stored time), so the JSON o
 one or two granules it occupies rather than from every statement of the tenant.
 
 ClickHouse 18.16 cannot read a table in key order to stop early, so a newest-first page would scan every
-stored time of the tenant. A descending page is therefore looked for in growing time windows below its upper
-bound first: once a window holds a full page, no statement outside it can belong on the page (they are all
-older), and only a tenant with few recent statements pays for the wider reads.
+stored time of the tenant. An unfiltered descending page (the common "latest statements") is therefore looked
+for in growing time windows below its upper bound first: once a window holds a full page, no statement outside
+it can belong on the page (they are all older), and only a tenant with few recent statements pays for the
+wider reads (primary-key ranges, cheap when empty).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def read_page(clickhouse: ClickHouse, query: StatementQuery) -> list[tuple[str, 
 
 def _page_ids(clickhouse: ClickHouse, query: StatementQuery) -> list[tuple]:
     params = query.sql_params(query.limit)
-    if not query.ascending:
+    # Only unfiltered pages: a filtered one may match few recent statements, and its StatementRef sub-select
+    # scans the tenant anyway, so narrow windows would add reads instead of saving them.
+    if not query.ascending and not query.filtered():
         # The newest stored time the page can hold: the query's snapshot, `until`, or the previous page's end.
         top = min([query.snapshot_us] + [query.until_us] * query.has_until + [query.after_us] * query.has_after)
         for window_s in WINDOWS_S:

@@ -58,13 +58,18 @@ class StatementQuery:
         params = asdict(self)
         for name in ("ascending", "format", "attachments"):
             params.pop(name)
-        params["filtered"] = int(bool(self.agent or self.verb or self.activity or self.registration))
+        params["filtered"] = int(self.filtered())
         params["limit"] = page_size + 1
         return params
 
+    def filtered(self) -> bool:
+        """Whether an agent, verb, activity or registration filter is set."""
+        return bool(self.agent or self.verb or self.activity or self.registration)
+
     def query_name(self) -> str:
-        """The named query finding a page's ids, for this order."""
-        return "statements_page_asc" if self.ascending else "statements_page_desc"
+        """The named query finding a page's ids, for this order (a lighter one without filters)."""
+        kind = "statements_page" if self.filtered() else "statements_page_all"
+        return f"{kind}_asc" if self.ascending else f"{kind}_desc"
 
     def cursor_after(self, stored_us: int, statement_id: str) -> str:
         """The ``more`` token for the page after the given row."""
