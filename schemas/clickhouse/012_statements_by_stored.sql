@@ -4,7 +4,7 @@
 -- come from narrow columns, and its JSON from the one or two granules the page occupies.
 -- Filled by the view from every insert into `statements`; a statement's stored time never changes, so a
 -- redelivered or voided rewrite lands on the same key and merges away. Voiding is not kept here: queries
--- read `statement_voids`. The JSON is stored twice (about +40 % disk): the price of fast paging.
+-- read `statement_voids`. The JSON is stored twice: the price of fast paging.
 CREATE TABLE IF NOT EXISTS statements_by_stored
 (
     tenant String,
