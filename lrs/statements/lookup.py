@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lrs.store.clickhouse import IN_CHUNK, ClickHouse
+from lrs.store.clickhouse import ClickHouse
 
 Stored = dict[str, tuple[Any, ...]]
 
@@ -55,12 +55,7 @@ class StoredLookup:
 
     async def _stored(self, tenant: str, ids: list[str]) -> Stored:
         # First the narrow id table; the statements themselves only for ids found there (usually none).
-        known = await self._chunked("stored_ids", tenant, ids)
-        rows = await self._chunked("statements_by_ids", tenant, sorted({row[0] for row in known}))
+        known = await asyncio.to_thread(self.clickhouse.run_in_chunks, "stored_ids", {"tenant": tenant, "ids": ids})
+        rows = await asyncio.to_thread(self.clickhouse.run_in_chunks, "statements_by_ids",
+                                       {"tenant": tenant, "ids": sorted({row[0] for row in known})})
         return {row[0]: tuple(row[1:]) for row in rows}
-
-    async def _chunked(self, name: str, tenant: str, ids: list[str]) -> list[tuple]:
-        chunks = await asyncio.gather(*(
-            asyncio.to_thread(self.clickhouse.run, name, {"tenant": tenant, "ids": ids[i:i + IN_CHUNK]})
-            for i in range(0, len(ids), IN_CHUNK)))
-        return [row for rows in chunks for row in rows]
