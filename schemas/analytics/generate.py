@@ -1,9 +1,10 @@
-"""Generate the analytics batch queries (schemas/queries/analytics_*.sql) from templates.
+"""Generate queries that share blocks (schemas/queries/analytics_*.sql, statements_page*.sql) from templates.
 
-The learner state machine, the module order and the slice's base rows are needed by several queries and
-ClickHouse 18.16 has no CTEs, so the shared blocks (``_*.sql.in``) are pasted into each query here: one source,
-identical copies. Run ``python -m schemas.analytics.generate`` after editing a template; a unit test checks that
-the shipped files are up to date.
+The learner state machine, the module order and the slice's base rows are needed by several analytics queries,
+and the bounds and filters of a statement page by the four page queries (two orders, with and without filters).
+ClickHouse 18.16 has no CTEs and cannot bind ASC/DESC, so the shared blocks (``_*.sql.in``) are pasted into each
+query here: one source, identical copies. Run ``python -m schemas.analytics.generate`` after editing a template;
+a unit test checks that the shipped files are up to date.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ def render() -> dict[str, str]:
         text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
         text = text.replace("{PARAMS}", "-- params: " + json.dumps(EXAMPLE_PARAMS))
         out[template.name.removesuffix(".in")] = text
+    page = {name: (HERE / f"_page_{name}.sql.in").read_text(encoding="utf-8").rstrip("\n")
+            for name in ("bounds", "filters")}
+    for template in sorted(HERE.glob("statements_page*.sql.in")):
+        text = template.read_text(encoding="utf-8")
+        out[template.name.removesuffix(".in")] = text.replace("{PAGE_BOUNDS}", page["bounds"]).replace(
+            "{PAGE_FILTERS}", page["filters"])
     return out
 
 
