@@ -93,3 +93,53 @@ class RssSampler:
             out[name] = {"start_mb": values[0], "end_mb": values[-1], "max_mb": max(values),
                          "growth": growth(values), "samples": series}
         return out
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants; 0 if gone."""
+    total = 0.0
+    for p in [pid, *_children_proc(pid)]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return total
+
+
+class CpuMeter:
+    """CPU seconds each named process tree (and this process, the load client) used inside a ``with`` block.
+
+    Tells where the 2 cores went during a run, which throughput alone does not: a rate can fall because
+    another process took the cores.
+    """
+
+    def __init__(self, pids: Callable[[], dict[str, int]]) -> None:
+        self._pids = pids
+        self._start: dict[str, float] = {}
+        self.used_s: dict[str, float] = {}
+        self.wall_s = 0.0
+
+    def _read(self) -> dict[str, float]:
+        own = os.times()
+        return {**{name: tree_cpu_s(pid) for name, pid in self._pids().items()},
+                "bench client": own.user + own.system}
+
+    def __enter__(self) -> CpuMeter:
+        self._wall = time.monotonic()
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s = time.monotonic() - self._wall
+        end = self._read()
+        self.used_s = {name: round(end[name] - self._start.get(name, 0.0), 2) for name in end}
+
+    def report(self, statements: int) -> dict[str, Any]:
+        """Seconds and cores used per process, and CPU milliseconds per 1,000 statements."""
+        per_k = 1000 / statements if statements else 0.0
+        return {"wall_s": round(self.wall_s, 2), "total_cpu_s": round(sum(self.used_s.values()), 2),
+                "processes": {name: {"cpu_s": used, "cores": round(used / self.wall_s, 2) if self.wall_s else 0.0,
+                                     "cpu_ms_per_1000_statements": round(used * per_k * 1000, 1)}
+                              for name, used in sorted(self.used_s.items(), key=lambda kv: -kv[1])}}

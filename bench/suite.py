@@ -27,7 +27,7 @@ from rich.console import Console
 from bench import corpus, profile
 from bench.env import BenchEnv, wait_until
 from bench.load import Body, LoadResult, basic_headers, blast, make_bodies, paced
-from bench.monitor import RssSampler
+from bench.monitor import CpuMeter, RssSampler
 from bench.report import Result, Target, build_document, markdown_table, render_table, write_json
 from bench.stats import rate, summarize
 
@@ -185,9 +185,11 @@ class Suite:
         for per_request, concurrency, chunk in runs:
             tenant, key, secret = self.env.new_tenant("ingest")
             start = time.perf_counter()
-            result, warmed = self._ingest_run(self.url, chunk, per_request, concurrency, basic_headers(key, secret))
-            accepted = warmed + result.statements_ok
-            drained = self.env.wait_stored(tenant, accepted)
+            with CpuMeter(self.env.process_pids) as cpu:  # until stored: the worker's and ClickHouse's share too
+                result, warmed = self._ingest_run(self.url, chunk, per_request, concurrency,
+                                                  basic_headers(key, secret))
+                accepted = warmed + result.statements_ok
+                drained = self.env.wait_stored(tenant, accepted)
             end_to_end = time.perf_counter() - start
             latency = summarize(result.latencies_ms)
             label = "single-statement POST" if per_request == 1 else f"batched POST x{per_request}"
@@ -200,11 +202,16 @@ class Suite:
                 self.max_ingest_rate = max(self.max_ingest_rate, value)
             key_base = "ingest.single" if per_request == 1 else f"ingest.batch{per_request}"
             info = {**result.as_details(), "latency_ms": latency.as_dict(), "stored_after_s": round(drained, 2),
-                    "end_to_end_s": round(end_to_end, 2)}
+                    "end_to_end_s": round(end_to_end, 2), "cpu": cpu.report(accepted)}
             details[key_base] = info
             self.add(Result(f"{key_base}.rate", metric, unit, value, target=target, details=info))
             self.add(Result(f"{key_base}.latency_p50", f"{label}: latency p50", "ms", latency.p50))
             self.add(Result(f"{key_base}.latency_p99", f"{label}: latency p99", "ms", latency.p99))
+            shares = ", ".join(f"{name} {v['cpu_ms_per_1000_statements']:,.0f}"
+                               for name, v in info["cpu"]["processes"].items() if v["cpu_s"] > 0)
+            per_k = info["cpu"]["total_cpu_s"] * 1e6 / accepted if accepted else None
+            self.add(Result(f"{key_base}.cpu_per_1000", f"{label}: CPU ms per 1,000 statements stored ({shares})", "ms",
+                            per_k, details=info["cpu"]))
             if per_request == 1000:
                 self.add(Result("ingest.batch1000.stored_rate", "batched x1000: acknowledged and stored in ClickHouse",
                                 "statements/s", rate(accepted, end_to_end),
