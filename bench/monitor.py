@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.stats import growth
+from bench.stats import growth, late_growth
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -91,7 +91,7 @@ class RssSampler:
         for name, series in self.samples.items():
             values = [v for _, v in series]
             out[name] = {"start_mb": values[0], "end_mb": values[-1], "max_mb": max(values),
-                         "growth": growth(values), "samples": series}
+                         "growth": growth(values), "late_growth": late_growth(values), "samples": series}
         return out
 
 
@@ -143,3 +143,19 @@ class CpuMeter:
                 "processes": {name: {"cpu_s": used, "cores": round(used / self.wall_s, 2) if self.wall_s else 0.0,
                                      "cpu_ms_per_1000_statements": round(used * per_k * 1000, 1)}
                               for name, used in sorted(self.used_s.items(), key=lambda kv: -kv[1])}}
+
+
+def python_speed_ms(repeats: int = 5) -> float:
+    """Best time (ms) of a fixed pure-Python loop: this machine's single-core speed, to compare runs by.
+
+    The shared machines differ by several times in speed from one session to the next; rates from runs
+    whose figures here differ a lot should be compared through their ratios, not directly.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)

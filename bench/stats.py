@@ -74,3 +74,18 @@ def growth(samples: Sequence[float], warmup_fraction: float = 0.1) -> float:
     start_index = min(int(len(samples) * warmup_fraction), len(samples) - 2)
     start = samples[start_index]
     return (samples[-1] - start) / start if start else math.nan
+
+
+def late_growth(samples: Sequence[float]) -> float:
+    """Relative growth over the second half of a series: median of the last quarter vs median of the second.
+
+    A leak grows all along and shows here; a process that fills its caches and pools during the first
+    quarter and then stays level shows about 0, and so does one that swings around a level (medians).
+    ``nan`` with fewer than 4 samples.
+    """
+    if len(samples) < 4:
+        return math.nan
+    quarter = len(samples) // 4
+    second = percentile(samples[quarter:2 * quarter], 50)
+    last = percentile(samples[len(samples) - quarter:], 50)
+    return (last - second) / second if second else math.nan

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
     analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
     analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")
+    analytics_busy_share: float = Field(
+        0.3, gt=0, le=1, description="Most of the worker's time the refresh may take: after a round that took "
+        "D seconds it pauses D*(1/share-1), collecting markers (bounded by analytics_max_pause_s).")
+    analytics_max_pause_s: float = Field(10.0, ge=0, description="Upper bound of that pause.")
     analytics_tick_s: float = Field(
         60.0, description="Timer re-marking slices behind their tenant's clock (safety net; wall-clock mode).")
     analytics_clock: Literal["event", "wall"] = Field("event", description="Statuses: tenant watermark or now.")

@@ -188,6 +188,11 @@ class DirtyMarker:
         await retry_forever(attempt, "marking analytics slices dirty", self.max_backoff_s)
 
 
+def refresh_pause(busy_s: float, share: float, max_pause_s: float) -> float:
+    """Seconds to pause after a refresh round that took ``busy_s``, so rounds take at most ``share`` of the time."""
+    return min(max_pause_s, busy_s * (1 / share - 1))
+
+
 def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresher | None = None) -> DirtyMarker:
     """Register the refresh agent and the clock timer on ``app``; return the marker the sink agent uses."""
     refresher = refresher or SliceRefresher(settings)
@@ -211,6 +216,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     async def refresh(stream: faust.StreamT) -> None:
         # The take window is the debounce: many markers of one slice within it cost one recompute.
         async for events in stream.noack_take(10_000, within=settings.analytics_refresh_s):
+            started = time.perf_counter()
             slices = sorted({s for e in events if (s := parse_marker(e.message.value)) is not None})
             for tenant, course_id in slices:
                 await retry_forever(lambda t=tenant, c=course_id: refresh_slice(t, c),
@@ -218,6 +224,11 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
             metrics.EVENTS_PROCESSED.labels(processor="analytics-refresh").inc(len(events))
             for event in events:
                 await stream.ack(event)
+            # Under sustained load every slice is dirty again at once, and a recompute re-reads its whole
+            # slice: without a pause the refresh would take as much of ClickHouse and the worker as it can
+            # get, away from ingest. Markers arriving meanwhile wait in the stream and cost one recompute.
+            await asyncio.sleep(refresh_pause(time.perf_counter() - started, settings.analytics_busy_share,
+                                              settings.analytics_max_pause_s))
 
     @app.timer(settings.analytics_tick_s)
     async def tick() -> None:

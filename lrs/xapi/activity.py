@@ -65,7 +65,8 @@ class ActivityDefinition(XAPIModel):
     # which MUST have an interactionType.
     @model_validator(mode="after")
     def _interaction_properties_need_type(self) -> ActivityDefinition:
-        if self.interactionType is None:
+        # Only properties present in the JSON can be set (nulls were refused before): most definitions have none.
+        if self.interactionType is None and not self.model_fields_set.isdisjoint(INTERACTION_PROPERTIES):
             for prop in INTERACTION_PROPERTIES:
                 if getattr(self, prop) is not None:
                     raise rule_error(f"\"{prop}\" is only allowed with an interactionType", ("interactionType",))

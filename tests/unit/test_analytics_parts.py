@@ -24,7 +24,7 @@ from streams.analytics import (
     split_list,
 )
 from streams.dropoff import LEARNER_COURSE, at_risk_event, event_id, event_key
-from streams.refresh import ALL_TABLES
+from streams.refresh import ALL_TABLES, refresh_pause
 
 
 def test_markers_round_trip_and_garbage_is_skipped() -> None:
@@ -105,3 +105,11 @@ def test_generated_queries_are_up_to_date() -> None:
     for name, text in render().items():
         assert schema_path("queries", name).read_text(encoding="utf-8") == text, (
             f"{name} is stale: run python -m schemas.analytics.generate")
+
+
+def test_refresh_pause_bounds_the_refresh_share_of_time() -> None:
+    # A round of 1 s at a 25 % share pauses 3 s: busy 1 s of every 4.
+    assert refresh_pause(1.0, 0.25, 10.0) == pytest.approx(3.0)
+    assert refresh_pause(1.0, 1.0, 10.0) == 0.0  # share 1: never pause
+    assert refresh_pause(20.0, 0.25, 10.0) == 10.0  # a long round: the cap keeps markers from piling up
+    assert refresh_pause(0.0, 0.3, 10.0) == 0.0

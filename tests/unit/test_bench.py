@@ -175,3 +175,15 @@ def test_cli_options() -> None:
     assert full.query_rows == 10_000_000 and full.soak_minutes == 30
     with pytest.raises(SystemExit):
         options_from(parser().parse_args(["--only", "nope"]))
+
+
+def test_late_growth_sees_a_leak_but_not_a_plateau() -> None:
+    from bench.stats import late_growth
+
+    plateau = [100, 150, 200, 250] + [280, 282, 279, 281] * 3  # fills up in the first quarter, then level
+    assert abs(late_growth(plateau)) < 0.01
+    leak = [100 + 10 * i for i in range(16)]  # grows all along
+    assert late_growth(leak) == pytest.approx((235 - 155) / 155)
+    swinging = [1000, 1400, 1100, 1500] * 4  # merges and caches swing around a level
+    assert late_growth(swinging) == pytest.approx(0.0)
+    assert math.isnan(late_growth([1, 2, 3]))
