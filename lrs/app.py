@@ -25,6 +25,7 @@ from lrs.routes.deps import Services
 from lrs.statements.lookup import StoredLookup
 from lrs.statements.recent import RecentIds
 from lrs.store.clickhouse import ClickHouse
+from lrs.util.gctune import tune_gc
 
 
 def build_services(settings: Settings) -> Services:
@@ -56,6 +57,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = svc or build_services(settings)
+        tune_gc(settings.gc_thresholds)
         yield
         app.state.services.publisher.close()
         app.state.services.clickhouse.close()

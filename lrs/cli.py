@@ -94,6 +94,7 @@ def worker() -> None:
     import faust
     from prometheus_client import start_http_server
 
+    from lrs.util.gctune import tune_gc
     from streams.app import create_app
 
     settings = Settings()
@@ -101,6 +102,7 @@ def worker() -> None:
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
     faust_app = create_app(settings)
+    tune_gc(settings.gc_thresholds)
     faust.Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
 

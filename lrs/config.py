@@ -68,6 +68,10 @@ class Settings(BaseSettings):
         50, description="Long-poll cap of worker consumers (Faust fixes 1500 ms; Tansu waits it out)."
     )
 
+    gc_thresholds: str = Field(
+        "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "
+        "worker processes, comma-separated (lrs/util/gctune.py; the interpreter's default is 700,10,10).")
+
     # --- analytics (streams/refresh.py; definitions in docs/metrics.md) ----------------------
     mapping_rules_cache_s: float = Field(10.0, description="How long workers cache a tenant's course mapping rules.")
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
