@@ -54,7 +54,7 @@ async def _read_body(request: Request) -> tuple[Any, list[Part] | None]:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise XAPIError(400, f"request body is not valid JSON: {exc}") from None
-    if too_deep(doc):
+    if too_deep(body):
         raise XAPIError(400, f"request body nests JSON deeper than {MAX_DEPTH} levels")
     return doc, parts
 

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
 
 MAX_DEPTH = 64  # generous for any real extension; the Kafka envelope adds a few levels on top
 
+_KEEP_ONLY_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"')
+_STRING = re.compile(rb'"[^"]*"')
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 
-def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """True if ``value`` nests objects/arrays more than ``limit`` levels (iterative: no recursion limit)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """True if the valid JSON document ``body`` nests objects/arrays more than ``limit`` levels.
+
+    Works on the bytes with C-speed operations instead of walking the parsed objects (that walk was an
+    eighth of a batched POST's time): escaped backslashes and quotes are dropped, then everything but
+    brackets and quotes, then the strings; what is left is the bare bracket structure, and each pass that
+    removes its innermost ``[]``/``{}`` pairs peels one level.
+    """
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Now every quote delimits a string, and a string holds only brackets: "" is an empty string or the
+    # boundary of two adjacent ones (removing it merges them), so most strings go without the regex.
+    structure = body.translate(None, _KEEP_ONLY_STRUCTURE).replace(b'""', b"")
+    if b'"' in structure:
+        structure = _STRING.sub(b"", structure)
+    for _ in range(limit):
+        if not structure:
+            return False
+        structure = _INNERMOST.sub(b"", structure)
+    return bool(structure)
