@@ -91,6 +91,7 @@ class Suite:
     errors: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     max_ingest_rate: float = 0.0
+    max_stored_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.console.is_terminal:
@@ -218,6 +219,7 @@ class Suite:
             self.add(Result(f"{key_base}.cpu_per_1000", f"{label}: CPU ms per 1,000 statements stored ({shares})", "ms",
                             per_k, details=info["cpu"]))
             if per_request == 1000:
+                self.max_stored_rate = max(self.max_stored_rate, rate(accepted, end_to_end))
                 self.add(Result("ingest.batch1000.stored_rate", "batched x1000: acknowledged and stored in ClickHouse",
                                 "statements/s", rate(accepted, end_to_end),
                                 note="from the first request until the last statement is in the raw table"))
@@ -225,7 +227,12 @@ class Suite:
 
     # --- 2. freshness ----------------------------------------------------------------------------------
     def phase_freshness(self) -> None:
-        """Time from POST acknowledged to visible in the raw table, at a share of the maximum ingest rate."""
+        """Time from POST acknowledged to visible in the raw table, at a share of the maximum ingest rate.
+
+        Run twice: at the share of the best *acknowledged* rate (the issue's definition), and at the share of
+        the best rate the whole pipeline *stored* (batched x1000, acknowledged and in ClickHouse). Acks can
+        outrun the sink for a while, so the first load may be near what the 2 cores sustain end to end.
+        """
         assert self.env is not None
         o = self.options
         if not self.max_ingest_rate:
@@ -234,7 +241,16 @@ class Suite:
             calib, _ = self._ingest_run(self.url, corpus.take(3000, seed=o.seed + 100), 100, o.clients,
                                      basic_headers(key, secret))
             self.max_ingest_rate = rate(calib.statements_ok, calib.elapsed_s)
-        offered = max(100.0, self.max_ingest_rate * o.freshness_load)
+        runs = [("freshness", "max", self.max_ingest_rate, FRESHNESS_TARGET)]
+        if self.max_stored_rate:
+            runs.append(("freshness.sustained", "max stored", self.max_stored_rate, None))
+        self.extra["freshness"] = {}
+        for key_base, basis, max_rate, target in runs:
+            self._freshness_run(key_base, basis, max(100.0, max_rate * o.freshness_load), target)
+
+    def _freshness_run(self, key_base: str, basis: str, offered: float, target: Target | None) -> None:
+        assert self.env is not None
+        o = self.options
         tenant, key, secret = self.env.new_tenant("fresh")
         bodies = FreshBodies(corpus.take(20_000, seed=o.seed + 1), 100, salt=tenant)
         probe = FreshnessProbe(self.env, tenant)
@@ -245,21 +261,21 @@ class Suite:
             probe.drain(timeout=60)
         lags = probe.lags_ms()
         s = summarize(lags)
-        info = {**result.as_details(), "offered_statements_per_s": round(offered),
+        info = {**result.as_details(), "offered_statements_per_s": round(offered), "basis": basis,
                 "achieved_statements_per_s": round(rate(result.statements_ok, result.elapsed_s)),
                 "freshness_ms": s.as_dict(), "poll_interval_ms": probe.interval * 1000,
                 "unseen_samples": len(probe.pending), "latency_ms": summarize(result.latencies_ms).as_dict()}
-        self.extra["freshness"] = info
-        share = f"{o.freshness_load:.0%} of max, {offered:,.0f}/s"
-        self.add(Result("freshness.p50", f"freshness ack -> raw table p50 ({share})", "ms", s.p50, details=info))
-        self.add(Result("freshness.p99", f"freshness ack -> raw table p99 ({share})", "ms", s.p99,
-                        target=FRESHNESS_TARGET, details=info))
+        self.extra["freshness"][key_base] = info
+        share = f"{o.freshness_load:.0%} of {basis}, {offered:,.0f}/s"
+        self.add(Result(f"{key_base}.p50", f"freshness ack -> raw table p50 ({share})", "ms", s.p50, details=info))
+        self.add(Result(f"{key_base}.p99", f"freshness ack -> raw table p99 ({share})", "ms", s.p99,
+                        target=target, details=info))
         a = summarize(probe.analytics_lags_ms())
         info["analytics_freshness_ms"] = a.as_dict()
         info["analytics_refresh_s"] = self.env.settings.analytics_refresh_s
-        self.add(Result("freshness.analytics.p50", f"freshness ack -> analytics tables p50 ({share})", "ms", a.p50,
+        self.add(Result(f"{key_base}.analytics.p50", f"freshness ack -> analytics tables p50 ({share})", "ms", a.p50,
                         details=info))
-        self.add(Result("freshness.analytics.p99", f"freshness ack -> analytics tables p99 ({share})", "ms", a.p99,
+        self.add(Result(f"{key_base}.analytics.p99", f"freshness ack -> analytics tables p99 ({share})", "ms", a.p99,
                         details=info))
 
     # --- 6. Ralph side by side --------------------------------------------------------------------------
