@@ -139,7 +139,9 @@ class CpuMeter:
     def report(self, statements: int) -> dict[str, Any]:
         """Seconds and cores used per process, and CPU milliseconds per 1,000 statements."""
         per_k = 1000 / statements if statements else 0.0
-        return {"wall_s": round(self.wall_s, 2), "total_cpu_s": round(sum(self.used_s.values()), 2),
+        total = sum(self.used_s.values())
+        return {"wall_s": round(self.wall_s, 2), "total_cpu_s": round(total, 2),
+                "cpu_ms_per_1000_statements": round(total * per_k * 1000, 1) if statements else None,
                 "processes": {name: {"cpu_s": used, "cores": round(used / self.wall_s, 2) if self.wall_s else 0.0,
                                      "cpu_ms_per_1000_statements": round(used * per_k * 1000, 1)}
                               for name, used in sorted(self.used_s.items(), key=lambda kv: -kv[1])}}
