@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from lrs.config import Settings, settings_env
-from lrs.stack.process import free_ports
+from lrs.stack.process import free_port_run, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,7 +45,8 @@ class BenchEnv:
     def __init__(self, state_dir: Path, *, lrs_workers: int = 2, partitions: int = 6, **overrides: Any) -> None:
         from lrs.stack.stack import LocalStack
 
-        broker, ch_tcp, ch_http, http = free_ports(4)
+        ch_tcp, ch_http, http = free_ports(3)
+        broker = free_port_run(2 * int(overrides.get("brokers", 1)), exclude=(ch_tcp, ch_http, http))
         values: dict[str, Any] = dict(state_dir=state_dir.resolve(), broker_port=broker, clickhouse_tcp_port=ch_tcp,
                                       clickhouse_http_port=ch_http, http_port=http, topic_partitions=partitions,
                                       consistency_wait_s=10.0)

@@ -12,7 +12,8 @@ from rich.table import Table
 from lrs.config import Settings
 
 app = typer.Typer(help="xAPI LRS streaming learning events through Kafka into ClickHouse.", no_args_is_help=True)
-stack_app = typer.Typer(help="The embedded local stack (Tansu broker + ClickHouse server).", no_args_is_help=True)
+stack_app = typer.Typer(help="The embedded local stack (Apache Kafka in KRaft mode + ClickHouse server).",
+                        no_args_is_help=True)
 credentials_app = typer.Typer(help="Basic-auth credentials of tenants (brands).", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(credentials_app, name="credentials")
@@ -37,12 +38,16 @@ def _status_table(statuses) -> Table:
 
 
 @stack_app.command("up")
-def stack_up() -> None:
-    """Start the broker and ClickHouse (idempotent) and wait until both answer."""
+def stack_up(
+    brokers: Annotated[int | None, typer.Option(
+        min=1, max=9, help="Kafka nodes: 1 (default), or 3 for a replicated cluster (replication 3, "
+        "min.insync.replicas 2) to watch a failover. A stack keeps the size it was first started with.")] = None,
+) -> None:
+    """Start the Kafka broker(s) and ClickHouse (idempotent) and wait until all answer."""
     from lrs.stack.stack import LocalStack, StackError
 
     try:
-        console.print(_status_table(LocalStack(Settings()).up()))
+        console.print(_status_table(LocalStack(Settings(), brokers=brokers).up()))
     except StackError as exc:
         _fail(str(exc))
 

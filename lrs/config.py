@@ -6,6 +6,7 @@ Environment variables use the prefix ``LRS_`` (e.g. ``LRS_KAFKA_BOOTSTRAP=broker
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +21,11 @@ class Settings(BaseSettings):
 
     # --- embedded local stack (``lrs stack up``) -------------------------------------------
     state_dir: Path = Field(Path(".lrs"), description="Pid files, logs and ClickHouse data of the local stack.")
-    broker_port: int = Field(19092, description="Port of the embedded Tansu broker.")
+    broker_port: int = Field(19092, description="Client port of the embedded Kafka broker (node 1); node i uses "
+                             "broker_port + 2*(i-1), its KRaft controller the port after that.")
+    brokers: int = Field(1, ge=1, le=9, description="Nodes of the embedded Kafka cluster (`lrs stack up --brokers`).")
+    kafka_lib_dir: Path = Field(Path(sys.prefix) / "share" / "kafka-broker" / "lib", description="Class path of "
+                                "the embedded Kafka broker, filled by scripts/setup.sh from Maven Central.")
     clickhouse_tcp_port: int = Field(19000, description="Native-protocol port of the embedded ClickHouse.")
     clickhouse_http_port: int = Field(18123, description="HTTP port of the embedded ClickHouse.")
 
@@ -38,7 +43,8 @@ class Settings(BaseSettings):
     )
     dead_letter_topic: str = Field("xapi.deadletter", description="Unreadable messages, with the reason.")
     topic_partitions: int = Field(6, description="Partitions created for our topics (unit of parallelism).")
-    topic_replication: int = Field(1, description="Replication factor for created topics (3 in production).")
+    topic_replication: int = Field(
+        -1, description="Replication factor of created topics; -1 = the broker's default.replication.factor.")
 
     # --- HTTP LRS --------------------------------------------------------------------------
     http_host: str = "127.0.0.1"
@@ -63,10 +69,8 @@ class Settings(BaseSettings):
                                  "statements for one partition (up to 512 KiB), so this bounds the worker's memory.")
     sink_batch_within_s: float = 0.2
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
-    kafka_session_timeout_s: float = Field(10.0, description="Group session timeout (Tansu needs ~10 s).")
-    worker_fetch_max_wait_ms: int = Field(
-        50, description="Long-poll cap of worker consumers (Faust fixes 1500 ms; Tansu waits it out)."
-    )
+    kafka_session_timeout_s: float = Field(
+        10.0, description="Group session timeout of the workers: how soon a crashed worker's partitions move.")
 
     gc_thresholds: str = Field(
         "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "
@@ -101,7 +105,7 @@ class Settings(BaseSettings):
     def _default_endpoints(self) -> Settings:
         # Endpoints default to the embedded stack so the CLI works with zero configuration.
         if not self.kafka_bootstrap:
-            self.kafka_bootstrap = f"127.0.0.1:{self.broker_port}"
+            self.kafka_bootstrap = ",".join(f"127.0.0.1:{self.broker_port + 2 * i}" for i in range(self.brokers))
         if not self.clickhouse_url:
             self.clickhouse_url = f"clickhouse://default:@127.0.0.1:{self.clickhouse_tcp_port}/lrs"
         return self

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent setup for a fresh Debian 12 machine: Debian's ClickHouse server (apt, only if missing) and the
-# project with its dev and local extras in .venv/ (LRS_VENV), re-installed only when pyproject.toml changed.
+# Idempotent setup for a fresh Debian 12 machine: Debian's ClickHouse server (apt, only if missing), the
+# project with its dev extras in .venv/ (LRS_VENV), re-installed only when pyproject.toml changed, and the
+# pinned Apache Kafka broker from Maven Central (deploy/kafka-broker/pom.xml) in .venv/share/kafka-broker/lib,
+# fetched again only when that pom changed (Maven's ~/.m2 cache keeps the jars across fresh venvs too).
 # Silent when everything works; on a failure it prints the failing step's output and exits non-zero.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +62,20 @@ fi
 STAMP="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
   quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev,local]'
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
+fi
+
+# Apache Kafka (KRaft) for `lrs stack up`: Java 17+ runs it; Maven resolves the broker and its run-time
+# dependencies from Maven Central. Nothing is built.
+command -v java >/dev/null 2>&1 || [ -n "${JAVA_HOME:-}" ] || apt_install openjdk-17-jre-headless
+command -v mvn >/dev/null 2>&1 || apt_install maven
+KAFKA_POM="deploy/kafka-broker/pom.xml"
+KAFKA_LIB="$VENV/share/kafka-broker/lib"
+KAFKA_STAMP="$KAFKA_LIB/.pom-$(sha256sum "$KAFKA_POM" | cut -c1-16)"
+if [ ! -f "$KAFKA_STAMP" ]; then
+  rm -rf "$KAFKA_LIB"
+  quiet mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/$KAFKA_LIB"
+  touch "$KAFKA_STAMP"
 fi

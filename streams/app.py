@@ -16,7 +16,6 @@ from lrs.config import Settings
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
-from streams.fetch_wait import limit_fetch_wait
 from streams.ownership import owns_first_partition
 from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
@@ -31,7 +30,6 @@ def broker_url(bootstrap: str) -> str:
 
 def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.App:
     """Build the Faust app with the sink agent bound to ``settings``."""
-    limit_fetch_wait(settings.worker_fetch_max_wait_ms)
     app = faust.App(
         settings.worker_app_id,
         broker=broker_url(settings.kafka_bootstrap),
@@ -40,7 +38,6 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         broker_heartbeat_interval=1,
         broker_commit_every=10_000,
         broker_commit_interval=0.5,
-        producer_max_batch_size=1,
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,

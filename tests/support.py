@@ -16,14 +16,15 @@ from typing import Any
 import httpx
 
 from lrs.config import Settings, settings_env
-from lrs.stack.process import free_ports
+from lrs.stack.process import free_port_run, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_settings(state_dir: Path, **overrides: Any) -> Settings:
-    """Settings for an isolated stack on free ports."""
-    broker, ch_tcp, ch_http, http = free_ports(4)
+    """Settings for an isolated stack on free ports (``brokers=3`` for a three-node Kafka cluster)."""
+    ch_tcp, ch_http, http = free_ports(3)
+    broker = free_port_run(2 * int(overrides.get("brokers", 1)), exclude=(ch_tcp, ch_http, http))
     values: dict[str, Any] = dict(
         state_dir=state_dir, broker_port=broker, clickhouse_tcp_port=ch_tcp, clickhouse_http_port=ch_http,
         http_port=http, topic_partitions=4, consistency_wait_s=10.0, sink_batch_within_s=0.1,

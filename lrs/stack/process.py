@@ -208,6 +208,21 @@ def stop(run_dir: Path, name: str, timeout: float = 15.0, sig: int = signal.SIGT
     return stopped
 
 
+def stop_all(run_dir: Path, names: Sequence[str], timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
+    """Stop several processes together: ``sig`` to all, then SIGKILL to those left after ``timeout`` seconds."""
+    live = [t for t in (read_tracked(run_dir, n) for n in names) if t is not None and is_alive(t)]
+    for tracked in live:
+        _signal(tracked, sig)
+    deadline = time.monotonic() + timeout
+    for tracked in live:
+        if not _wait_gone(tracked, max(0.0, deadline - time.monotonic())):
+            _signal(tracked, signal.SIGKILL)
+            _wait_gone(tracked, 10.0)
+        _reap(tracked.pid)
+    for name in names:
+        pid_path(run_dir, name).unlink(missing_ok=True)
+
+
 def kill(run_dir: Path, name: str) -> bool:
     """SIGKILL ``name`` (a crash, for tests), wait until it is gone and remove its pid file."""
     tracked = read_tracked(run_dir, name)
@@ -232,6 +247,16 @@ def free_ports(count: int) -> list[int]:
     for sock in socks:
         sock.close()
     return ports
+
+
+def free_port_run(count: int, exclude: Sequence[int] = ()) -> int:
+    """The first of ``count`` consecutive ports free right now on 127.0.0.1 (a Kafka cluster's listeners)."""
+    for _ in range(200):
+        first = free_ports(1)[0]
+        ports = range(first, first + count)
+        if first + count <= 65535 and not set(ports) & set(exclude) and not any(map(port_in_use, ports)):
+            return first
+    raise StackError(f"no run of {count} free ports found on 127.0.0.1")
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -1,8 +1,8 @@
-"""``lrs stack up|down|status``: the embedded broker and ClickHouse server, plus LRS/worker processes of the demo.
+"""``lrs stack up|down|status``: the embedded Kafka broker(s) and ClickHouse server, plus LRS/worker processes.
 
 State lives in ``settings.state_dir``: pid files in ``run/``, logs in ``logs/`` (ClickHouse's own under
-``clickhouse/logs/``) and ClickHouse's data in ``clickhouse/data/``. Only processes recorded in pid files by
-this stack are ever signalled.
+``clickhouse/logs/``), ClickHouse's data in ``clickhouse/data/`` and each Kafka node's configuration and log in
+``kafka/node-N/``. Only processes recorded in pid files by this stack are ever signalled.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lrs.stack.process import StackError
 
 __all__ = ["SERVICES", "LocalStack", "ServiceStatus", "StackError"]
 
+# Services of a one-broker stack; with ``settings.brokers`` > 1 the other nodes are ``broker-2``, ``broker-3``...
 SERVICES = ("broker", "clickhouse")
 
 
@@ -50,26 +51,40 @@ class _Service:
 class LocalStack:
     """Starts, checks and stops the local services; only ever touches processes it started itself."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, brokers: int | None = None) -> None:
+        """``brokers``: Kafka nodes asked for on the command line (else those recorded, else the setting)."""
         self.settings = settings
+        self._requested_brokers = brokers
         # Absolute, so pid files and ClickHouse's config do not depend on the caller's working directory.
         self.state_dir = Path(settings.state_dir).expanduser().resolve()
         self.run_dir = self.state_dir / "run"
         self.log_dir = self.state_dir / "logs"
         s = settings
         ch_ports = (s.clickhouse_tcp_port, s.clickhouse_http_port)
-        self._services = {
-            "broker": _Service(
-                name="broker", argv=lambda: broker.argv(s), env=broker.env,
-                ports=((s.broker_port, broker.PORT_SETTING),), address=broker.address(s),
-                is_ready=lambda t: broker.is_ready(s.broker_port, t), logs=(self.log_dir / "broker.log",),
-                stop_signal=broker.STOP_SIGNAL),
+        # A Kafka cluster keeps the size it was formatted with (its quorum is written into every node's log).
+        self.brokers = brokers or broker.recorded_nodes(self.state_dir) or settings.brokers
+        self._services = {name: self._broker_service(node) for node, name in self.broker_names()}
+        self._services.update({
             "clickhouse": _Service(
                 name="clickhouse", argv=lambda: clickhouse.argv(s, self.state_dir), env=lambda: None,
                 ports=tuple(zip(ch_ports, clickhouse.PORT_SETTINGS, strict=True)),
                 address=clickhouse.address(s), is_ready=lambda t: clickhouse.is_ready(s.clickhouse_http_port, t),
                 logs=clickhouse.log_paths(self.state_dir)),
-        }
+        })
+        self.services = tuple(self._services)
+
+    def broker_names(self) -> list[tuple[int, str]]:
+        """(node id, service name) of each Kafka node of this stack."""
+        return [(node, broker.service_name(node)) for node in range(1, self.brokers + 1)]
+
+    def _broker_service(self, node: int) -> _Service:
+        s = self.settings
+        port = broker.client_port(s, node)
+        return _Service(
+            name=broker.service_name(node), argv=lambda: broker.prepare(s, self.state_dir, node), env=lambda: None,
+            ports=((port, broker.PORT_SETTING), (broker.controller_port(s, node), broker.PORT_SETTING)),
+            address=broker.address(s, node), is_ready=lambda t: broker.is_ready(port, t),
+            logs=(self.log_dir / f"{broker.service_name(node)}.log",))
 
     # --- whole stack ------------------------------------------------------------------------------
     def up(self, timeout: float = 30.0) -> list[ServiceStatus]:
@@ -78,16 +93,25 @@ class LocalStack:
         Services already running (per their pid files) are left alone. Raises StackError if a port is taken
         by another program, a binary is missing, or a service is not ready within ``timeout`` seconds.
         """
-        self._start(list(SERVICES), timeout)
+        recorded = broker.recorded_nodes(self.state_dir)
+        if recorded and recorded != self.brokers:
+            raise StackError(f"the Kafka cluster in {self.state_dir / 'kafka'} has {recorded} node(s), not "
+                             f"{self.brokers}: run `lrs stack up --brokers {recorded}`, or `lrs stack down` "
+                             f"and remove that directory (its log is lost) to start a new one")
+        broker.record_nodes(self.state_dir, self.brokers)
+        self._start(list(self.services), timeout)
         return self.status()
 
     def down(self) -> list[ServiceStatus]:
-        """Stop every process this stack started (apps first, then ClickHouse, then the broker); safe if none run."""
-        apps = [n for n in process.tracked_names(self.run_dir) if n not in SERVICES]
-        for name in apps:
-            process.stop(self.run_dir, name)
-        for name in ("clickhouse", "broker"):
-            process.stop(self.run_dir, name, sig=self._services[name].stop_signal)
+        """Stop every process this stack started (apps first, then ClickHouse, then the brokers); safe if none run."""
+        tracked = process.tracked_names(self.run_dir)
+        for name in tracked:
+            if not _is_service(name):
+                process.stop(self.run_dir, name)
+        process.stop(self.run_dir, "clickhouse")
+        # All Kafka nodes at once: a node stopping alone waits for the quorum to move its leaderships away.
+        nodes = sorted({n for n in tracked if _is_broker(n)} | {name for _, name in self.broker_names()})
+        process.stop_all(self.run_dir, nodes)
         return self.status()
 
     def status(self) -> list[ServiceStatus]:
@@ -103,7 +127,7 @@ class LocalStack:
             result.append(ServiceStatus(name, tracked is not None, tracked.pid if tracked else None,
                                         service.address, detail))
         for name in process.tracked_names(self.run_dir):
-            if name not in SERVICES:
+            if not _is_service(name):
                 tracked = process.running(self.run_dir, name)
                 address = f"http://127.0.0.1:{self.settings.http_port}/xapi" if name == "lrs" else ""
                 result.append(ServiceStatus(name, tracked is not None, tracked.pid if tracked else None, address,
@@ -112,7 +136,7 @@ class LocalStack:
 
     # --- one service (fault-injection tests) ------------------------------------------------------
     def start_service(self, name: str, timeout: float = 30.0) -> None:
-        """Start ``broker`` or ``clickhouse`` unless it runs, and wait until it answers."""
+        """Start ``broker`` (``broker-N``) or ``clickhouse`` unless it runs, and wait until it answers."""
         self._start([self._service(name).name], timeout)
 
     def stop_service(self, name: str) -> None:
@@ -136,7 +160,7 @@ class LocalStack:
         Idempotent: if a process of that name runs already, its pid is returned. Output goes to
         ``<state_dir>/logs/NAME.log``.
         """
-        if name in SERVICES:
+        if _is_service(name):
             raise ValueError(f"{name!r} is a stack service; use start_service")
         tracked = process.running(self.run_dir, name)
         if tracked is None:
@@ -149,7 +173,7 @@ class LocalStack:
         try:
             return self._services[name]
         except KeyError:
-            raise ValueError(f"unknown service {name!r}; expected one of {', '.join(SERVICES)}") from None
+            raise ValueError(f"unknown service {name!r}; expected one of {', '.join(self.services)}") from None
 
     def _start(self, names: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -170,7 +194,7 @@ class LocalStack:
                 process.start_detached(service.name, commands[service.name], run_dir=self.run_dir,
                                        log_path=service.logs[0], env=service.env(), cwd=self.state_dir)
                 started.append(service.name)
-            # Both boot in parallel; then wait for each (also for ones that ran already).
+            # All boot in parallel; then wait for each (also for ones that ran already).
             for name in names:
                 self._wait_ready(self._services[name], deadline, timeout)
         except BaseException:
@@ -197,6 +221,20 @@ class LocalStack:
                                  f"within {timeout:g}s{self._log_report(service)}")
             time.sleep(0.05)
 
+    def leader_of(self, topic: str, partition: int = 0) -> str:
+        """Service name of the Kafka node that leads ``topic``'s ``partition`` now (failover tests)."""
+        from kafka import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap, client_id="lrs-stack-probe")
+        try:
+            described = admin.describe_topics([topic])
+        finally:
+            admin.close()
+        for part in described[0]["partitions"]:
+            if part["partition"] == partition:
+                return broker.service_name(int(part["leader"]))
+        raise StackError(f"topic {topic} has no partition {partition}")
+
     @staticmethod
     def _log_report(service: _Service) -> str:
         parts = []
@@ -205,3 +243,12 @@ class LocalStack:
             if tail:
                 parts.append(f"\n--- last lines of {path}:\n{tail}")
         return "".join(parts) or f" (no output in {service.logs[0]})"
+
+
+def _is_broker(name: str) -> bool:
+    return name == "broker" or name.startswith("broker-")
+
+
+def _is_service(name: str) -> bool:
+    """Whether a pid-file name is an infrastructure service of the stack (not an LRS or worker process)."""
+    return name == "clickhouse" or _is_broker(name)

@@ -17,13 +17,14 @@ from kafka import KafkaAdminClient
 from lrs.config import Settings
 from lrs.stack import clickhouse, process
 from lrs.stack.stack import LocalStack, StackError
-from tests.support import free_ports
+from tests.support import free_port_run, free_ports
 
 pytestmark = pytest.mark.integration
 
 
 def _settings(state_dir: Path) -> Settings:
-    broker, tcp, http = free_ports(3)
+    tcp, http = free_ports(2)
+    broker = free_port_run(2, exclude=(tcp, http))
     return Settings(state_dir=state_dir, broker_port=broker, clickhouse_tcp_port=tcp, clickhouse_http_port=http)
 
 

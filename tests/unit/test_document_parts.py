@@ -145,18 +145,3 @@ def test_delete_one_and_many() -> None:
     docs = [stored(), StoredDoc("d2", "", "", "", "", 1, 1, "rx", 1)]
     many = decide(command(op="delete", doc_id=None, registration=None), docs, 7)
     assert [r[5] for r in many.rows] == ["d1"], "already deleted documents get no new version"
-
-
-def test_worker_consumers_get_a_short_long_poll(monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
-    from faust.transport.drivers import aiokafka as driver
-
-    from streams.fetch_wait import limit_fetch_wait
-
-    monkeypatch.setattr(driver.AIOKafkaConsumerThread, "_create_worker_consumer",
-                        lambda self, transport: SimpleNamespace(_fetch_max_wait_ms=1500))
-    limit_fetch_wait(40)
-    limit_fetch_wait(25)  # applying it again replaces the cap instead of stacking wrappers
-    consumer = driver.AIOKafkaConsumerThread._create_worker_consumer(None, None)
-    assert consumer._fetch_max_wait_ms == 25
