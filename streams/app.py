@@ -40,7 +40,6 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         broker_commit_interval=0.5,
         consumer_auto_offset_reset="earliest",
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=settings.topic_replication,
         topic_allow_declare=False,
         web_enabled=False,
         web_bind="127.0.0.1",
