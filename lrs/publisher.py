@@ -7,9 +7,11 @@ answers 503) while the broker is down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from kafka import KafkaProducer
@@ -35,6 +37,8 @@ class Publisher:
         self._producer: KafkaProducer | None = None
         self._known_topics: set[str] = set()
         self._lock = threading.Lock()
+        # The one thread that creates producers and makes first sends (both may block on an absent broker).
+        self._connector = ThreadPoolExecutor(1, thread_name_prefix="lrs-kafka-connect")
         # Highest offset this process was acknowledged per partition: the read-your-writes target.
         self.produced: dict[int, int] = {}
 
@@ -67,15 +71,26 @@ class Publisher:
         """
         start = time.perf_counter()
         topic = self.settings.statements_topic
+        producer: KafkaProducer | None = self._producer
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.produce_timeout_s + 2
         try:
-            if topic in self._known_topics:
+            if producer is not None and topic in self._known_topics:
                 # The topic's partitions are known, so send() only appends to the producer's buffer.
-                futures = self._send_grouped(topic, tenant, client_key, keyed)
-            else:  # the first send may block up to max_block_ms fetching metadata: keep that off the event loop
-                futures = await asyncio.to_thread(self._send_grouped, topic, tenant, client_key, keyed)
+                futures = self._send_grouped(producer, topic, tenant, client_key, keyed)
+            else:
+                # Creating the producer and the first send block while the broker is unreachable (kafka-python
+                # probes it without a bound): off the event loop, on one thread, and never past the deadline.
+                producer = await asyncio.wait_for(loop.run_in_executor(self._connector, self._get_producer),
+                                                  deadline - loop.time())
+                futures = await asyncio.wait_for(
+                    loop.run_in_executor(self._connector, self._send_grouped, producer, topic, tenant, client_key,
+                                         keyed), deadline - loop.time())
                 self._known_topics.add(topic)
-            results = await asyncio.wait_for(_all_acknowledged(futures), self.settings.produce_timeout_s + 2)
+            results = await asyncio.wait_for(_all_acknowledged(futures), max(0.01, deadline - loop.time()))
         except (KafkaError, OSError, TimeoutError) as exc:
+            if producer is not None:
+                self._discard(producer)
             raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
         with self._lock:
             for meta in results:
@@ -85,9 +100,9 @@ class Publisher:
                 self.board.record({meta.partition: self.produced[meta.partition] for meta in results})
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
-    def _send_grouped(self, topic: str, tenant: str, client_key: str,
+    @staticmethod
+    def _send_grouped(producer: KafkaProducer, topic: str, tenant: str, client_key: str,
                       keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> list[FutureRecordMetadata]:
-        producer = self._get_producer()
         partitions = sorted(producer.partitions_for(topic))
         return [producer.send(topic, key=key, value=encode_statements(tenant, client_key, bodies), partition=partition)
                 for partition, key, bodies in group_by_partition(keyed, partitions)]
@@ -98,11 +113,30 @@ class Publisher:
         Not recorded in ``produced``: that is the statements sink's read-your-writes target only.
         """
         deadline = time.perf_counter() + self.settings.produce_timeout_s
+        producer = None
         try:
-            future = self._get_producer().send(topic, key=key, value=value)
+            producer = self._get_producer()
+            future = producer.send(topic, key=key, value=value)
             future.get(timeout=max(0.01, deadline - time.perf_counter()))
         except (KafkaError, OSError) as exc:
+            if producer is not None:
+                self._discard(producer)
             raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
+
+    def _discard(self, failed: KafkaProducer) -> None:
+        """Replace the producer after a failed delivery; the next request gets a new one.
+
+        kafka-python 3.0.12 resets an idempotent producer's id when a batch expires (the broker was unreachable
+        longer than the delivery timeout) but never asks the broker for a new one, so that producer would
+        refuse every later message. A new producer gets a new id; its old batches fail (503), which their
+        requests answered already. Closed in a thread: ``close`` waits for the I/O thread.
+        """
+        with self._lock:
+            if self._producer is not failed:
+                return  # another request replaced it already
+            self._producer = None
+            self._known_topics.clear()
+        threading.Thread(target=failed.close, kwargs={"timeout": 0}, name="lrs-producer-close", daemon=True).start()
 
     def produced_offsets(self) -> dict[int, int]:
         """The highest acknowledged offset per partition, of every LRS process on this host if shared."""
@@ -115,7 +149,9 @@ class Publisher:
         """Flush and close the producer."""
         with self._lock:
             if self._producer is not None:
-                self._producer.close(timeout=2)
+                # Unsent messages were never acknowledged: their requests got 503.
+                with contextlib.suppress(KafkaError):
+                    self._producer.close(timeout=2)
                 self._producer = None
                 self._known_topics.clear()
 

@@ -231,8 +231,8 @@ class LocalStack:
         finally:
             admin.close()
         for part in described[0]["partitions"]:
-            if part["partition"] == partition:
-                return broker.service_name(int(part["leader"]))
+            if part["partition_index"] == partition:
+                return broker.service_name(int(part["leader_id"]))
         raise StackError(f"topic {topic} has no partition {partition}")
 
     @staticmethod
