@@ -38,11 +38,13 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 async def _read_body(request: Request) -> tuple[Any, list[Part] | None]:
     """The statement JSON of a request and, for multipart/mixed, its attachment parts."""
-    content_type = request.headers.get("content-type", "application/json").lower()
+    raw_type = request.headers.get("content-type", "application/json")
+    content_type = raw_type.lower()
     body = await request.body()
     parts = None
     if content_type.startswith("multipart/mixed"):
-        all_parts = parse_multipart(body, content_type)
+        # The boundary is case-sensitive (RFC 2046): parse with the header as sent.
+        all_parts = parse_multipart(body, raw_type)
         first = all_parts[0]
         if not first.headers.get("content-type", "").lower().startswith("application/json"):
             raise XAPIError(400, "the first part of a multipart/mixed request must be application/json")
