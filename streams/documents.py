@@ -8,7 +8,7 @@ waiting LRS polls for, and only then acks the message.
 
 At-least-once: a redelivered command finds its result row (answered before) or its request_id on the
 document row (applied, result not yet written) and is not applied twice. Nothing here depends on Kafka
-end offsets (Tansu reports them wrongly).
+end offsets: the writer's own result rows are the record of what was applied.
 """
 
 from __future__ import annotations

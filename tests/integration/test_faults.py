@@ -200,7 +200,7 @@ def test_broker_killed_under_load_keeps_everything_acknowledged(own_pipeline: Pi
         sender.stopping.set()
     assert acked_before > 0
     down = [status for sent, done, status in sender.answers if sent > killed + 1 and done < restarted]
-    assert down and set(down) == {503}, f"while the broker was down: {sorted(set(down))} ({len(down)} requests); {[(round(a - killed, 1), round(b - killed, 1), c) for a, b, c in sender.answers[-30:]]}, restarted {restarted - killed}"
+    assert down and set(down) == {503}, f"while the broker was down: {sorted(set(down))} ({len(down)} requests)"
     assert own_pipeline.lrs.proc.poll() is None and own_pipeline.workers[0].proc.poll() is None
     _assert_exactly_once(own_pipeline, sender)
 

@@ -1,4 +1,4 @@
-"""The embedded local stack: real Tansu broker and ClickHouse server on free loopback ports, in a tmp state dir."""
+"""The embedded local stack: real Apache Kafka (KRaft) and ClickHouse on free loopback ports, in a tmp state dir."""
 
 from __future__ import annotations
 
@@ -158,3 +158,34 @@ def test_service_dying_at_start_reports_its_log(stack: LocalStack, monkeypatch: 
         stack.up(timeout=20)
     assert "last lines of" in str(error.value)
     assert not any(s.running for s in stack.status())
+
+
+def test_broker_log_is_formatted_once_and_kept(stack: LocalStack) -> None:
+    """KRaft storage is formatted on the first start only: a topic survives stop and kill -9 of the broker."""
+    from kafka.admin import NewTopic
+
+    stack.up()
+    meta = stack.state_dir / "kafka" / "node-1" / "data" / "meta.properties"
+    formatted = meta.read_text()
+    admin = KafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap, request_timeout_ms=10_000)
+    admin.create_topics([NewTopic("kept", 2, 1)])
+    admin.close()
+    stack.stop_service("broker")
+    stack.start_service("broker")
+    stack.kill_service("broker")
+    stack.start_service("broker")
+    admin = KafkaAdminClient(bootstrap_servers=stack.settings.kafka_bootstrap, request_timeout_ms=10_000)
+    try:
+        assert "kept" in admin.list_topics()
+    finally:
+        admin.close()
+    assert meta.read_text() == formatted, "not formatted again"
+
+
+def test_cluster_keeps_the_size_it_was_created_with(stack: LocalStack) -> None:
+    (stack.state_dir / "kafka").mkdir(parents=True)
+    (stack.state_dir / "kafka" / "nodes").write_text("3\n")
+    assert LocalStack(stack.settings).broker_names() == [(1, "broker"), (2, "broker-2"), (3, "broker-3")]
+    with pytest.raises(StackError, match="--brokers 3"):
+        LocalStack(stack.settings, brokers=1).up()
+    assert process.tracked_names(stack.run_dir) == [], "nothing started"
