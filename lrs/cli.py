@@ -1,14 +1,24 @@
-"""The ``lrs`` command line: local stack, LRS server, workers, schema, credentials, demo."""
+"""The ``lrs`` command line: local stack, LRS server, workers, schema, credentials, demo, doctor.
+
+Run through :func:`main` (the ``lrs`` script and ``python -m lrs.cli``): an expected failure prints one line on
+stderr naming the cause and the fix and exits with its own code (``lrs/cli_errors.py``); tracebacks only with
+``--debug`` or ``LRS_DEBUG=1``.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Annotated
+import os
+import sys
+from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from lrs.cli_errors import CliFailure, ExitCode, explain
 from lrs.config import Settings
 
 app = typer.Typer(help="xAPI LRS streaming learning events through Kafka into ClickHouse.", no_args_is_help=True)
@@ -22,11 +32,91 @@ analytics_app = typer.Typer(help="Engagement and drop-off analytics (docs/metric
 app.add_typer(courses_app, name="courses")
 app.add_typer(analytics_app, name="analytics")
 console = Console()
+_debug = False  # set by the global --debug option (or LRS_DEBUG=1)
 
 
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="On failure print the traceback too (also LRS_DEBUG=1).")]
+    = False,
+) -> None:
+    """xAPI LRS streaming learning events through Kafka into ClickHouse. Exit codes: see README.md."""
+    global _debug
+    _debug = debug
+
+
+def _print_json(data: Any) -> None:
+    """Machine-readable output: one JSON document on stdout (no colours, no wrapping)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _require_tenant(clickhouse: Any, tenant: str) -> None:
+    """CliFailure(NOT_FOUND) unless ``tenant`` ever had a credential (that is how a tenant comes to exist)."""
+    if not clickhouse.run("credentials_list", {"tenant": tenant}):
+        raise CliFailure(ExitCode.NOT_FOUND, f"unknown tenant '{tenant}' (it has no credentials): check the name, "
+                         f"or create it with `lrs credentials add --tenant {tenant}`")
+
+
+def _read_json_file(path: str) -> Any:
+    """The parsed JSON file at ``path``; CliFailure(BAD_INPUT) naming the file and the problem."""
+    import orjson
+
+    try:
+        with open(path, "rb") as handle:
+            return orjson.loads(handle.read())
+    except orjson.JSONDecodeError as exc:
+        raise CliFailure(ExitCode.BAD_INPUT, f"{path} is not valid JSON ({exc}): fix the file") from exc
+
+
+def _debug_wanted() -> bool:
+    if _debug:
+        return True
+    try:
+        return Settings().debug
+    except Exception:  # an invalid setting is itself the failure being reported
+        return os.environ.get("LRS_DEBUG", "").lower() in ("1", "true", "yes", "on")
+
+
+# Typer 0.2x runs its own copy of click: its usage errors are not click's classes.
+_ClickException: type[Exception] = getattr(getattr(typer, "_click", None), "ClickException", click.ClickException)
+# Loggers of the client libraries: they log each failed connection with a traceback before raising.
+_CLIENT_LOGGERS = ("clickhouse_driver", "kafka")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map expected failures to one stderr line and an exit code (``ExitCode``)."""
+    if not _debug_wanted():
+        for name in _CLIENT_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="lrs", standalone_mode=False)
+    except _ClickException as exc:  # usage errors keep click's message and its code 2
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)
+        return int(getattr(exc, "exit_code", ExitCode.USAGE))
+    except (typer.Abort, click.exceptions.Abort) as exc:  # click wraps EOFError (a connection closed) in Abort
+        return _report(exc.__cause__ or KeyboardInterrupt())
+    except Exception as exc:
+        return _report(exc)
+    return result if isinstance(result, int) else 0
+
+
+def _report(exc: BaseException) -> int:
+    """Print ``exc`` as one line on stderr (plus the traceback in debug mode); its exit code."""
+    try:
+        settings: Settings | None = Settings()
+    except Exception:
+        settings = None
+    code, message = explain(exc, settings)
+    if _debug_wanted():
+        import traceback
+
+        traceback.print_exception(exc)
+    sys.stderr.write(f"lrs: error: {message}\n")
+    sys.stderr.flush()
+    return int(code)
 
 
 def _status_table(statuses) -> Table:
@@ -44,12 +134,9 @@ def stack_up(
         "min.insync.replicas 2) to watch a failover. A stack keeps the size it was first started with.")] = None,
 ) -> None:
     """Start the Kafka broker(s) and ClickHouse (idempotent) and wait until all answer."""
-    from lrs.stack.stack import LocalStack, StackError
+    from lrs.stack.stack import LocalStack
 
-    try:
-        console.print(_status_table(LocalStack(Settings(), brokers=brokers).up()))
-    except StackError as exc:
-        _fail(str(exc))
+    console.print(_status_table(LocalStack(Settings(), brokers=brokers).up()))
 
 
 @stack_app.command("down")
@@ -61,11 +148,20 @@ def stack_down() -> None:
 
 
 @stack_app.command("status")
-def stack_status() -> None:
-    """Show whether the local services run."""
+def stack_status(
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of {name, running, pid, address, detail}.")]
+    = False,
+) -> None:
+    """Show whether the local services (and LRS/worker processes started by `lrs demo`) run."""
+    from dataclasses import asdict
+
     from lrs.stack.stack import LocalStack
 
-    console.print(_status_table(LocalStack(Settings()).status()))
+    statuses = LocalStack(Settings()).status()
+    if as_json:
+        _print_json([asdict(s) for s in statuses])
+    else:
+        console.print(_status_table(statuses))
 
 
 @app.command()
@@ -88,7 +184,11 @@ def serve(
     """Run the HTTP LRS on LRS_HTTP_HOST:LRS_HTTP_PORT."""
     import uvicorn
 
+    from lrs.stack.process import ensure_port_free
+
     settings = Settings()
+    # uvicorn would log the bind error and exit 1; say which setting moves it instead.
+    ensure_port_free(settings.http_port, "http_port", settings.http_host)
     uvicorn.run("lrs.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
                 workers=workers, log_level="warning", access_log=False)
 
@@ -103,6 +203,8 @@ def worker() -> None:
     from streams.app import create_app
 
     settings = Settings()
+    for name in _CLIENT_LOGGERS:  # a long-running worker logs its connection trouble
+        logging.getLogger(name).setLevel(logging.NOTSET)
     logging.basicConfig(level=logging.INFO)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
@@ -118,27 +220,33 @@ def credentials_add(
     scope: Annotated[list[str], typer.Option(help="Scopes (repeatable); default: all.")] = None,  # noqa: B006
 ) -> None:
     """Create a key/secret pair; the secret is printed once and stored hashed."""
-    from lrs.auth.credentials import CredentialError, CredentialStore
-    from lrs.store.clickhouse import ClickHouse
-
-    settings = Settings()
-    store = CredentialStore(settings, ClickHouse(settings, size=1))
-    try:
-        key, secret = store.create(tenant, name, tuple(scope or ("all",)))
-    except CredentialError as exc:
-        _fail(str(exc))
-    console.print(f"key:    {key}\nsecret: {secret}\ntenant: {tenant}")
-
-
-@credentials_app.command("list")
-def credentials_list(tenant: Annotated[str, typer.Option(help="Tenant to list.")]) -> None:
-    """List a tenant's keys (never secrets)."""
     from lrs.auth.credentials import CredentialStore
     from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
+    store = CredentialStore(settings, ClickHouse(settings, size=1))
+    key, secret = store.create(tenant, name, tuple(scope or ("all",)))
+    console.print(f"key:    {key}\nsecret: {secret}\ntenant: {tenant}")
+
+
+@credentials_app.command("list")
+def credentials_list(
+    tenant: Annotated[str, typer.Option(help="Tenant to list.")],
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of {key, name, scopes, revoked}.")] = False,
+) -> None:
+    """List a tenant's keys (never secrets); an unknown tenant is an error (exit code 7)."""
+    from lrs.auth.credentials import CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    settings = Settings()
+    clickhouse = ClickHouse(settings, size=1)
+    _require_tenant(clickhouse, tenant)
+    keys = CredentialStore(settings, clickhouse).list(tenant)
+    if as_json:
+        _print_json(keys)
+        return
     table = Table("key", "name", "scopes", "revoked")
-    for c in CredentialStore(settings, ClickHouse(settings, size=1)).list(tenant):
+    for c in keys:
         table.add_row(c["key"], c["name"], ",".join(c["scopes"]), str(c["revoked"]))
     console.print(table)
 
@@ -146,28 +254,22 @@ def credentials_list(tenant: Annotated[str, typer.Option(help="Tenant to list.")
 @credentials_app.command("rotate")
 def credentials_rotate(key: str) -> None:
     """Give a key a new secret (the old one stops working within seconds)."""
-    from lrs.auth.credentials import CredentialError, CredentialStore
+    from lrs.auth.credentials import CredentialStore
     from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
-    try:
-        secret = CredentialStore(settings, ClickHouse(settings, size=1)).rotate(key)
-    except CredentialError as exc:
-        _fail(str(exc))
+    secret = CredentialStore(settings, ClickHouse(settings, size=1)).rotate(key)
     console.print(f"key:    {key}\nsecret: {secret}")
 
 
 @credentials_app.command("revoke")
 def credentials_revoke(key: str) -> None:
     """Revoke a key for good."""
-    from lrs.auth.credentials import CredentialError, CredentialStore
+    from lrs.auth.credentials import CredentialStore
     from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
-    try:
-        CredentialStore(settings, ClickHouse(settings, size=1)).revoke(key)
-    except CredentialError as exc:
-        _fail(str(exc))
+    CredentialStore(settings, ClickHouse(settings, size=1)).revoke(key)
     console.print(f"revoked {key}")
 
 
@@ -177,20 +279,17 @@ def courses_import(
     tenant: Annotated[str, typer.Option(help="Tenant (brand) the courses belong to.")],
 ) -> None:
     """Declare course structures from a file (replaces each course's previous declaration)."""
-    import orjson
-
     from lrs.courses import StructureError, declare_structure
     from lrs.publisher import Publisher
     from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
+    declared = _read_json_file(file)  # before connecting: a bad file is reported even with the stack down
     publisher = Publisher(settings)
     try:
-        with open(file, "rb") as handle:
-            courses = declare_structure(settings, ClickHouse(settings, size=1), publisher.send, tenant,
-                                        orjson.loads(handle.read()))
-    except (OSError, orjson.JSONDecodeError, StructureError) as exc:
-        _fail(f"{file}: {exc}")
+        courses = declare_structure(settings, ClickHouse(settings, size=1), publisher.send, tenant, declared)
+    except StructureError as exc:
+        raise CliFailure(ExitCode.BAD_INPUT, f"{file}: {exc}: fix the file") from exc
     finally:
         publisher.close()
     console.print(f"declared {len(courses)} course(s) for {tenant}; their analytics will be recomputed")
@@ -203,8 +302,10 @@ def courses_show(tenant: Annotated[str, typer.Option(help="Tenant to show.")]) -
     from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
+    clickhouse = ClickHouse(settings, size=1)
+    _require_tenant(clickhouse, tenant)
     table = Table("course", "position", "module", "name")
-    for course in current_structure(ClickHouse(settings, size=1), tenant):
+    for course in current_structure(clickhouse, tenant):
         for module in course["modules"]:
             table.add_row(course["course_id"], str(module["position"]), module["module_id"], module["name"])
     console.print(table)
@@ -248,7 +349,9 @@ def analytics_refresh(tenant: Annotated[str, typer.Option(help="Tenant whose cou
     from streams.analytics import marker_key, marker_value
 
     settings = Settings()
-    courses = [c for (c,) in ClickHouse(settings, size=1).run("analytics_tenant_courses", {"tenant": tenant})]
+    clickhouse = ClickHouse(settings, size=1)
+    _require_tenant(clickhouse, tenant)
+    courses = [c for (c,) in clickhouse.run("analytics_tenant_courses", {"tenant": tenant})]
     publisher = Publisher(settings)
     try:
         for course_id in courses:
@@ -267,12 +370,8 @@ def demo(
 ) -> None:
     """Bring the stack up, run LRS + worker, send a generated brand cohort, print the summary."""
     from lrs.demo.run import run_demo
-    from lrs.stack.stack import StackError
 
-    try:
-        run_demo(Settings(), learners=learners, tenant=tenant, seed=seed, console=console)
-    except StackError as exc:
-        _fail(str(exc))
+    run_demo(Settings(), learners=learners, tenant=tenant, seed=seed, console=console)
 
 
 @app.command()
@@ -284,8 +383,10 @@ def report(
     from pathlib import Path
 
     from lrs.report.html import clickhouse_runner, write_report
+    from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
+    _require_tenant(ClickHouse(settings, size=1), tenant)
     path = write_report(clickhouse_runner(settings), tenant, Path(out),
                         session_cap_s=int(settings.analytics_session_cap_s))
     console.print(f"report written: {path.resolve()}")
@@ -306,7 +407,6 @@ def bench(ctx: typer.Context) -> None:
     raise typer.Exit(bench_main(ctx.args))
 
 
-
 @app.command()
 def erase(
     tenant: Annotated[str, typer.Option(help="Tenant (brand) the learner belongs to.")],
@@ -317,29 +417,34 @@ def erase(
     import orjson
 
     from lrs.erasure import ErasureError, request_erasure, wait_applied
-    from lrs.publisher import BrokerUnavailable, Publisher
+    from lrs.publisher import Publisher
     from lrs.store.clickhouse import ClickHouse
 
     settings = Settings()
     try:
         parsed = orjson.loads(agent)
-        if not isinstance(parsed, dict):
-            raise ErasureError("agent must be a JSON object")
-        publisher = Publisher(settings)
+    except orjson.JSONDecodeError as exc:
+        raise ErasureError(f"agent is not valid JSON ({exc})") from exc
+    if not isinstance(parsed, dict):
+        raise ErasureError("agent must be a JSON object")
+    clickhouse = ClickHouse(settings, size=1)
+    _require_tenant(clickhouse, tenant)
+    publisher = Publisher(settings)
+    try:
         erasure = request_erasure(settings, publisher, tenant, parsed)
+    finally:
         publisher.close()
-    except (orjson.JSONDecodeError, ErasureError, BrokerUnavailable) as exc:
-        _fail(str(exc))
     console.print(f"erasure {erasure.request_id} accepted for {len(erasure.ifis)} identifier(s)")
     if wait <= 0:
         return
-    done = wait_applied(ClickHouse(settings, size=1), erasure, wait)
+    done = wait_applied(clickhouse, erasure, wait)
     if done is None:
-        _fail(f"not applied within {wait:.0f}s (are workers running?); it stays queued and will be applied")
+        raise CliFailure(ExitCode.TIMEOUT, f"erasure not applied within {wait:.0f}s: it stays queued and will be "
+                         "applied; check that workers run (`lrs doctor`) and wait longer with --wait")
     statements, documents = done
     console.print(f"[green]erased[/green]: {statements} statement(s), {documents} document(s); "
                   "the affected courses are being recomputed without them")
 
 
 if __name__ == "__main__":
-    app()
+    sys.exit(main())

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "
         "worker processes, comma-separated (lrs/util/gctune.py; the interpreter's default is 700,10,10).")
 
+    debug: bool = Field(False, description="CLI: print the traceback of a failure, not only its one-line message.")
+
     # --- analytics (streams/refresh.py; definitions in docs/metrics.md) ----------------------
     mapping_rules_cache_s: float = Field(10.0, description="How long workers cache a tenant's course mapping rules.")
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")

@@ -45,6 +45,10 @@ class CredentialError(ValueError):
     """Invalid tenant, scope or unknown key in a credentials command."""
 
 
+class UnknownCredential(CredentialError):
+    """No credential has the key named in a command (the CLI exits with its 'not found' code)."""
+
+
 class CredentialStore:
     """Create, rotate, revoke and verify credentials."""
 
@@ -79,7 +83,7 @@ class CredentialStore:
         """Give ``key`` a new secret; the old one stops working (within the cache time)."""
         row = self._current(key)
         if row is None:
-            raise CredentialError(f"no credential with key {key}")
+            raise UnknownCredential(f"no credential with key {key}")
         tenant, name, _, scopes, _ = row
         secret = secrets.token_urlsafe(24)
         self._write(key, tenant, name, _HASHER.hash(secret), list(scopes), revoked=False)
@@ -89,7 +93,7 @@ class CredentialStore:
         """Revoke ``key`` for good."""
         row = self._current(key)
         if row is None:
-            raise CredentialError(f"no credential with key {key}")
+            raise UnknownCredential(f"no credential with key {key}")
         tenant, name, secret_hash, scopes, _ = row
         self._write(key, tenant, name, secret_hash, list(scopes), revoked=True)
 

@@ -97,5 +97,5 @@ def test_erase_rejects_what_is_not_an_agent(pipeline: Pipeline) -> None:
         done = subprocess.run([sys.executable, "-m", "lrs.cli", "erase", "--tenant", tenant, "--agent", agent,
                                "--wait", "0"], env=pipeline.env, cwd=ROOT, capture_output=True, text=True,
                               timeout=60)
-        assert done.returncode == 1, (agent, done.stdout)
-        assert "error" in done.stdout
+        assert done.returncode == 6, (agent, done.stdout, done.stderr)  # ExitCode.BAD_INPUT
+        assert done.stderr.startswith("lrs: error: agent") and "Traceback" not in done.stderr, done.stderr
