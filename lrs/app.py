@@ -16,6 +16,7 @@ from lrs.alternate import AlternateRequestSyntax
 from lrs.auth.credentials import CredentialStore
 from lrs.config import Settings
 from lrs.consistency import Consistency
+from lrs.cors import CorsPolicy, add_cors
 from lrs.errors import XAPIError
 from lrs.guard import RequestGuard
 from lrs.produced_board import ProducedBoard
@@ -63,6 +64,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
         app.state.services.clickhouse.close()
 
     app = FastAPI(title="xAPI LRS", version="0.1.0", lifespan=lifespan)
+    app.state.cors = CorsPolicy.from_settings(settings)  # parsed up front: a bad setting fails at start-up
     app.include_router(about.router)
     app.include_router(statements.router)
     app.include_router(resources.router)
@@ -99,6 +101,9 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        default_version=settings.xapi_default_version)
     app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)
+    # Outermost: preflights are answered before anything else, and the guard's and the alternate syntax's
+    # own error responses (413, 400) get CORS headers too, so browser content can read them.
+    add_cors(app, app.state.cors)
     return app
 
 

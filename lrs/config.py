@@ -62,6 +62,14 @@ class Settings(BaseSettings):
         10.0, description="How long a document write waits for the worker's result before 503."
     )
 
+    # --- CORS: browser content on other origins (lrs/cors.py, docs/clients.md) ---------------
+    cors_origins: str = Field(
+        "*", description="Comma-separated origins (scheme://host[:port]) browsers may call the xAPI from; "
+        "'*' = any, '' = none. Credentials are Basic auth headers, never cookies.")
+    cors_tenant_origins: str = Field(
+        "", description='JSON object narrowing origins per tenant or credential key, e.g. {"acme": '
+        '["https://lms.acme.com"], "key:0a1b2c": ["https://cdn.example"]}: their requests from other origins get 403.')
+
     # --- stream workers --------------------------------------------------------------------
     worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")
     worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")

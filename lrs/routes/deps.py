@@ -67,6 +67,8 @@ async def authenticate(request: Request, *scopes: str) -> Client:
     client = store.cached(key, secret) or await asyncio.to_thread(store.authenticate, key, secret)
     if client is None:
         raise XAPIError(401, "unknown or revoked credentials", headers=challenge)
+    headers = request.headers
+    request.app.state.cors.check(headers.get("origin"), headers.get("host"), client.tenant, client.key)
     if scopes and not client.allows(*scopes):
         raise XAPIError(403, f"these credentials lack the scope for this request (one of: {', '.join(scopes)})")
     return client
