@@ -20,7 +20,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from lrs.auth.credentials import Client
-from lrs.documents.commands import ALLOW, CONFLICT, REQUIRE, DocumentCommand, Outcome
+from lrs.documents.commands import ALLOW, CONFLICT, DocumentCommand, Outcome
 from lrs.documents.keys import (
     ACTIVITY_PROFILE,
     AGENT_PROFILE,
@@ -105,10 +105,16 @@ def _key_params(target: Target) -> dict[str, object]:
 
 
 def _no_precondition_policy(resource: Resource, version: str) -> str:
-    # xAPI 1.0.3 exempts State from concurrency headers; 2.0 (and the 2.0 suite) gives it the 409 rule.
-    if resource.name == STATE:
-        return CONFLICT if version == "2.0.0" else ALLOW
-    return REQUIRE
+    """What a PUT without If-Match / If-None-Match does (xAPI 1.0.3 Communication 3.1; 2.0 section 4.1.4).
+
+    Profiles, both versions: 409 only if the document exists; a new one is created. "A Client ... MUST
+    include If-Match or If-None-Match" is a client requirement: no LRS requirement rejects it, and
+    TinCanPython creates profiles without either header. State: 1.0.3 permits PUT without the headers
+    (overwrite); the 2.0 conformance suite applies the 409 rule to State as well, which we follow.
+    """
+    if resource.name == STATE and version != "2.0.0":
+        return ALLOW
+    return CONFLICT
 
 
 async def _await_result(svc: Services, request_id: str) -> Outcome:

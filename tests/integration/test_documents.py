@@ -140,7 +140,6 @@ def test_bad_merges_are_refused_and_change_nothing(pipeline: Pipeline) -> None:
 def test_preconditions(pipeline: Pipeline) -> None:
     _, http = pipeline.new_tenant()
     params = params_for(ACTIVITY_PROFILE, "guarded")
-    assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 1}).status_code == 400, "profiles require a header"
     assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 1}, headers={"If-Match": "*"}).status_code == 412
     assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 1}, headers={"If-None-Match": "*"}).status_code == 204
     etag = http.get(ACTIVITY_PROFILE, params=params).headers["etag"]
@@ -155,6 +154,25 @@ def test_preconditions(pipeline: Pipeline) -> None:
     assert http.get(ACTIVITY_PROFILE, params=params).json() == {"v": 1}
     assert http.put(ACTIVITY_PROFILE, params=params, json={"v": 4}, headers={"If-Match": etag}).status_code == 204
     assert http.get(ACTIVITY_PROFILE, params=params).json() == {"v": 4}
+
+
+@pytest.mark.parametrize("version", ["1.0.3", "2.0.0"])
+@pytest.mark.parametrize("path", [ACTIVITY_PROFILE, AGENT_PROFILE])
+def test_profile_put_without_headers_creates_new_but_conflicts_on_existing(pipeline: Pipeline, version: str,
+                                                                           path: str) -> None:
+    # Both versions: "If a PUT request is received without either header for a resource that already
+    # exists, the LRS MUST return 409" -- a new document is created (TinCanPython relies on it).
+    _, http = pipeline.new_tenant()
+    http.headers["X-Experience-API-Version"] = version
+    params = params_for(path, "fresh")
+    created = http.put(path, params=params, json={"v": 1})
+    assert created.status_code == 204 and created.headers["etag"]
+    conflict = http.put(path, params=params, json={"v": 2})
+    assert conflict.status_code == 409 and "If-Match" in conflict.json()["error"]["message"]
+    assert http.get(path, params=params).json() == {"v": 1}
+    updated = http.put(path, params=params, json={"v": 3}, headers={"If-Match": created.headers["etag"]})
+    assert updated.status_code == 204
+    assert http.get(path, params=params).json() == {"v": 3}
 
 
 def test_state_put_without_headers_depends_on_the_version(pipeline: Pipeline) -> None:
