@@ -85,6 +85,8 @@ _CLIENT_LOGGERS = ("clickhouse_driver", "kafka")
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map expected failures to one stderr line and an exit code (``ExitCode``)."""
+    global _debug
+    _debug = False  # the callback sets it again if --debug is given (main may run twice in one process)
     if not _debug_wanted():
         for name in _CLIENT_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
@@ -175,6 +177,35 @@ def migrate() -> None:
     console.print(f"ClickHouse: applied {report.applied or 'nothing'}; already applied: {len(report.already)}")
     created = ensure_topics(settings)
     console.print(f"Kafka topics created: {created or 'none (all exist)'}")
+
+
+@app.command()
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON list of {check, status, detail, fix}.")] = False,
+) -> None:
+    """Check what the pipeline needs: Java and the Kafka broker, ClickHouse server and version, chDB, ports, disk
+    space, the configured Kafka bootstrap and ClickHouse URL, migrations, topics, workers and consumer lag.
+
+    Each line is ok, warn, fail or skip (what it needs failed), with what to do; exit code 1 if any line fails.
+    """
+    from lrs.doctor import FAIL, run_checks
+
+    settings = Settings()
+    if as_json:
+        checks = run_checks(settings)
+        _print_json([c.as_dict() for c in checks])
+    else:
+        with console.status("checking...") as status:
+            checks = run_checks(settings, progress=lambda name: status.update(f"checking {name}..."))
+        colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+        table = Table("check", "status", "detail", "what to do")
+        for c in checks:
+            table.add_row(c.check, f"[{colours[c.status]}]{c.status}[/]", c.detail, c.fix)
+        # Piped or logged output gets room for whole paths and commands (rich assumes 80 columns there).
+        wide = console if console.is_terminal else Console(width=160)
+        wide.print(table)
+    if any(c.status == FAIL for c in checks):
+        raise typer.Exit(int(ExitCode.FAILED))
 
 
 @app.command()

@@ -104,10 +104,10 @@ def _one(exc: BaseException, settings: Settings | None) -> tuple[ExitCode, str] 
                                    "password, or not allowed from this host): check the user and password in "
                                    "LRS_CLICKHOUSE_URL")
         if exc.code in (_CH_UNKNOWN_TABLE, _CH_UNKNOWN_DATABASE):
-            what = "database" if exc.code == _CH_UNKNOWN_DATABASE else "tables"
             database = settings.clickhouse_database if settings else "lrs"
-            return ExitCode.NOT_MIGRATED, (f"ClickHouse at {ch_at} lacks the {what} of database '{database}': "
-                                           "run `lrs migrate`")
+            what = (f"has no database '{database}'" if exc.code == _CH_UNKNOWN_DATABASE
+                    else f"lacks tables in database '{database}'")
+            return ExitCode.NOT_MIGRATED, f"ClickHouse at {ch_at} {what}: run `lrs migrate`"
 
     # --- Kafka -----------------------------------------------------------------------------------
     if isinstance(exc, kafka_errors.SaslAuthenticationFailedError | kafka_errors.AuthorizationError
