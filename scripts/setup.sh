@@ -79,3 +79,14 @@ if [ ! -f "$KAFKA_STAMP" ]; then
   quiet mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/$KAFKA_LIB"
   touch "$KAFKA_STAMP"
 fi
+
+# Browser clients for tests/integration/test_browser_clients.py: TinCanJS, @xapi/xapi and playwright-core
+# (it drives the system's Chromium; no browser download) from npm, at the versions pinned in the lock file.
+# Installed again only when that lock file changed.
+BROWSER_DIR="tests/browser"
+BROWSER_STAMP="$BROWSER_DIR/node_modules/.lock-$(sha256sum "$BROWSER_DIR/package-lock.json" | cut -c1-16)"
+if [ ! -f "$BROWSER_STAMP" ]; then
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  quiet env PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund
+  touch "$BROWSER_STAMP"
+fi

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 
 from tests.support import Pipeline
@@ -85,3 +86,47 @@ def test_voiding_through_the_client(pipeline: Pipeline) -> None:
     voided = lrs.retrieve_voided_statement(str(target.id))
     assert voided.success, voided.response.data
     assert str(voided.content.id) == str(target.id)
+
+
+def test_profile_documents_through_the_client(pipeline: Pipeline) -> None:
+    # TinCanPython PUTs a new profile without If-Match/If-None-Match (xAPI asks for 409 only if it exists).
+    lrs = _lrs(pipeline)
+    raw = httpx.Client(base_url=pipeline.base_url, timeout=30,
+                       headers={"Authorization": lrs.auth, "X-Experience-API-Version": "1.0.3"})
+    activity = tincan.Activity(id=f"https://brand.example.com/courses/{uuid.uuid4().hex[:8]}")
+    agent = tincan.Agent(name="Ada", mbox=f"mailto:ada-{uuid.uuid4().hex[:8]}@example.com")
+    documents = [
+        (tincan.ActivityProfileDocument(id="settings", activity=activity, content_type="application/json",
+                                        content='{"theme":"dark"}'),
+         lambda doc: lrs.retrieve_activity_profile(activity, doc.id), lrs.save_activity_profile,
+         lambda: lrs.retrieve_activity_profile_ids(activity),
+         ("/xapi/activities/profile", {"activityId": activity.id, "profileId": "settings"})),
+        (tincan.AgentProfileDocument(id="preferences", agent=agent, content_type="application/json",
+                                     content='{"lang":"fr"}'),
+         lambda doc: lrs.retrieve_agent_profile(agent, doc.id), lrs.save_agent_profile,
+         lambda: lrs.retrieve_agent_profile_ids(agent),
+         ("/xapi/agents/profile", {"agent": agent.to_json("1.0.3"), "profileId": "preferences"})),
+    ]
+    for document, retrieve, save, ids, (path, params) in documents:
+        created = save(document)
+        assert created.success, (created.response.status, created.response.data)
+        got = retrieve(document)
+        assert got.success, got.response.data
+        assert bytes(got.content.content) == bytes(document.content)
+        listed = ids()
+        assert listed.success and listed.content == [document.id]
+        # Saving again without an ETag would overwrite blindly: 409 (xAPI 3.1), nothing changed.
+        got.content.content = '{"blind":true}'
+        blind = save(got.content)
+        assert not blind.success and blind.response.status == 409
+        # TinCanPython 1.0.0 never fills doc.etag (it looks the header up in a list of tuples), so the
+        # application supplies the ETag it read; the client then sends it as If-Match.
+        etag = raw.get(path, params=params).headers["etag"]
+        got.content.etag = etag
+        got.content.content = '{"updated":true}'
+        updated = save(got.content)
+        assert updated.success, (updated.response.status, updated.response.data)
+        assert bytes(retrieve(document).content.content) == b'{"updated":true}'
+        got.content.content = '{"stale":true}'
+        stale = save(got.content)
+        assert not stale.success and stale.response.status == 412

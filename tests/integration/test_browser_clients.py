@@ -1,0 +1,84 @@
+"""E-learning content in a real browser: TinCanJS (npm ``tincanjs``) in headless Chromium, on a page served
+from another loopback origin than the LRS, so every call is a cross-origin (CORS) request.
+
+tests/browser/run_tincan.mjs drives /usr/bin/chromium through ``playwright-core`` and prints what the page
+(tests/browser/tincan_page.js) recorded; the results are then checked here and against the LRS itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from tests.support import Pipeline, free_ports, wait_until
+
+pytestmark = pytest.mark.integration
+BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
+OPERATIONS = ["save statement", "save batch", "save statement with attachment", "query with more", "void",
+              "state with ETags", "activity profile with ETags", "read statement with attachments=true",
+              "query statements with attachments=true"]
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        return "tests/browser/node_modules missing: run scripts/setup.sh (npm ci)"
+    if not Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium missing: run scripts/setup.sh"
+    return None
+
+
+@pytest.fixture(scope="module")
+def page_origin() -> Iterator[str]:
+    """tests/browser served by a plain static server on another port: a different origin from the LRS."""
+    if reason := _missing():
+        pytest.skip(reason)
+    (port,) = free_ports(1)
+    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                               "--directory", str(BROWSER_DIR)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    origin = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{origin}/tincan_page.html", timeout=1).status_code == 200, 15,
+                   what="the static page server")
+        yield origin
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_tincanjs_in_chromium_from_another_origin(pipeline: Pipeline, page_origin: str, tmp_path: Path) -> None:
+    from lrs.auth.credentials import CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    tenant = f"browser{uuid.uuid4().hex[:8]}"
+    key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)
+    run = uuid.uuid4().hex[:10]
+    query = urlencode({"endpoint": f"{pipeline.base_url}/xapi/", "key": key, "secret": secret, "run": run})
+    done = subprocess.run(["node", str(BROWSER_DIR / "run_tincan.mjs"), f"{page_origin}/tincan_page.html?{query}",
+                           str(tmp_path / "profile")], cwd=BROWSER_DIR, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    results = {r["op"]: r for r in report["results"]}
+    failed = [r for r in report["results"] if not r["ok"]]
+    assert report["finished"] and not failed, (failed, report["console"])
+    assert list(results) == OPERATIONS, report
+
+    # What the browser did is really stored: 5 statements about the run's activity (one voided) and the
+    # voiding one, which an activity query also returns (it targets a matching statement: xAPI 2.1.3).
+    http = httpx.Client(base_url=pipeline.base_url, auth=(key, secret), timeout=30,
+                        headers={"X-Experience-API-Version": "1.0.3"})
+    stored = http.get("/xapi/statements", params={"activity": f"https://example.com/browser/{run}"}).json()
+    verbs = sorted(s["verb"]["id"].rsplit("/", 1)[-1] for s in stored["statements"])
+    assert verbs == ["commented", "progressed", "progressed", "progressed", "voided"]
+    assert pipeline.stored_count(tenant) == 6
+    assert any(s.get("attachments") for s in stored["statements"])
