@@ -78,7 +78,7 @@ def test_commands_name_the_unreachable_clickhouse_and_the_fix(down: tuple[dict[s
                                                              args: tuple[str, ...]) -> None:
     env, scratch = down
     address = f"127.0.0.1:{env['LRS_CLICKHOUSE_TCP_PORT']}"
-    done = lrs(env, *(a.format(scratch=scratch) for a in args))
+    done = lrs(env, *(a.replace("{scratch}", str(scratch)) for a in args))
     assert_one_line(done, ExitCode.CLICKHOUSE_UNREACHABLE, f"cannot reach ClickHouse at {address}",
                     "`lrs stack up`", "LRS_CLICKHOUSE_URL")
 
