@@ -11,12 +11,16 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import click
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from lrs.cli_errors import CliFailure, ExitCode, explain
 from lrs.config import Settings
@@ -43,6 +47,32 @@ def _global_options(
     """xAPI LRS streaming learning events through Kafka into ClickHouse. Exit codes: see README.md."""
     global _debug
     _debug = debug
+
+
+class _RateColumn(ProgressColumn):
+    """Items per second of a task (rich's own speed column formats bytes)."""
+
+    def render(self, task: Task) -> Text:
+        """``12.3/s``, or nothing until rich has measured a speed."""
+        return Text(f"{task.speed:,.1f}/s" if task.speed else "", style="progress.data.speed")
+
+
+@contextmanager
+def _progress(description: str, total: float | None, unit: str = "") -> Iterator[Callable[[float], None]]:
+    """A progress bar on stderr (counts, rate, elapsed) for a long operation; yields ``advance(n)``.
+
+    Drawn only on a terminal: piped or logged runs keep just the command's result lines.
+    """
+    err = Console(stderr=True)
+    columns: list[ProgressColumn | str] = [TextColumn("{task.description}"), BarColumn()]
+    if unit:  # a quantity such as seconds waited: no rate
+        columns.append(TextColumn("{task.completed:.0f}/{task.total:.0f} " + unit))
+    else:
+        columns += [MofNCompleteColumn(), _RateColumn()]
+    columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n=1: progress.advance(task, n)
 
 
 def _print_json(data: Any) -> None:
@@ -316,9 +346,16 @@ def courses_import(
 
     settings = Settings()
     declared = _read_json_file(file)  # before connecting: a bad file is reported even with the stack down
+    listed = declared.get("courses") if isinstance(declared, dict) else declared
     publisher = Publisher(settings)
     try:
-        courses = declare_structure(settings, ClickHouse(settings, size=1), publisher.send, tenant, declared)
+        # declare_structure marks each declared course dirty through `send`, one acknowledged send per course.
+        with _progress(f"declaring courses of {tenant}", len(listed) if isinstance(listed, list) else None) as done:
+            def send(topic: str, key: bytes, value: bytes) -> None:
+                publisher.send(topic, key, value)
+                done(1)
+
+            courses = declare_structure(settings, ClickHouse(settings, size=1), send, tenant, declared)
     except StructureError as exc:
         raise CliFailure(ExitCode.BAD_INPUT, f"{file}: {exc}: fix the file") from exc
     finally:
@@ -385,9 +422,11 @@ def analytics_refresh(tenant: Annotated[str, typer.Option(help="Tenant whose cou
     courses = [c for (c,) in clickhouse.run("analytics_tenant_courses", {"tenant": tenant})]
     publisher = Publisher(settings)
     try:
-        for course_id in courses:
-            key, value = marker_key(tenant, course_id), marker_value(tenant, course_id)
-            publisher.send(settings.analytics_dirty_topic, key, value)
+        with _progress(f"marking courses of {tenant}", len(courses)) as done:
+            for course_id in courses:
+                key, value = marker_key(tenant, course_id), marker_value(tenant, course_id)
+                publisher.send(settings.analytics_dirty_topic, key, value)
+                done(1)
     finally:
         publisher.close()
     console.print(f"marked {len(courses)} course(s) of {tenant} for recomputation")
@@ -468,7 +507,16 @@ def erase(
     console.print(f"erasure {erasure.request_id} accepted for {len(erasure.ifis)} identifier(s)")
     if wait <= 0:
         return
-    done = wait_applied(clickhouse, erasure, wait)
+    import time
+
+    # Polled in one-second slices so the bar shows the time waited against --wait.
+    deadline = time.monotonic() + wait
+    done = None
+    with _progress("waiting for the workers to apply it", wait, unit="s") as advance:
+        while done is None and time.monotonic() < deadline:
+            started = time.monotonic()
+            done = wait_applied(clickhouse, erasure, min(1.0, deadline - started))
+            advance(time.monotonic() - started)
     if done is None:
         raise CliFailure(ExitCode.TIMEOUT, f"erasure not applied within {wait:.0f}s: it stays queued and will be "
                          "applied; check that workers run (`lrs doctor`) and wait longer with --wait")
