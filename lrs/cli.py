@@ -87,6 +87,25 @@ def _require_tenant(clickhouse: Any, tenant: str) -> None:
                          f"or create it with `lrs credentials add --tenant {tenant}`")
 
 
+def _require_kafka(settings: Settings) -> None:
+    """KafkaConnectionError unless a bootstrap server accepts a TCP connection.
+
+    Faust gives up at start-up without a broker anyway, but deep in its service tree with a long traceback.
+    """
+    import socket
+
+    from kafka.errors import KafkaConnectionError
+
+    for server in settings.kafka_bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=3).close()
+            return
+        except (OSError, ValueError):
+            continue
+    raise KafkaConnectionError(f"no bootstrap server of {settings.kafka_bootstrap} accepts connections")
+
+
 def _read_json_file(path: str) -> Any:
     """The parsed JSON file at ``path``; CliFailure(BAD_INPUT) naming the file and the problem."""
     import orjson
@@ -264,6 +283,7 @@ def worker() -> None:
     from streams.app import create_app
 
     settings = Settings()
+    _require_kafka(settings)
     for name in _CLIENT_LOGGERS:  # a long-running worker logs its connection trouble
         logging.getLogger(name).setLevel(logging.NOTSET)
     logging.basicConfig(level=logging.INFO)

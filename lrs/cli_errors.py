@@ -120,7 +120,9 @@ def _one(exc: BaseException, settings: Settings | None) -> tuple[ExitCode, str] 
     # kafka-python 3 reports an unreachable bootstrap as KafkaTimeoutError; 2.x had NoBrokersAvailable.
     if isinstance(exc, getattr(kafka_errors, "NoBrokersAvailable", ())):
         return ExitCode.KAFKA_UNREACHABLE, unreachable_kafka.format(why=" (no broker answered)")
-    if isinstance(exc, kafka_errors.KafkaTimeoutError | kafka_errors.KafkaConnectionError):
+    if isinstance(exc, kafka_errors.KafkaConnectionError):
+        return ExitCode.KAFKA_UNREACHABLE, unreachable_kafka.format(why=" (no broker accepts connections)")
+    if isinstance(exc, kafka_errors.KafkaTimeoutError):
         return ExitCode.KAFKA_UNREACHABLE, unreachable_kafka.format(why=" (no broker answered in time)")
     from lrs.publisher import BrokerUnavailable
 

@@ -83,6 +83,13 @@ def test_commands_name_the_unreachable_clickhouse_and_the_fix(down: tuple[dict[s
                     "`lrs stack up`", "LRS_CLICKHOUSE_URL")
 
 
+def test_worker_names_the_unreachable_kafka(down: tuple[dict[str, str], Path]) -> None:
+    env, _ = down
+    assert_one_line(lrs(env, "worker", timeout=60), ExitCode.KAFKA_UNREACHABLE,
+                    f"cannot reach Kafka at 127.0.0.1:{env['LRS_BROKER_PORT']}", "`lrs stack up`",
+                    "LRS_KAFKA_BOOTSTRAP")
+
+
 def test_bad_files_and_arguments_are_named_before_connecting(down: tuple[dict[str, str], Path]) -> None:
     env, scratch = down
     missing = scratch / "nope.json"
