@@ -25,7 +25,8 @@ from rich.text import Text
 from lrs.cli_errors import CliFailure, ExitCode, explain
 from lrs.config import Settings
 
-app = typer.Typer(help="xAPI LRS streaming learning events through Kafka into ClickHouse.", no_args_is_help=True)
+app = typer.Typer(help="xAPI LRS streaming learning events through Kafka into ClickHouse. A failure prints one line "
+                  "(cause and fix) on stderr and exits with its own code (README.md, The CLI).", no_args_is_help=True)
 stack_app = typer.Typer(help="The embedded local stack (Apache Kafka in KRaft mode + ClickHouse server).",
                         no_args_is_help=True)
 credentials_app = typer.Typer(help="Basic-auth credentials of tenants (brands).", no_args_is_help=True)
@@ -44,7 +45,7 @@ def _global_options(
     debug: Annotated[bool, typer.Option("--debug", help="On failure print the traceback too (also LRS_DEBUG=1).")]
     = False,
 ) -> None:
-    """xAPI LRS streaming learning events through Kafka into ClickHouse. Exit codes: see README.md."""
+    """Options of every command (the app's help text is the Typer's ``help``)."""
     global _debug
     _debug = debug
 
@@ -192,7 +193,7 @@ def stack_up(
 
 @stack_app.command("down")
 def stack_down() -> None:
-    """Stop what ``stack up`` started."""
+    """Stop what `lrs stack up` and `lrs demo` started: LRS and workers, then ClickHouse, then Kafka."""
     from lrs.stack.stack import LocalStack
 
     console.print(_status_table(LocalStack(Settings()).down()))
@@ -356,7 +357,8 @@ def credentials_revoke(key: str) -> None:
 
 @courses_app.command("import")
 def courses_import(
-    file: Annotated[str, typer.Argument(help="JSON file: a list of {course_id, name, modules: [{module_id, name}]}.")],
+    file: Annotated[str, typer.Argument(help="JSON file: a list of {course_id, name, modules: [{module_id, name}]} "
+                                        "(or {\"courses\": [...]}).")],
     tenant: Annotated[str, typer.Option(help="Tenant (brand) the courses belong to.")],
 ) -> None:
     """Declare course structures from a file (replaces each course's previous declaration)."""

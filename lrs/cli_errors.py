@@ -152,8 +152,8 @@ def _one(exc: BaseException, settings: Settings | None) -> tuple[ExitCode, str] 
         return ExitCode.CONFIG, f"invalid setting {problems}: fix the environment variable"
     if isinstance(exc, FileNotFoundError) and exc.filename:
         return ExitCode.BAD_INPUT, f"no such file: {exc.filename}: check the path"
-    if isinstance(exc, IsADirectoryError | NotADirectoryError | PermissionError) and exc.filename:
-        return ExitCode.BAD_INPUT, f"cannot use {exc.filename}: {exc.strerror}"
+    if isinstance(exc, OSError) and exc.filename:  # a path we were given cannot be read or written
+        return ExitCode.BAD_INPUT, f"cannot use {exc.filename}: {exc.strerror}: check the path"
     from lrs.auth.credentials import CredentialError, UnknownCredential
 
     if isinstance(exc, UnknownCredential):

@@ -201,6 +201,15 @@ def test_unknown_tenant_and_key(env: dict[str, str]) -> None:
                         "no credential with key 0000nokey")
 
 
+def test_erase_that_is_not_applied_in_time(env: dict[str, str], pipeline: Pipeline) -> None:
+    tenant, http = pipeline.new_tenant()
+    http.close()
+    # 10 ms: far less than a trip through Kafka, the worker and ClickHouse; the erasure stays queued.
+    done = lrs(env, "erase", "--tenant", tenant, "--agent", '{"mbox": "mailto:late@example.com"}', "--wait", "0.01")
+    assert "accepted" in done.stdout
+    assert_one_line(done, ExitCode.TIMEOUT, "not applied within", "--wait")
+
+
 def test_credentials_list_json(env: dict[str, str], pipeline: Pipeline) -> None:
     tenant, http = pipeline.new_tenant(scopes=("statements/read",))
     http.close()
