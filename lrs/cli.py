@@ -133,6 +133,12 @@ _ClickException: type[Exception] = getattr(getattr(typer, "_click", None), "Clic
 _CLIENT_LOGGERS = ("clickhouse_driver", "kafka")
 
 
+def _service_logging() -> None:
+    """Give the client libraries their log back: a long-running server reports its connection trouble."""
+    for name in _CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map expected failures to one stderr line and an exit code (``ExitCode``)."""
     global _debug
@@ -270,6 +276,7 @@ def serve(
     settings = Settings()
     # uvicorn would log the bind error and exit 1; say which setting moves it instead.
     ensure_port_free(settings.http_port, "http_port", settings.http_host)
+    _service_logging()
     uvicorn.run("lrs.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
                 workers=workers, log_level="warning", access_log=False)
 
@@ -285,8 +292,7 @@ def worker() -> None:
 
     settings = Settings()
     _require_kafka(settings)
-    for name in _CLIENT_LOGGERS:  # a long-running worker logs its connection trouble
-        logging.getLogger(name).setLevel(logging.NOTSET)
+    _service_logging()
     logging.basicConfig(level=logging.INFO)
     if settings.worker_metrics_port:
         start_http_server(settings.worker_metrics_port, addr="0.0.0.0")

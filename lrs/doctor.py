@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lrs.cli_errors import clickhouse_address, explain
+from lrs.cli_errors import ExitCode, clickhouse_address, explain
 from lrs.config import Settings
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -153,7 +153,10 @@ def check_disk(settings: Settings, local: bool) -> Check:
 # --- services -------------------------------------------------------------------------------------
 def _fix_of(exc: BaseException, settings: Settings) -> tuple[str, str]:
     """(cause, fix) of an exception, split from the CLI's one-line message at its last ': '."""
-    _, message = explain(exc, settings)
+    code, message = explain(exc, settings)
+    if code == ExitCode.INTERNAL:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", (
+            "unexpected: run `lrs --debug doctor` for the traceback and report it")
     cause, _, fix = message.rpartition(": ")
     return (cause, fix) if cause else (message, "")
 
@@ -191,8 +194,15 @@ def check_kafka(settings: Settings, kafka: _Kafka) -> Check:
         return Check("kafka", FAIL, cause, fix)
     cluster = admin.describe_cluster()
     brokers = cluster.get("brokers") or []
-    return Check("kafka", OK, f"{settings.kafka_bootstrap}: {len(brokers)} broker(s), cluster "
-                 f"{cluster.get('cluster_id')}")
+    detail = f"{settings.kafka_bootstrap}: {len(brokers)} broker(s), cluster {cluster.get('cluster_id')}"
+    if is_local(settings):
+        from lrs.stack.stack import LocalStack
+
+        nodes = LocalStack(settings).brokers  # the size the local cluster was formatted with
+        if len(brokers) < nodes:
+            return Check("kafka", WARN, f"{detail}; the local cluster has {nodes} nodes",
+                         "`lrs stack status` shows which node is down; `lrs stack up` starts it again")
+    return Check("kafka", OK, detail)
 
 
 def check_clickhouse(settings: Settings) -> tuple[Check, object | None]:
@@ -247,8 +257,21 @@ def check_topics(settings: Settings, kafka: _Kafka) -> Check:
     return Check("topics", OK, ", ".join(f"{s.name} ({existing[s.name]})" for s in specs))
 
 
+def _no_group_yet(exc: BaseException) -> bool:
+    """Whether a group call failed because no consumer ever used the cluster (no offsets topic, no coordinator)."""
+    from kafka import errors
+
+    return isinstance(exc, errors.CoordinatorNotAvailableError | errors.NotCoordinatorError
+                      | errors.GroupIdNotFoundError)
+
+
 def _group_members(settings: Settings, kafka: _Kafka) -> tuple[str, list[dict]]:
-    group = kafka.admin.describe_groups([settings.worker_app_id])[settings.worker_app_id]
+    try:
+        group = kafka.admin.describe_groups([settings.worker_app_id])[settings.worker_app_id]
+    except Exception as exc:
+        if _no_group_yet(exc):
+            return "never joined", []
+        raise
     return str(group.get("group_state") or group.get("state") or "?"), list(group.get("members") or [])
 
 
@@ -258,7 +281,7 @@ def check_workers(settings: Settings, kafka: _Kafka) -> Check:
     group = settings.worker_app_id
     if not members:
         return Check("workers", FAIL, f"no member in consumer group {group} (state {state}): nothing is stored",
-                     "start workers: `lrs worker` (one per partition share)")
+                     "start workers: `lrs worker` (several share the partitions)")
     hosts = sorted({str(m.get("client_host", "")).lstrip("/") for m in members})
     return Check("workers", OK, f"{len(members)} member(s) in {group} ({state}) from {', '.join(hosts)}")
 
@@ -268,10 +291,24 @@ def check_lag(settings: Settings, kafka: _Kafka) -> Check:
     from kafka.admin import OffsetSpec
 
     group = settings.worker_app_id
-    committed = kafka.admin.list_group_offsets({group: None}).get(group, {})
+    try:
+        committed = kafka.admin.list_group_offsets({group: None}).get(group, {})
+    except Exception as exc:
+        if not _no_group_yet(exc):
+            raise
+        committed = {}
     if not committed:
-        return Check("consumer lag", WARN, f"{group} has committed no offsets yet",
-                     "start workers (`lrs worker`); they commit after their first stored batch")
+        from kafka import TopicPartition
+
+        topic = settings.statements_topic
+        (described,) = kafka.admin.describe_topics([topic])
+        parts = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
+        waiting = sum(o.offset for o in kafka.admin.list_partition_offsets(
+            {tp: OffsetSpec.LATEST for tp in parts}).values())
+        if waiting == 0:
+            return Check("consumer lag", OK, f"nothing to consume yet ({topic} is empty)")
+        return Check("consumer lag", WARN, f"{group} has committed no offsets while {topic} holds {waiting} "
+                     "message(s)", "start workers (`lrs worker`); they commit after their first stored batch")
     ends = kafka.admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in committed})
     lag: dict[str, int] = {}
     for tp, meta in committed.items():

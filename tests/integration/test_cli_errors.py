@@ -168,6 +168,23 @@ def test_doctor_on_a_stopped_stack(down: tuple[dict[str, str], Path]) -> None:
     assert table.returncode == ExitCode.FAILED and "what to do" in table.stdout and "Traceback" not in table.stdout
 
 
+def test_doctor_on_a_stack_without_migrations_or_workers(tmp_path: Path) -> None:
+    env = settings_env(make_settings(tmp_path / "state"))
+    up = lrs(env, "stack", "up", timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        done = lrs(env, "doctor", "--json")
+    finally:
+        lrs(env, "stack", "down", timeout=120)
+    assert done.returncode == ExitCode.FAILED, done.stdout + done.stderr
+    checks = {c["check"]: c for c in json.loads(done.stdout)}
+    assert checks["kafka"]["status"] == checks["clickhouse"]["status"] == checks["ports"]["status"] == "ok"
+    assert checks["migrations"]["status"] == "fail" and checks["migrations"]["fix"] == "run `lrs migrate`"
+    assert checks["topics"]["status"] == "fail" and "xapi.statements" in checks["topics"]["detail"]
+    assert checks["workers"]["status"] == "fail" and "`lrs worker`" in checks["workers"]["fix"]
+    assert checks["consumer lag"]["status"] == "ok" and "is empty" in checks["consumer lag"]["detail"]
+
+
 # --- against the running pipeline ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def env(pipeline: Pipeline) -> dict[str, str]:
