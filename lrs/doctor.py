@@ -359,7 +359,7 @@ def run_checks(settings: Settings, progress: Callable[[str], None] | None = None
             if clickhouse_ok:
                 run("migrations", lambda: check_migrations(settings, client))
             else:
-                checks.append(Check("migrations", SKIP, "ClickHouse did not answer"))
+                checks.append(Check("migrations", SKIP, "needs the clickhouse check to pass"))
         finally:
             if client is not None:
                 client.disconnect()
@@ -367,7 +367,7 @@ def run_checks(settings: Settings, progress: Callable[[str], None] | None = None
             if kafka_ok:
                 run(name, lambda fn=fn: fn(settings, kafka))
             else:
-                checks.append(Check(name, SKIP, "Kafka did not answer"))
+                checks.append(Check(name, SKIP, "needs the kafka check to pass"))
     finally:
         kafka.close()
     return checks
