@@ -274,8 +274,9 @@ def serve(
     from lrs.stack.process import ensure_port_free
 
     settings = Settings()
-    # uvicorn would log the bind error and exit 1; say which setting moves it instead.
-    ensure_port_free(settings.http_port, "http_port", settings.http_host)
+    # uvicorn would log the bind error and exit 1; say which setting moves it instead (the check binds IPv4).
+    if ":" not in settings.http_host:
+        ensure_port_free(settings.http_port, "http_port", settings.http_host)
     _service_logging()
     uvicorn.run("lrs.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
                 workers=workers, log_level="warning", access_log=False)
