@@ -62,13 +62,17 @@ class Settings(BaseSettings):
         10.0, description="How long a document write waits for the worker's result before 503."
     )
 
-    # --- CORS: browser content on other origins (lrs/cors.py, docs/clients.md) ---------------
+    # --- client compatibility: CORS (lrs/cors.py), document preconditions (docs/clients.md) ---
     cors_origins: str = Field(
         "*", description="Comma-separated origins (scheme://host[:port]) browsers may call the xAPI from; "
         "'*' = any, '' = none. Credentials are Basic auth headers, never cookies.")
     cors_tenant_origins: str = Field(
         "", description='JSON object narrowing origins per tenant or credential key, e.g. {"acme": '
         '["https://lms.acme.com"], "key:0a1b2c": ["https://cdn.example"]}: their requests from other origins get 403.')
+    profile_put_requires_precondition: bool = Field(
+        False, description="xAPI 1.0.x: a PUT creating an Activity/Agent Profile without If-Match/If-None-Match "
+        "gets 400 (the ADL 1.0.3 conformance suite tests this) instead of being created (the spec's LRS rules; "
+        "TinCanPython relies on it). See docs/clients.md.")
 
     # --- stream workers --------------------------------------------------------------------
     worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")

@@ -28,7 +28,7 @@ OPS = ("put", "post", "delete")
 # What a PUT without If-Match / If-None-Match does (xAPI Communication 3.1):
 ALLOW = "allow"        # State in xAPI 1.0.3: "permits PUT ... without concurrency headers" -> overwrite
 CONFLICT = "conflict"  # Profiles, and State in xAPI 2.0: 409 if the document exists, else create
-REQUIRE = "require"    # Legacy (decoded from commands queued by older LRS versions): 409 if it exists, else 400
+REQUIRE = "require"    # Profiles, 1.0.x, profile_put_requires_precondition: 409 if it exists, else 400
 NO_PRECONDITION_POLICIES = (ALLOW, CONFLICT, REQUIRE)
 
 

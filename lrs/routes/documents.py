@@ -20,7 +20,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from lrs.auth.credentials import Client
-from lrs.documents.commands import ALLOW, CONFLICT, DocumentCommand, Outcome
+from lrs.documents.commands import ALLOW, CONFLICT, REQUIRE, DocumentCommand, Outcome
 from lrs.documents.keys import (
     ACTIVITY_PROFILE,
     AGENT_PROFILE,
@@ -104,17 +104,19 @@ def _key_params(target: Target) -> dict[str, object]:
     return {"tenant": docs.tenant, "resource": docs.resource, "activity_id": docs.activity_id, "agent": docs.agent}
 
 
-def _no_precondition_policy(resource: Resource, version: str) -> str:
+def _no_precondition_policy(resource: Resource, version: str, strict_profiles: bool) -> str:
     """What a PUT without If-Match / If-None-Match does (xAPI 1.0.3 Communication 3.1; 2.0 section 4.1.4).
 
     Profiles, both versions: 409 only if the document exists; a new one is created. "A Client ... MUST
     include If-Match or If-None-Match" is a client requirement: no LRS requirement rejects it, and
-    TinCanPython creates profiles without either header. State: 1.0.3 permits PUT without the headers
-    (overwrite); the 2.0 conformance suite applies the 409 rule to State as well, which we follow.
+    TinCanPython creates profiles without either header. The ADL 1.0.3 suite does test a 400 for it
+    (XAPI-00273): ``strict_profiles`` (setting ``profile_put_requires_precondition``) gives that for 1.0.x.
+    State: 1.0.3 permits PUT without the headers (overwrite); the 2.0 conformance suite applies the 409
+    rule to State as well, which we follow.
     """
-    if resource.name == STATE and version != "2.0.0":
-        return ALLOW
-    return CONFLICT
+    if resource.name == STATE:
+        return ALLOW if version != "2.0.0" else CONFLICT
+    return REQUIRE if strict_profiles and version != "2.0.0" else CONFLICT
 
 
 async def _await_result(svc: Services, request_id: str) -> Outcome:
@@ -148,7 +150,8 @@ async def _write(request: Request, resource: Resource, op: str) -> Response:
         registration=target.registration if target.doc_id is None else (target.registration or ""),
         doc_id=target.doc_id, op=op, if_match=parse_etag_header(request.headers.get("if-match")),
         if_none_match=parse_etag_header(request.headers.get("if-none-match")),
-        no_precondition=_no_precondition_policy(resource, version), content_type=content_type, body=body,
+        no_precondition=_no_precondition_policy(resource, version, svc.settings.profile_put_requires_precondition),
+        content_type=content_type, body=body,
         received_us=time.time_ns() // 1000,
     )
     value = command.encode()

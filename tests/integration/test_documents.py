@@ -175,6 +175,27 @@ def test_profile_put_without_headers_creates_new_but_conflicts_on_existing(pipel
     assert http.get(path, params=params).json() == {"v": 3}
 
 
+def test_strict_profile_puts_for_the_103_suite(pipeline: Pipeline) -> None:
+    """profile_put_requires_precondition: 1.0.x PUTs creating a profile without a header get 400 (ADL 1.0.3 suite)."""
+    (port,) = free_ports(1)
+    env = {**pipeline.env, "LRS_HTTP_PORT": str(port), "LRS_PROFILE_PUT_REQUIRES_PRECONDITION": "true"}
+    strict = ManagedProcess("lrs-strict", ["serve"], env, pipeline.lrs.log_path.with_name("lrs-strict.log")).start()
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200, 30,
+                   what=f"the strict LRS\n{strict.log_tail()}")
+        _, first = pipeline.new_tenant()
+        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=first.auth, headers=first.headers, timeout=30)
+        params = params_for(AGENT_PROFILE, "strict")
+        refused = http.put(AGENT_PROFILE, params=params, json={"v": 1})
+        assert refused.status_code == 400 and "If-Match" in refused.json()["error"]["message"]
+        v2 = {"X-Experience-API-Version": "2.0.0"}
+        assert http.put(AGENT_PROFILE, params=params, json={"v": 1}, headers=v2).status_code == 204, "2.0 creates"
+        assert http.put(AGENT_PROFILE, params=params, json={"v": 2}).status_code == 409
+        assert http.put(STATE, params=params_for(STATE, "s"), json={"v": 1}).status_code == 204, "State unaffected"
+    finally:
+        strict.stop()
+
+
 def test_state_put_without_headers_depends_on_the_version(pipeline: Pipeline) -> None:
     _, http = pipeline.new_tenant()
     params = params_for(STATE, "s")
