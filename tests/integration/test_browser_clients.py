@@ -1,13 +1,16 @@
-"""E-learning content in a real browser: TinCanJS (npm ``tincanjs``) in headless Chromium, on a page served
-from another loopback origin than the LRS, so every call is a cross-origin (CORS) request.
+"""Real JavaScript xAPI clients, unchanged.
 
+E-learning content in a browser: TinCanJS (npm ``tincanjs``) in headless Chromium, on a page served from
+another loopback origin than the LRS, so every call is a cross-origin (CORS) request.
 tests/browser/run_tincan.mjs drives /usr/bin/chromium through ``playwright-core`` and prints what the page
 (tests/browser/tincan_page.js) recorded; the results are then checked here and against the LRS itself.
+The same operations with ``@xapi/xapi`` in node (tests/browser/run_xapi_node.mjs), for xAPI 1.0.3 and 2.0.0.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,3 +85,24 @@ def test_tincanjs_in_chromium_from_another_origin(pipeline: Pipeline, page_origi
     assert verbs == ["commented", "progressed", "progressed", "progressed", "voided"]
     assert pipeline.stored_count(tenant) == 6
     assert any(s.get("attachments") for s in stored["statements"])
+
+
+@pytest.mark.parametrize("version", ["1.0.3", "2.0.0"])
+def test_xapi_js_in_node(pipeline: Pipeline, version: str) -> None:
+    # @xapi/xapi with its "fetch" adapter (see tests/browser/run_xapi_node.mjs for why not axios in node).
+    if reason := _missing():
+        pytest.skip(reason)
+    from lrs.auth.credentials import CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    tenant = f"xapijs{uuid.uuid4().hex[:8]}"
+    key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)
+    done = subprocess.run(["node", str(BROWSER_DIR / "run_xapi_node.mjs"), f"{pipeline.base_url}/xapi", key, secret,
+                           uuid.uuid4().hex[:10]], cwd=BROWSER_DIR, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "XAPI_ADAPTER": "fetch", "XAPI_VERSION": version})
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    failed = [r for r in report["results"] if not r["ok"]]
+    assert report["finished"] and not failed, failed
+    assert [r["op"] for r in report["results"]] == OPERATIONS
+    assert pipeline.stored_count(tenant) == 6
