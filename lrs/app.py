@@ -19,6 +19,7 @@ from lrs.consistency import Consistency
 from lrs.cors import CorsPolicy, add_cors
 from lrs.errors import XAPIError
 from lrs.guard import RequestGuard
+from lrs.openapi import install_openapi
 from lrs.produced_board import ProducedBoard
 from lrs.publisher import Publisher
 from lrs.routes import about, courses, documents, resources, statements
@@ -70,6 +71,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     app.include_router(resources.router)
     app.include_router(documents.router)
     app.include_router(courses.router)
+    install_openapi(app)
 
     @app.exception_handler(XAPIError)
     async def xapi_error(_: Request, exc: XAPIError) -> Response:
