@@ -48,6 +48,8 @@ def _global_options(
     """Options of every command (the app's help text is the Typer's ``help``)."""
     global _debug
     _debug = debug
+    if debug:  # main() quietened the client libraries before the options were parsed
+        _service_logging()
 
 
 class _RateColumn(ProgressColumn):
