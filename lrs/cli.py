@@ -395,7 +395,12 @@ def courses_import(
 
 
 @courses_app.command("show")
-def courses_show(tenant: Annotated[str, typer.Option(help="Tenant to show.")]) -> None:
+def courses_show(
+    tenant: Annotated[str, typer.Option(help="Tenant to show.")],
+    as_json: Annotated[bool, typer.Option("--json", help="The structures in the import format (a JSON list of "
+                                          "{course_id, name, declared_us, modules: [{module_id, name, position}]}).")]
+    = False,
+) -> None:
     """Print a tenant's current course structures."""
     from lrs.courses import current_structure
     from lrs.store.clickhouse import ClickHouse
@@ -403,8 +408,12 @@ def courses_show(tenant: Annotated[str, typer.Option(help="Tenant to show.")]) -
     settings = Settings()
     clickhouse = ClickHouse(settings, size=1)
     _require_tenant(clickhouse, tenant)
+    courses = current_structure(clickhouse, tenant)
+    if as_json:
+        _print_json(courses)
+        return
     table = Table("course", "position", "module", "name")
-    for course in current_structure(clickhouse, tenant):
+    for course in courses:
         for module in course["modules"]:
             table.add_row(course["course_id"], str(module["position"]), module["module_id"], module["name"])
     console.print(table)

@@ -237,6 +237,20 @@ def test_credentials_list_json(env: dict[str, str], pipeline: Pipeline) -> None:
     assert key["scopes"] == ["statements/read"] and key["revoked"] is False
 
 
+def test_courses_show_json_round_trips_an_import(env: dict[str, str], pipeline: Pipeline, tmp_path: Path) -> None:
+    tenant, http = pipeline.new_tenant()
+    http.close()
+    path = tmp_path / "courses.json"
+    path.write_bytes(orjson.dumps(COURSES))
+    imported = lrs(env, "courses", "import", str(path), "--tenant", tenant)
+    assert imported.returncode == 0, imported.stderr
+    done = lrs(env, "courses", "show", "--tenant", tenant, "--json")
+    assert done.returncode == 0, done.stderr
+    (course,) = json.loads(done.stdout)
+    assert (course["course_id"], course["name"]) == ("c1", "Course") and course["declared_us"] > 0
+    assert course["modules"] == [{"module_id": "m1", "name": "Welcome", "position": 1}]
+
+
 def test_wrong_clickhouse_credentials_and_missing_schema(env: dict[str, str], pipeline: Pipeline) -> None:
     port = pipeline.settings.clickhouse_tcp_port
     for user in ("nobody:secret", "default:wrong"):
