@@ -133,10 +133,12 @@ def _one(exc: BaseException, settings: Settings | None) -> tuple[ExitCode, str] 
     from lrs.stack.process import StackError
 
     if isinstance(exc, StackError):
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[0] if lines else "the local stack failed"
+        details = [line for line in lines[1:] if not line.startswith("---")]
+        if details:  # a program's output or log tail follows: its last line is usually the telling one
+            first = f"{first.rstrip(':')}: {details[-1]} (all of its output: run with --debug)"
         text = str(exc)
-        first = text.splitlines()[0] if text else "the local stack failed"
-        if len(text.splitlines()) > 1:
-            first += " (the log's last lines: run with --debug)"
         if "already in use" in text or "cannot bind" in text:
             return ExitCode.PORT_IN_USE, first
         if "is not installed" in text:

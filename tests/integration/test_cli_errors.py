@@ -152,6 +152,17 @@ def test_stack_up_names_what_is_not_installed(down: tuple[dict[str, str], Path])
     assert_one_line(lrs(no_java, "stack", "up"), ExitCode.NOT_INSTALLED, "Java is not installed", "JAVA_HOME")
 
 
+def test_stack_up_names_a_broker_that_cannot_start(down: tuple[dict[str, str], Path]) -> None:
+    env, scratch = down
+    broken = scratch / "broken-kafka"
+    broken.mkdir(exist_ok=True)
+    (broken / "kafka_2.13-9.9.9.jar").write_bytes(b"")  # looks installed, holds no classes
+    line = assert_one_line(lrs({**env, "LRS_KAFKA_LIB_DIR": str(broken)}, "stack", "up"), ExitCode.STACK,
+                           "formatting the Kafka log of node 1", "--debug")
+    assert "StorageTool" in line  # the last line of java's output says what went wrong
+    assert not any(s["running"] for s in json.loads(lrs(env, "stack", "status", "--json").stdout))
+
+
 def test_doctor_on_a_stopped_stack(down: tuple[dict[str, str], Path]) -> None:
     env, _ = down
     done = lrs(env, "doctor", "--json")

@@ -88,8 +88,9 @@ def test_stack_errors_by_cause(settings: Settings, tmp_path: Path, monkeypatch: 
     code, message = explain(raised(broker.java_binary))
     assert code == ExitCode.NOT_INSTALLED and message.startswith("Java is not installed")
 
-    code, message = explain(StackError("the broker exited during start-up\n--- last lines of x.log:\nboom"))
-    assert code == ExitCode.STACK and "\n" not in message and "--debug" in message and "boom" not in message
+    code, message = explain(StackError("the broker exited during start-up\n--- last lines of x.log:\nstarting\nboom"))
+    assert code == ExitCode.STACK and "\n" not in message and "--debug" in message
+    assert message.startswith("the broker exited during start-up: boom") and "starting" not in message
 
 
 def test_input_errors(tmp_path: Path) -> None:
