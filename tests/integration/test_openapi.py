@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -49,3 +54,21 @@ def test_answers_keep_to_the_declared_responses(pipeline: Pipeline) -> None:
             response = http.request(method.upper(), path, params=params)
             assert response.status_code < 500, (method, path, response.text)
             assert str(response.status_code) in op["responses"], (method, path, response.status_code, response.text)
+
+
+def test_bounded_schemathesis_run_finds_no_server_error(pipeline: Pipeline, tmp_path: Path) -> None:
+    """Schemathesis fuzzes every /xapi operation from the contract (about a minute): no 5xx, only declared statuses."""
+    pytest.importorskip("schemathesis")
+    from lrs.auth.credentials import CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(
+        f"fuzz{uuid.uuid4().hex[:8]}")
+    cli = Path(sys.executable).with_name("schemathesis")
+    done = subprocess.run(
+        [str(cli), "run", f"{pipeline.base_url}/openapi.json", "--auth", f"{key}:{secret}",
+         "--checks", "not_a_server_error,status_code_conformance", "--max-examples", "10", "--max-time", "60",
+         "--seed", "1", "--include-path-regex", "^/xapi", "--workers", "1", "--phases", "examples,coverage,fuzzing",
+         "--warnings", "off"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-6000:]
+    assert "No issues found" in done.stdout
