@@ -231,6 +231,7 @@ def migrate() -> None:
     from lrs.store.migrate import migrate_clickhouse
 
     settings = Settings()
+    _require_kafka(settings)  # fail at once, not after the admin client's 30 s bootstrap, and before any change
     report = migrate_clickhouse(settings)
     console.print(f"ClickHouse: applied {report.applied or 'nothing'}; already applied: {len(report.already)}")
     created = ensure_topics(settings)

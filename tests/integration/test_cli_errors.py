@@ -63,7 +63,6 @@ CLICKHOUSE_DOWN = [
     ("credentials", "list", "--tenant", "x", "--json"),
     ("credentials", "rotate", "somekey"),
     ("credentials", "revoke", "somekey"),
-    ("migrate",),
     ("analytics", "refresh", "--tenant", "x"),
     ("courses", "import", "{scratch}/courses.json", "--tenant", "x"),
     ("courses", "show", "--tenant", "x"),
@@ -83,11 +82,12 @@ def test_commands_name_the_unreachable_clickhouse_and_the_fix(down: tuple[dict[s
                     "`lrs stack up`", "LRS_CLICKHOUSE_URL")
 
 
-def test_worker_names_the_unreachable_kafka(down: tuple[dict[str, str], Path]) -> None:
+def test_worker_and_migrate_name_the_unreachable_kafka(down: tuple[dict[str, str], Path]) -> None:
     env, _ = down
-    assert_one_line(lrs(env, "worker", timeout=60), ExitCode.KAFKA_UNREACHABLE,
-                    f"cannot reach Kafka at 127.0.0.1:{env['LRS_BROKER_PORT']}", "`lrs stack up`",
-                    "LRS_KAFKA_BOOTSTRAP")
+    for command in ("worker", "migrate"):  # both check the broker first (migrate: before changing anything)
+        assert_one_line(lrs(env, command, timeout=60), ExitCode.KAFKA_UNREACHABLE,
+                        f"cannot reach Kafka at 127.0.0.1:{env['LRS_BROKER_PORT']}", "`lrs stack up`",
+                        "LRS_KAFKA_BOOTSTRAP")
 
 
 def test_bad_files_and_arguments_are_named_before_connecting(down: tuple[dict[str, str], Path]) -> None:
@@ -111,7 +111,8 @@ def test_usage_errors_keep_clicks_code(down: tuple[dict[str, str], Path]) -> Non
 
 def test_debug_shows_the_traceback_with_the_same_code(down: tuple[dict[str, str], Path]) -> None:
     env, _ = down
-    for done in (lrs({**env, "LRS_DEBUG": "1"}, "migrate"), lrs(env, "--debug", "migrate")):
+    for done in (lrs({**env, "LRS_DEBUG": "1"}, "courses", "show", "--tenant", "x"),
+                 lrs(env, "--debug", "courses", "show", "--tenant", "x")):
         assert done.returncode == ExitCode.CLICKHOUSE_UNREACHABLE, done.stderr
         assert "Traceback" in done.stderr and "NetworkError" in done.stderr
         assert done.stderr.rstrip().splitlines()[-1].startswith("lrs: error: cannot reach ClickHouse")
@@ -281,13 +282,15 @@ def test_unreachable_kafka_is_named(env: dict[str, str], pipeline: Pipeline, tmp
     bootstrap = f"127.0.0.1:{closed.getsockname()[1]}"  # bound, not listening: connections are refused
     path = tmp_path / "courses.json"
     path.write_bytes(orjson.dumps(COURSES))
+    no_kafka = {**env, "LRS_KAFKA_BOOTSTRAP": bootstrap, "LRS_PRODUCE_TIMEOUT_S": "2"}
     try:
-        done = lrs({**env, "LRS_KAFKA_BOOTSTRAP": bootstrap, "LRS_PRODUCE_TIMEOUT_S": "2"}, "courses", "import",
-                   str(path), "--tenant", tenant)
+        imported = lrs(no_kafka, "courses", "import", str(path), "--tenant", tenant)
+        migrated = lrs(no_kafka, "migrate")
     finally:
         closed.close()
-    assert_one_line(done, ExitCode.KAFKA_UNREACHABLE, f"cannot reach Kafka at {bootstrap}", "`lrs stack up`",
-                    "LRS_KAFKA_BOOTSTRAP")
+    for done in (imported, migrated):
+        assert_one_line(done, ExitCode.KAFKA_UNREACHABLE, f"cannot reach Kafka at {bootstrap}", "`lrs stack up`",
+                        "LRS_KAFKA_BOOTSTRAP")
 
 
 def test_serve_names_a_taken_port(env: dict[str, str], pipeline: Pipeline) -> None:
