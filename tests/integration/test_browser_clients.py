@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.support import Pipeline, free_ports, wait_until
+from tests.support import ManagedProcess, Pipeline, free_ports, wait_until
 
 pytestmark = pytest.mark.integration
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
@@ -85,6 +85,37 @@ def test_tincanjs_in_chromium_from_another_origin(pipeline: Pipeline, page_origi
     assert verbs == ["commented", "progressed", "progressed", "progressed", "voided"]
     assert pipeline.stored_count(tenant) == 6
     assert any(s.get("attachments") for s in stored["statements"])
+
+
+def test_tincanjs_is_blocked_where_the_origin_is_not_allowed(pipeline: Pipeline, page_origin: str,
+                                                             tmp_path: Path) -> None:
+    """The control: an LRS allowing no origins. Chromium refuses the calls and nothing is stored."""
+    from lrs.auth.credentials import CredentialStore
+    from lrs.store.clickhouse import ClickHouse
+
+    (port,) = free_ports(1)
+    env = {**pipeline.env, "LRS_HTTP_PORT": str(port), "LRS_CORS_ORIGINS": ""}
+    closed = ManagedProcess("lrs-closed", ["serve"], env, pipeline.lrs.log_path.with_name("lrs-closed.log")).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(f"{base}/xapi/about", timeout=1).status_code == 200, 30,
+                   what=f"the closed LRS\n{closed.log_tail()}")
+        tenant = f"closed{uuid.uuid4().hex[:8]}"
+        key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)
+        query = urlencode({"endpoint": f"{base}/xapi/", "key": key, "secret": secret, "run": uuid.uuid4().hex[:10]})
+        done = subprocess.run(["node", str(BROWSER_DIR / "run_tincan.mjs"), f"{page_origin}/tincan_page.html?{query}",
+                               str(tmp_path / "profile")], cwd=BROWSER_DIR, capture_output=True, text=True,
+                              timeout=180)
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        assert report["results"][0]["op"] == "save statement" and not report["results"][0]["ok"], report
+        assert any("CORS policy" in line for line in report["console"]), report["console"]
+        # Asked without an Origin (a server, not a browser), the same LRS shows nothing was stored.
+        stored = httpx.get(f"{base}/xapi/statements", auth=(key, secret), timeout=30,
+                           headers={"X-Experience-API-Version": "1.0.3"})
+        assert stored.status_code == 200 and stored.json()["statements"] == []
+    finally:
+        closed.stop()
 
 
 @pytest.mark.parametrize("version", ["1.0.3", "2.0.0"])
