@@ -302,6 +302,8 @@ def check_lag(settings: Settings, kafka: _Kafka) -> Check:
 
         topic = settings.statements_topic
         (described,) = kafka.admin.describe_topics([topic])
+        if described.get("error_code") or not described.get("partitions"):
+            return Check("consumer lag", SKIP, f"no topic {topic} yet (see the topics line)")
         parts = [TopicPartition(topic, p["partition_index"]) for p in described["partitions"]]
         waiting = sum(o.offset for o in kafka.admin.list_partition_offsets(
             {tp: OffsetSpec.LATEST for tp in parts}).values())

@@ -186,15 +186,22 @@ def test_doctor_on_a_stack_without_migrations_or_workers(tmp_path: Path) -> None
     assert up.returncode == 0, up.stdout + up.stderr
     try:
         done = lrs(env, "doctor", "--json")
+        migrated = lrs(env, "migrate", timeout=120)
+        after = lrs(env, "doctor", "--json")
     finally:
         lrs(env, "stack", "down", timeout=120)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    then = {c["check"]: c for c in json.loads(after.stdout)}
+    assert after.returncode == ExitCode.FAILED and then["workers"]["status"] == "fail"  # still no worker
+    assert then["migrations"]["status"] == then["topics"]["status"] == "ok"
+    assert then["consumer lag"]["status"] == "ok" and "is empty" in then["consumer lag"]["detail"]
     assert done.returncode == ExitCode.FAILED, done.stdout + done.stderr
     checks = {c["check"]: c for c in json.loads(done.stdout)}
     assert checks["kafka"]["status"] == checks["clickhouse"]["status"] == checks["ports"]["status"] == "ok"
     assert checks["migrations"]["status"] == "fail" and checks["migrations"]["fix"] == "run `lrs migrate`"
     assert checks["topics"]["status"] == "fail" and "xapi.statements" in checks["topics"]["detail"]
     assert checks["workers"]["status"] == "fail" and "`lrs worker`" in checks["workers"]["fix"]
-    assert checks["consumer lag"]["status"] == "ok" and "is empty" in checks["consumer lag"]["detail"]
+    assert checks["consumer lag"]["status"] == "skip" and "no topic xapi.statements" in checks["consumer lag"]["detail"]
 
 
 # --- against the running pipeline ---------------------------------------------------------------------
