@@ -124,7 +124,9 @@ def _cluster_id(state_dir: Path) -> str:
     if path.is_file():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = "-"
+    while cluster_id.startswith("-"):  # the format tool reads a leading "-" as an option; Kafka avoids it too
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     tmp = path.with_suffix(".tmp")
     tmp.write_text(cluster_id + "\n")
     tmp.replace(path)
