@@ -175,16 +175,26 @@ def test_profile_put_without_headers_creates_new_but_conflicts_on_existing(pipel
     assert http.get(path, params=params).json() == {"v": 3}
 
 
-def test_strict_profile_puts_for_the_103_suite(pipeline: Pipeline) -> None:
-    """profile_put_requires_precondition: 1.0.x PUTs creating a profile without a header get 400 (ADL 1.0.3 suite)."""
+@contextlib.contextmanager
+def _second_lrs(pipeline: Pipeline, name: str, **env: str) -> Iterator[tuple[httpx.Client, httpx.Client]]:
+    """Another LRS process on the pipeline (with extra settings): clients of one new tenant for (it, the pipeline's)."""
     (port,) = free_ports(1)
-    env = {**pipeline.env, "LRS_HTTP_PORT": str(port), "LRS_PROFILE_PUT_REQUIRES_PRECONDITION": "true"}
-    strict = ManagedProcess("lrs-strict", ["serve"], env, pipeline.lrs.log_path.with_name("lrs-strict.log")).start()
+    process_env = {**pipeline.env, "LRS_HTTP_PORT": str(port), **env}
+    second = ManagedProcess(name, ["serve"], process_env, pipeline.lrs.log_path.with_name(f"{name}.log")).start()
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200, 30,
-                   what=f"the strict LRS\n{strict.log_tail()}")
+                   what=f"the LRS {name}\n{second.log_tail()}")
         _, first = pipeline.new_tenant()
-        http = httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=first.auth, headers=first.headers, timeout=30)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=first.auth, headers=first.headers,
+                          timeout=30) as other, first:
+            yield other, first
+    finally:
+        second.stop()
+
+
+def test_strict_profile_puts_for_the_103_suite(pipeline: Pipeline) -> None:
+    """profile_put_requires_precondition: 1.0.x PUTs creating a profile without a header get 400 (ADL 1.0.3 suite)."""
+    with _second_lrs(pipeline, "lrs-strict", LRS_PROFILE_PUT_REQUIRES_PRECONDITION="true") as (http, _):
         params = params_for(AGENT_PROFILE, "strict")
         refused = http.put(AGENT_PROFILE, params=params, json={"v": 1})
         assert refused.status_code == 400 and "If-Match" in refused.json()["error"]["message"]
@@ -192,8 +202,6 @@ def test_strict_profile_puts_for_the_103_suite(pipeline: Pipeline) -> None:
         assert http.put(AGENT_PROFILE, params=params, json={"v": 1}, headers=v2).status_code == 204, "2.0 creates"
         assert http.put(AGENT_PROFILE, params=params, json={"v": 2}).status_code == 409
         assert http.put(STATE, params=params_for(STATE, "s"), json={"v": 1}).status_code == 204, "State unaffected"
-    finally:
-        strict.stop()
 
 
 def test_state_put_without_headers_depends_on_the_version(pipeline: Pipeline) -> None:
@@ -262,14 +270,7 @@ def test_scopes(pipeline: Pipeline) -> None:
 
 def test_conditional_puts_across_two_lrs_processes(pipeline: Pipeline) -> None:
     """Many PUTs with the same If-Match, through two LRS processes at once: exactly one wins."""
-    (port,) = free_ports(1)
-    env = {**pipeline.env, "LRS_HTTP_PORT": str(port)}
-    second = ManagedProcess("lrs2", ["serve"], env, pipeline.lrs.log_path.with_name("lrs2.log")).start()
-    try:
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/xapi/about", timeout=1).status_code == 200, 30,
-                   what=f"the second LRS\n{second.log_tail()}")
-        _, first = pipeline.new_tenant()
-        other = httpx.Client(base_url=f"http://127.0.0.1:{port}", auth=first.auth, headers=first.headers, timeout=30)
+    with _second_lrs(pipeline, "lrs2") as (other, first):
         params = params_for(AGENT_PROFILE, "contended")
         created = first.put(AGENT_PROFILE, params=params, json={"n": -1}, headers={"If-None-Match": "*"})
         assert created.status_code == 204
@@ -285,9 +286,6 @@ def test_conditional_puts_across_two_lrs_processes(pipeline: Pipeline) -> None:
         winner = first.get(AGENT_PROFILE, params=params)
         assert winner.json()["n"] in range(24)
         assert other.get(AGENT_PROFILE, params=params).headers["etag"] == winner.headers["etag"]
-        other.close()
-    finally:
-        second.stop()
 
 
 def _rows_of(pipeline: Pipeline, table: str, request_id: str) -> int:
