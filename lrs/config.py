@@ -54,12 +54,6 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
-    kafka_transactions: bool = Field(
-        True, description="A request spanning several partitions is written in one Kafka transaction (group-"
-        "committed; lrs/kafka/transactions.py) and workers read read_committed (Faust exactly_once).")
-    kafka_transaction_timeout_s: float = Field(
-        10.0, description="Kafka aborts a transaction left open this long (a crashed LRS); read_committed "
-        "consumers wait at most this long behind it.")
     consistency_wait_s: float = Field(
         5.0, description="Bounded wait on GET until the sink has passed what this process produced."
     )

@@ -33,9 +33,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     app = faust.App(
         settings.worker_app_id,
         broker=broker_url(settings.kafka_bootstrap),
-        # exactly_once is Faust's only way to make its consumers read_committed, which the LRS's transactions
-        # need; the ClickHouse writes stay at-least-once and idempotent either way.
-        processing_guarantee="exactly_once" if settings.kafka_transactions else "at_least_once",
+        processing_guarantee="at_least_once",
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=1,
         broker_commit_every=10_000,
