@@ -59,6 +59,8 @@ class Publisher:
                     request_timeout_ms=timeout_ms,
                     delivery_timeout_ms=timeout_ms + 2000,
                     reconnect_backoff_max_ms=1000,
+                    # kafka-python's constructor waits up to 30 s for a broker by default: a request waits less.
+                    bootstrap_timeout_ms=timeout_ms,
                 )
             return self._producer
 
