@@ -2,7 +2,7 @@
 
 ``scripts/setup.sh`` copies the pinned broker and its run-time dependencies (``deploy/kafka-broker/pom.xml``)
 into ``settings.kafka_lib_dir``. Each node runs ``kafka.Kafka`` as broker and controller at once; with
-``settings.brokers`` = 3 the three nodes form one KRaft quorum (replication 3, ``min.insync.replicas`` 2,
+three nodes (``lrs stack up --brokers 3``) they form one KRaft quorum (replication 3, ``min.insync.replicas`` 2,
 unclean leader election off), so an acknowledged write survives the loss of any one node.
 
 Node ``i`` (1-based) listens for clients on ``broker_port + 2*(i-1)`` and for its controller quorum on the
@@ -133,9 +133,8 @@ def _cluster_id(state_dir: Path) -> str:
     return cluster_id
 
 
-def server_properties(settings: Settings, node: int, data_dir: Path) -> str:
-    """``server.properties`` of one node of a ``settings.brokers``-node KRaft cluster on loopback."""
-    count = settings.brokers
+def server_properties(settings: Settings, count: int, node: int, data_dir: Path) -> str:
+    """``server.properties`` of node ``node`` of a ``count``-node KRaft cluster on loopback."""
     replicas = min(count, 3)
     min_isr = 2 if replicas >= 3 else 1
     voters = ",".join(f"{n}@127.0.0.1:{controller_port(settings, n)}" for n in range(1, count + 1))
@@ -177,15 +176,16 @@ def server_properties(settings: Settings, node: int, data_dir: Path) -> str:
     return "".join(f"{key}={value}\n" for key, value in lines.items())
 
 
-def prepare(settings: Settings, state_dir: Path, node: int) -> list[str]:
-    """Write node ``node``'s configuration, format its storage on the first start, return its command line."""
+def prepare(settings: Settings, state_dir: Path, count: int, node: int) -> list[str]:
+    """Write the configuration of node ``node`` of ``count``, format its storage on the first start, return its
+    command line."""
     java = java_binary()
     cp = class_path(settings)
     directory = node_dir(state_dir, node)
     data_dir = directory / "data"
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "server.properties"
-    config.write_text(server_properties(settings, node, data_dir))
+    config.write_text(server_properties(settings, count, node, data_dir))
     log4j = state_dir / "kafka" / "log4j2.properties"
     log4j.write_text(_LOG4J2)
     logging = f"-Dlog4j2.configurationFile={log4j}"

@@ -17,10 +17,7 @@ from lrs.config import Settings
 from lrs.stack import broker, clickhouse, process
 from lrs.stack.process import StackError
 
-__all__ = ["SERVICES", "LocalStack", "ServiceStatus", "StackError"]
-
-# Services of a one-broker stack; with ``settings.brokers`` > 1 the other nodes are ``broker-2``, ``broker-3``...
-SERVICES = ("broker", "clickhouse")
+__all__ = ["LocalStack", "ServiceStatus", "StackError"]
 
 
 @dataclass
@@ -54,7 +51,6 @@ class LocalStack:
     def __init__(self, settings: Settings, brokers: int | None = None) -> None:
         """``brokers``: Kafka nodes asked for on the command line (else those recorded, else the setting)."""
         self.settings = settings
-        self._requested_brokers = brokers
         # Absolute, so pid files and ClickHouse's config do not depend on the caller's working directory.
         self.state_dir = Path(settings.state_dir).expanduser().resolve()
         self.run_dir = self.state_dir / "run"
@@ -81,7 +77,8 @@ class LocalStack:
         s = self.settings
         port = broker.client_port(s, node)
         return _Service(
-            name=broker.service_name(node), argv=lambda: broker.prepare(s, self.state_dir, node), env=lambda: None,
+            name=broker.service_name(node), env=lambda: None,
+            argv=lambda: broker.prepare(s, self.state_dir, self.brokers, node),
             ports=((port, broker.PORT_SETTING), (broker.controller_port(s, node), broker.PORT_SETTING)),
             address=broker.address(s, node), is_ready=lambda t: broker.is_ready(port, t),
             logs=(self.log_dir / f"{broker.service_name(node)}.log",))

@@ -15,7 +15,7 @@ from clickhouse_driver import Client
 from kafka import KafkaAdminClient
 
 from lrs.config import Settings
-from lrs.stack import clickhouse, process
+from lrs.stack import broker, clickhouse, process
 from lrs.stack.stack import LocalStack, StackError
 from tests.support import free_port_run, free_ports
 
@@ -189,3 +189,14 @@ def test_cluster_keeps_the_size_it_was_created_with(stack: LocalStack) -> None:
     with pytest.raises(StackError, match="--brokers 3"):
         LocalStack(stack.settings, brokers=1).up()
     assert process.tracked_names(stack.run_dir) == [], "nothing started"
+
+
+def test_brokers_asked_on_the_command_line_form_one_quorum(stack: LocalStack) -> None:
+    """`lrs stack up --brokers 3` with the setting at 1: every node is configured for the three-node quorum."""
+    assert stack.settings.brokers == 1
+    three = LocalStack(stack.settings, brokers=3)
+    for node, name in three.broker_names():
+        three._service(name).argv()  # writes the configuration (and formats the storage) without starting
+        config = (broker.node_dir(three.state_dir, node) / "server.properties").read_text()
+        assert config.count("@127.0.0.1:") == 3, config
+        assert "min.insync.replicas=2\n" in config and "default.replication.factor=3\n" in config
