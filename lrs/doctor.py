@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from lrs.cli_errors import ExitCode, clickhouse_address, explain
 from lrs.config import Settings
+from lrs.store.queries import migrations, query
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 MIN_JAVA = 17
@@ -211,7 +212,7 @@ def check_clickhouse(settings: Settings) -> tuple[Check, object | None]:
 
     client = make_client(settings, database="")
     try:
-        (version,), = client.execute("SELECT version()")
+        (version,), = client.execute(query("server_version").sql)
     except Exception as exc:  # noqa: BLE001 - reported as the check's result
         client.disconnect()
         cause, fix = _fix_of(exc, settings)
@@ -223,16 +224,20 @@ def check_clickhouse(settings: Settings) -> tuple[Check, object | None]:
 
 def check_migrations(settings: Settings, client) -> Check:  # noqa: ANN001 - clickhouse_driver Client
     """Every file of schemas/clickhouse is recorded in schema_migrations."""
-    from lrs.store.queries import migrations
+    from lrs.store.clickhouse import make_client
 
     database = settings.clickhouse_database
     wanted = [m.name for m in migrations()]
-    exists = client.execute("SELECT count() FROM system.tables WHERE database = %(d)s AND name = "
-                            "'schema_migrations'", {"d": database})[0][0]
+    exists = client.execute(query("table_exists").sql, {"database": database, "table": "schema_migrations"})[0][0]
     if not exists:
         return Check("migrations", FAIL, f"database '{database}' has no schema_migrations table "
                      f"(0 of {len(wanted)} applied)", "run `lrs migrate`")
-    applied = {name for (name,) in client.execute(f"SELECT DISTINCT name FROM `{database}`.schema_migrations")}
+    # The same query `lrs migrate` reads, in the configured database (``client`` has none selected).
+    in_database = make_client(settings)
+    try:
+        applied = {name for (name,) in in_database.execute(query("migrations_applied").sql)}
+    finally:
+        in_database.disconnect()
     missing = [name for name in wanted if name not in applied]
     if missing:
         return Check("migrations", FAIL, f"{len(missing)} of {len(wanted)} not applied: {', '.join(missing)}",

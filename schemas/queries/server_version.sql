@@ -1,0 +1,3 @@
+-- The server's version (lrs doctor).
+-- params: {}
+SELECT version()
