@@ -14,11 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from lrs.config import Settings
-from lrs.store.clickhouse import ClickHouse
-from lrs.store.queries import query
+from lrs.core.config import Settings
+from lrs.core.kafka.markers import marker_key, marker_value, parse_marker  # noqa: F401 (re-exported)
+from lrs.core.store.clickhouse import ClickHouse
+from lrs.core.store.queries import query
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -106,22 +105,3 @@ def clock_us(settings: Settings, clickhouse: ClickHouse, tenant: str) -> int:
         return now_us() - lateness_us
     watermark, count = clickhouse.run("analytics_watermark", {"tenant": tenant, "lateness_us": lateness_us})[0]
     return int(watermark) if count else 0
-
-
-def marker_key(tenant: str, course_id: str) -> bytes:
-    """Partitioning key of a slice's markers."""
-    return f"{tenant}|{course_id}".encode()
-
-
-def marker_value(tenant: str, course_id: str) -> bytes:
-    """A marker: JSON, so tenants and course IRIs need no escaping rules."""
-    return orjson.dumps({"tenant": tenant, "course_id": course_id, "marked_us": now_us()})
-
-
-def parse_marker(value: bytes | None) -> Slice | None:
-    """The slice a marker names, or None for an unreadable message (skipped, never retried)."""
-    try:
-        doc = orjson.loads(value or b"")
-        return str(doc["tenant"]), str(doc["course_id"])
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return None

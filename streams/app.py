@@ -12,7 +12,7 @@ import time
 
 import faust
 
-from lrs.config import Settings
+from lrs.core.config import Settings
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry

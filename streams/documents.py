@@ -3,7 +3,7 @@
 The documents topic is keyed by document set, so every command for a document is on one partition,
 owned by one worker of the group: that worker is the single writer for the set and applies its commands
 in offset order. Per command it reads the stored version(s) from ClickHouse, decides
-(:func:`lrs.documents.commands.decide`), writes the new document row(s), then the result row the
+(:func:`lrs.core.documents.commands.decide`), writes the new document row(s), then the result row the
 waiting LRS polls for, and only then acks the message.
 
 At-least-once: a redelivered command finds its result row (answered before) or its request_id on the
@@ -18,10 +18,10 @@ import logging
 import time
 from typing import Any
 
-from lrs.config import Settings
-from lrs.documents.commands import DocumentCommand, Outcome, StoredDoc, decide, decode_command
-from lrs.kafka.envelope import PoisonMessage
-from lrs.store.clickhouse import ClickHouse
+from lrs.core.config import Settings
+from lrs.core.documents.commands import DocumentCommand, Outcome, StoredDoc, decide, decode_command
+from lrs.core.kafka.envelope import PoisonMessage
+from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
-from lrs.config import Settings
-from lrs.store.clickhouse import ClickHouse
+from lrs.core.config import Settings
+from lrs.core.store.clickhouse import ClickHouse
 from streams.mapping import DEFAULT_RULES, MappingRules
 
 

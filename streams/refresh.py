@@ -30,8 +30,8 @@ from typing import Any
 import faust
 import orjson
 
-from lrs.config import Settings
-from lrs.store.clickhouse import ClickHouse, bind
+from lrs.core.config import Settings
+from lrs.core.store.clickhouse import ClickHouse, bind
 from streams import cohorts, dropoff, engagement, metrics
 from streams.analytics import (
     US,

@@ -6,9 +6,9 @@ from typing import Any
 
 import orjson
 
-from lrs.kafka.envelope import Envelope
-from lrs.util.timeparse import duration_seconds, timestamp_micros
-from lrs.xapi import actor_ifi
+from lrs.core.kafka.envelope import Envelope
+from lrs.core.util.timeparse import duration_seconds, timestamp_micros
+from lrs.core.xapi import actor_ifi
 from streams.mapping import DEFAULT_RULES, MappingRules, map_course_module
 
 VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"

@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lrs.config import Settings
-from lrs.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
-from lrs.store.clickhouse import ClickHouse
+from lrs.core.config import Settings
+from lrs.core.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
+from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
 from streams.mapping_rules import MappingRulesStore
 from streams.rows import COL, statement_row

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from lrs.config import Settings, settings_env
-from lrs.stack.process import free_port_run, free_ports
+from lrs.core.config import Settings, settings_env
+from lrs.tools.stack.process import free_port_run, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ class ManagedProcess:
     def start(self) -> ManagedProcess:
         """Start (or restart) the process."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen([sys.executable, "-m", "lrs.cli", *self.args], env={**self.env, **self.extra_env},
+        self.proc = subprocess.Popen([sys.executable, "-m", "lrs", *self.args], env={**self.env, **self.extra_env},
                                      stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
         log.close()
         return self
@@ -94,7 +94,7 @@ class Pipeline:
     """A running pipeline: stack + migrations + LRS + N workers."""
 
     def __init__(self, settings: Settings, workers: int = 1) -> None:
-        from lrs.stack.stack import LocalStack
+        from lrs.tools.stack.stack import LocalStack
 
         self.settings = settings
         self.stack = LocalStack(settings)
@@ -108,8 +108,8 @@ class Pipeline:
 
     def start(self) -> Pipeline:
         """Bring everything up and wait until the LRS answers."""
-        from lrs.kafka.topics import ensure_topics
-        from lrs.store.migrate import migrate_clickhouse
+        from lrs.core.kafka.topics import ensure_topics
+        from lrs.core.store.migrate import migrate_clickhouse
 
         self.stack.up()
         migrate_clickhouse(self.settings)
@@ -149,14 +149,14 @@ class Pipeline:
 
     def clickhouse(self):
         """A fresh clickhouse-driver client."""
-        from lrs.store.clickhouse import make_client
+        from lrs.core.store.clickhouse import make_client
 
         return make_client(self.settings)
 
     def new_tenant(self, scopes: tuple[str, ...] = ("all",)) -> tuple[str, httpx.Client]:
         """A fresh tenant and an HTTP client authenticated for it (xAPI 1.0.3 header set)."""
-        from lrs.auth.credentials import CredentialStore
-        from lrs.store.clickhouse import ClickHouse
+        from lrs.core.store.clickhouse import ClickHouse
+        from lrs.service.auth.credentials import CredentialStore
 
         tenant = f"t{uuid.uuid4().hex[:10]}"
         key, secret = CredentialStore(self.settings, ClickHouse(self.settings, size=1)).create(tenant, scopes=scopes)
@@ -168,7 +168,7 @@ class Pipeline:
         """Statements of a tenant in ClickHouse (each id once)."""
         client = self.clickhouse()
         try:
-            from lrs.store.queries import query
+            from lrs.core.store.queries import query
 
             return int(client.execute(query("tenant_totals").sql, {"tenant": tenant})[0][0])
         finally:
@@ -186,8 +186,8 @@ class Pipeline:
 
 def analytics_differences(pipeline: Pipeline, tenant: str) -> list[str]:
     """Each public table against the batch queries run now over the raw table; [] when equal row for row."""
-    from lrs.store.clickhouse import ClickHouse, bind
-    from lrs.store.queries import query
+    from lrs.core.store.clickhouse import ClickHouse, bind
+    from lrs.core.store.queries import query
     from streams.analytics import clock_us, query_params
     from streams.refresh import ALL_TABLES
 

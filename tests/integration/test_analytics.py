@@ -18,10 +18,10 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
-from lrs.demo.cohort import generate_cohort
-from lrs.store.clickhouse import bind
-from lrs.store.queries import query
-from lrs.util.timeparse import format_timestamp
+from lrs.core.store.clickhouse import bind
+from lrs.core.store.queries import query
+from lrs.core.util.timeparse import format_timestamp
+from lrs.tools.demo.cohort import generate_cohort
 from streams.analytics import query_params
 from streams.refresh import ALL_TABLES, SliceRefresher
 from tests.support import Pipeline, analytics_differences, make_settings, wait_until
@@ -287,9 +287,9 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
     chdb_session = pytest.importorskip("chdb.session")
     from clickhouse_driver.util.escape import escape_param, escape_params
 
-    from lrs.config import Settings
-    from lrs.kafka.envelope import Envelope
-    from lrs.store.queries import migrations
+    from lrs.core.config import Settings
+    from lrs.core.kafka.envelope import Envelope
+    from lrs.core.store.queries import migrations
     from streams.rows import statement_row
     from tests.integration.test_sql_engines import _EscapeContext
 
@@ -328,7 +328,7 @@ def test_cli_imports_structures_and_marks_courses(two_workers: Pipeline, tmp_pat
     import subprocess
     import sys
 
-    from lrs.demo.cohort import course_structure
+    from lrs.tools.demo.cohort import course_structure
     from tests.support import ROOT, settings_env
 
     pipeline = two_workers
@@ -339,7 +339,7 @@ def test_cli_imports_structures_and_marks_courses(two_workers: Pipeline, tmp_pat
     env = settings_env(pipeline.settings)
 
     def lrs(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "lrs.cli", *args], env=env, cwd=ROOT, capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "lrs", *args], env=env, cwd=ROOT, capture_output=True,
                               text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout

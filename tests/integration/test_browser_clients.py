@@ -60,8 +60,8 @@ def page_origin() -> Iterator[str]:
 
 
 def test_tincanjs_in_chromium_from_another_origin(pipeline: Pipeline, page_origin: str, tmp_path: Path) -> None:
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     tenant = f"browser{uuid.uuid4().hex[:8]}"
     key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)
@@ -90,8 +90,8 @@ def test_tincanjs_in_chromium_from_another_origin(pipeline: Pipeline, page_origi
 def test_tincanjs_is_blocked_where_the_origin_is_not_allowed(pipeline: Pipeline, page_origin: str,
                                                              tmp_path: Path) -> None:
     """The control: an LRS allowing no origins. Chromium refuses the calls and nothing is stored."""
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     (port,) = free_ports(1)
     env = {**pipeline.env, "LRS_HTTP_PORT": str(port), "LRS_CORS_ORIGINS": ""}
@@ -123,8 +123,8 @@ def test_xapi_js_in_node(pipeline: Pipeline, version: str) -> None:
     # @xapi/xapi with its "fetch" adapter (see tests/browser/run_xapi_node.mjs for why not axios in node).
     if reason := _missing():
         pytest.skip(reason)
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     tenant = f"xapijs{uuid.uuid4().hex[:8]}"
     key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)

@@ -1,5 +1,5 @@
 """Every ``lrs`` command's expected failures, run as the operator runs them (a child process): one line on stderr
-naming the cause and the fix, the exit code of ``lrs/cli_errors.py``, never a traceback (unless asked for).
+naming the cause and the fix, the exit code of ``lrs/tools/cli_errors.py``, never a traceback (unless asked for).
 
 With the stack down the settings point at free, closed loopback ports; the other failures (unknown tenant or key,
 wrong ClickHouse password, Kafka unreachable, port in use) run against the real session pipeline.
@@ -17,8 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lrs.cli_errors import ExitCode
-from lrs.config import settings_env
+from lrs.core.config import settings_env
+from lrs.tools.cli_errors import ExitCode
 from tests.support import ROOT, Pipeline, make_settings
 
 pytestmark = pytest.mark.integration
@@ -28,8 +28,8 @@ AGENT = '{"mbox": "mailto:a@example.com"}'
 
 
 def lrs(env: dict[str, str], *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m lrs.cli ARGS`` with ``env``."""
-    return subprocess.run([sys.executable, "-m", "lrs.cli", *args], env=env, cwd=ROOT, capture_output=True,
+    """Run ``python -m lrs ARGS`` with ``env``."""
+    return subprocess.run([sys.executable, "-m", "lrs", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -307,11 +307,11 @@ def test_serve_names_a_taken_port(env: dict[str, str], pipeline: Pipeline) -> No
 
 
 def test_entry_point_is_main() -> None:
-    """The installed ``lrs`` script runs ``lrs.cli:main`` (the wrapper), not the bare Typer app."""
+    """The installed ``lrs`` script runs ``lrs.tools.cli:main`` (the wrapper), not the bare Typer app."""
     import tomllib
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["lrs"] == "lrs.cli:main"
+    assert scripts["lrs"] == "lrs.tools.cli:main"
     assert os.access(ROOT / "run", os.X_OK)
     done = subprocess.run([str(ROOT / "run"), "--help"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0 and "set -euo" not in done.stdout and "./run test" in done.stdout

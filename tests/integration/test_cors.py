@@ -113,8 +113,8 @@ def test_alternate_request_syntax_from_another_origin(pipeline: Pipeline) -> Non
 
 
 def _credentials(pipeline: Pipeline, tenant: str) -> tuple[str, str]:
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     return CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)
 

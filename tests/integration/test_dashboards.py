@@ -18,13 +18,13 @@ import httpx
 import pytest
 from clickhouse_driver.util.escape import escape_param
 
-from lrs.auth.credentials import CredentialStore
-from lrs.demo.analytics import wait_fresh
-from lrs.demo.cohort import Cohort, course_structure, generate_cohort
-from lrs.report.dashboards import DASHBOARDS, VARIABLE_QUERIES, Dashboard, Panel
-from lrs.report.grafana import expand_grafana, to_grafana
-from lrs.store.clickhouse import ClickHouse
-from lrs.store.queries import migrations, query
+from lrs.core.store.clickhouse import ClickHouse
+from lrs.core.store.queries import migrations, query
+from lrs.service.auth.credentials import CredentialStore
+from lrs.tools.demo.analytics import wait_fresh
+from lrs.tools.demo.cohort import Cohort, course_structure, generate_cohort
+from lrs.tools.report.dashboards import DASHBOARDS, VARIABLE_QUERIES, Dashboard, Panel
+from lrs.tools.report.grafana import expand_grafana, to_grafana
 from tests.support import Pipeline, wait_until
 
 pytestmark = pytest.mark.integration

@@ -316,8 +316,8 @@ def _merges_stopped(pipeline: Pipeline) -> Iterator[None]:
 
 def test_redelivered_commands_are_applied_once(pipeline: Pipeline) -> None:
     """At-least-once: the same command delivered again, even after a later write, changes nothing."""
-    from lrs.documents.commands import REQUIRE, DocumentCommand
-    from lrs.publisher import Publisher
+    from lrs.core.documents.commands import REQUIRE, DocumentCommand
+    from lrs.service.publisher import Publisher
 
     tenant, http = pipeline.new_tenant()
     command = DocumentCommand(request_id=str(uuid.uuid4()), tenant=tenant, resource="activity_profile",
@@ -342,9 +342,9 @@ def test_redelivered_commands_are_applied_once(pipeline: Pipeline) -> None:
 
 def test_applied_command_without_result_is_answered_not_reapplied(pipeline: Pipeline) -> None:
     """A crash between the document row and the result row: the redelivery only writes the result."""
-    from lrs.documents.commands import ALLOW, DocumentCommand, decide
-    from lrs.documents.keys import etag_of
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.documents.commands import ALLOW, DocumentCommand, decide
+    from lrs.core.documents.keys import etag_of
+    from lrs.core.store.clickhouse import ClickHouse
     from streams.documents import DocumentWriter
 
     tenant, http = pipeline.new_tenant()

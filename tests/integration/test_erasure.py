@@ -56,7 +56,7 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
                what="both learners in the analytics")
 
     env = {**pipeline.env}
-    done = subprocess.run([sys.executable, "-m", "lrs.cli", "erase", "--tenant", tenant, "--agent",
+    done = subprocess.run([sys.executable, "-m", "lrs", "erase", "--tenant", tenant, "--agent",
                            json.dumps(erased_agent), "--wait", "90"], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -94,7 +94,7 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
 def test_erase_rejects_what_is_not_an_agent(pipeline: Pipeline) -> None:
     tenant, _ = pipeline.new_tenant()
     for agent in ('{"name": "no identifier"}', "not json", '{"objectType": "Group", "member": []}'):
-        done = subprocess.run([sys.executable, "-m", "lrs.cli", "erase", "--tenant", tenant, "--agent", agent,
+        done = subprocess.run([sys.executable, "-m", "lrs", "erase", "--tenant", tenant, "--agent", agent,
                                "--wait", "0"], env=pipeline.env, cwd=ROOT, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 6, (agent, done.stdout, done.stderr)  # ExitCode.BAD_INPUT

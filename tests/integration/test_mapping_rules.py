@@ -30,7 +30,7 @@ def _mapped(pipeline: Pipeline, tenant: str) -> tuple[str, str] | None:
 
 
 def _cli(pipeline: Pipeline, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "lrs.cli", "courses", "rules", *args], env=pipeline.env, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "lrs", "courses", "rules", *args], env=pipeline.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout

@@ -1,4 +1,4 @@
-"""The OpenAPI contract (lrs/openapi.py) as the real LRS serves it, and the LRS keeping to it."""
+"""The OpenAPI contract (lrs/service/openapi.py) as the real LRS serves it, and the LRS keeping to it."""
 
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ def test_answers_keep_to_the_declared_responses(pipeline: Pipeline) -> None:
 def test_bounded_schemathesis_run_finds_no_server_error(pipeline: Pipeline, tmp_path: Path) -> None:
     """Schemathesis fuzzes every /xapi operation from the contract (about a minute): no 5xx, only declared statuses."""
     pytest.importorskip("schemathesis")
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(
         f"fuzz{uuid.uuid4().hex[:8]}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lrs.report.html import clickhouse_runner, write_report
+from lrs.tools.report.html import clickhouse_runner, write_report
 from tests.integration.test_dashboards import Loaded, load_cohort
 from tests.support import ROOT, Pipeline, settings_env
 
@@ -33,7 +33,7 @@ def loaded(pipeline: Pipeline) -> Loaded:
 def report(pipeline: Pipeline, loaded: Loaded, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The page written by the real CLI command."""
     out = tmp_path_factory.mktemp("report")
-    done = subprocess.run([sys.executable, "-m", "lrs.cli", "report", "--tenant", loaded.tenant, "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "lrs", "report", "--tenant", loaded.tenant, "--out", str(out)],
                           env=settings_env(pipeline.settings), cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     (path,) = out.glob("report-*.html")

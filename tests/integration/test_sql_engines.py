@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from clickhouse_driver.util.escape import escape_param, escape_params
 
-from lrs.store.clickhouse import bind, make_client
-from lrs.store.migrate import migrate_clickhouse
-from lrs.store.queries import Query, all_queries, migrations
+from lrs.core.store.clickhouse import bind, make_client
+from lrs.core.store.migrate import migrate_clickhouse
+from lrs.core.store.queries import Query, all_queries, migrations
 from tests.support import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -76,7 +76,7 @@ def test_every_migration_and_query_runs_on_clickhouse_18(pipeline: Pipeline) -> 
 
 
 def test_timestamp_helpers_round_trip() -> None:
-    from lrs.util.timeparse import format_timestamp, parse_timestamp, timestamp_micros
+    from lrs.core.util.timeparse import format_timestamp, parse_timestamp, timestamp_micros
 
     assert timestamp_micros("1970-01-01T00:00:01.5Z") == 1_500_000
     assert timestamp_micros("2026-01-01T01:00:00+01:00") == timestamp_micros("2026-01-01T00:00:00Z")

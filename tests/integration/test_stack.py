@@ -14,9 +14,9 @@ import pytest
 from clickhouse_driver import Client
 from kafka import KafkaAdminClient
 
-from lrs.config import Settings
-from lrs.stack import broker, clickhouse, process
-from lrs.stack.stack import LocalStack, StackError
+from lrs.core.config import Settings
+from lrs.tools.stack import broker, clickhouse, process
+from lrs.tools.stack.stack import LocalStack, StackError
 from tests.support import free_port_run, free_ports
 
 pytestmark = pytest.mark.integration
@@ -111,7 +111,7 @@ def test_services_outlive_the_process_that_started_them(stack: LocalStack) -> No
     env = {**os.environ, "LRS_STATE_DIR": str(settings.state_dir), "LRS_BROKER_PORT": str(settings.broker_port),
            "LRS_CLICKHOUSE_TCP_PORT": str(settings.clickhouse_tcp_port),
            "LRS_CLICKHOUSE_HTTP_PORT": str(settings.clickhouse_http_port)}
-    code = ("import json; from lrs.config import Settings; from lrs.stack.stack import LocalStack; "
+    code = ("import json; from lrs.core.config import Settings; from lrs.tools.stack.stack import LocalStack; "
             "print(json.dumps({s.name: s.pid for s in LocalStack(Settings()).up()}))")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

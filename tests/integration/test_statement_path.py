@@ -257,7 +257,7 @@ def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipel
     # ClickHouse (voids for its ids, targets to mark voided, courses of targets) must fit max_query_size.
     import orjson
 
-    from lrs.kafka.envelope import encode_statements
+    from lrs.core.kafka.envelope import encode_statements
     from streams.refresh import SliceRefresher
     from streams.sink import Message, StatementSink
 
@@ -288,11 +288,11 @@ def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipel
 
 
 def test_newest_first_pages_are_right_across_time_windows(pipeline: Pipeline) -> None:
-    # Descending pages are looked for in growing stored-time windows first (lrs/statements/page.py): pages
+    # Descending pages are looked for in growing stored-time windows first (lrs/service/statements/page.py): pages
     # that straddle window edges, sparse filters and `since`/`until` must still list every statement once,
     # newest first.
-    from lrs.kafka.envelope import Envelope
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.kafka.envelope import Envelope
+    from lrs.core.store.clickhouse import ClickHouse
     from streams.rows import statement_row
 
     tenant, http = pipeline.new_tenant()

@@ -81,8 +81,8 @@ def test_write_only_and_read_only_scopes(pipeline: Pipeline) -> None:
 
 
 def test_read_mine_sees_only_its_own_statements(pipeline: Pipeline) -> None:
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     tenant, full = pipeline.new_tenant()
     store = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1))
@@ -100,8 +100,8 @@ def test_read_mine_sees_only_its_own_statements(pipeline: Pipeline) -> None:
 
 
 def test_unknown_revoked_and_missing_credentials_are_401(pipeline: Pipeline) -> None:
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     tenant, full = pipeline.new_tenant()
     store = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1))

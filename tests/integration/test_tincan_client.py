@@ -13,8 +13,8 @@ tincan = pytest.importorskip("tincan")
 
 
 def _lrs(pipeline: Pipeline) -> tincan.RemoteLRS:
-    from lrs.auth.credentials import CredentialStore
-    from lrs.store.clickhouse import ClickHouse
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.service.auth.credentials import CredentialStore
 
     tenant = f"tincan{uuid.uuid4().hex[:8]}"
     key, secret = CredentialStore(pipeline.settings, ClickHouse(pipeline.settings, size=1)).create(tenant)

@@ -9,8 +9,8 @@ import uuid
 import orjson
 import pytest
 
-from lrs.config import Settings
-from lrs.courses import StructureError, structure_rows
+from lrs.core.config import Settings
+from lrs.service.courses import StructureError, structure_rows
 from schemas import schema_path
 from schemas.analytics.generate import render
 from streams.analytics import (

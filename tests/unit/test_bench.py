@@ -9,12 +9,20 @@ import orjson
 import pytest
 from rich.console import Console
 
-from bench import profile
-from bench.cli import options_from, parser
-from bench.load import make_bodies
-from bench.report import Result, Target, build_document, format_value, markdown_table, render_table, write_json
-from bench.stats import growth, percentile, rate, ratio, summarize
-from bench.suite import FreshBodies, expand_macros
+from lrs.tools.bench import profile
+from lrs.tools.bench.cli import options_from, parser
+from lrs.tools.bench.load import make_bodies
+from lrs.tools.bench.report import (
+    Result,
+    Target,
+    build_document,
+    format_value,
+    markdown_table,
+    render_table,
+    write_json,
+)
+from lrs.tools.bench.stats import growth, percentile, rate, ratio, summarize
+from lrs.tools.bench.suite import FreshBodies, expand_macros
 
 
 def test_percentile_interpolates_linearly_like_numpy() -> None:
@@ -153,19 +161,19 @@ def test_fresh_bodies_are_deterministic_and_never_repeat_ids() -> None:
 
 def test_profile_summary_from_collapsed_stacks() -> None:
     raw = [
-        'process 1:"lrs serve";main (uvicorn/main.py:1);post_statements (lrs/routes/statements.py:9);'
-        "validate_statements (lrs/xapi/validate.py:5) 30",
-        "main (uvicorn/main.py:1);post_statements (lrs/routes/statements.py:9);"
+        'process 1:"lrs serve";main (uvicorn/main.py:1);post_statements (lrs/service/routes/statements.py:9);'
+        "validate_statements (lrs/core/xapi/validate.py:5) 30",
+        "main (uvicorn/main.py:1);post_statements (lrs/service/routes/statements.py:9);"
         "send (kafka/producer/kafka.py:3);wait (threading.py:5) 10",
         "main (uvicorn/main.py:1);run (asyncio/events.py:2) 10",
         "not a stack line",
     ]
     summary = profile.summarize(profile.parse_raw(raw))
     assert summary["samples"] == 50
-    assert summary["categories_pct"]["xAPI validation (lrs/xapi)"] == 60.0
+    assert summary["categories_pct"]["xAPI validation (lrs/core/xapi)"] == 60.0
     assert summary["categories_pct"]["Kafka produce (kafka-python)"] == 20.0  # threading under it is not generic
     assert summary["categories_pct"]["HTTP server (uvicorn/starlette/fastapi)"] == 20.0
-    assert summary["lrs_functions_inclusive_pct"]["post_statements (lrs/routes/statements.py:9)"] == 80.0
+    assert summary["lrs_functions_inclusive_pct"]["post_statements (lrs/service/routes/statements.py:9)"] == 80.0
 
 
 def test_cli_options() -> None:
@@ -178,7 +186,7 @@ def test_cli_options() -> None:
 
 
 def test_late_growth_sees_a_leak_but_not_a_plateau() -> None:
-    from bench.stats import late_growth
+    from lrs.tools.bench.stats import late_growth
 
     plateau = [100, 150, 200, 250] + [280, 282, 279, 281] * 3  # fills up in the first quarter, then level
     assert abs(late_growth(plateau)) < 0.01

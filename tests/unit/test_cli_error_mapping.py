@@ -1,4 +1,4 @@
-"""The CLI's exception-to-message mapping (lrs/cli_errors.py) and its entry point, on real exceptions raised by
+"""The CLI's exception-to-message mapping (lrs/tools/cli_errors.py) and its entry point, on real exceptions raised by
 the real libraries and stack helpers (no service needed: the ports used are closed)."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import pytest
 from clickhouse_driver.errors import ServerException
 from kafka.errors import KafkaTimeoutError
 
-from lrs import cli
-from lrs.auth.credentials import CredentialError, UnknownCredential
-from lrs.cli_errors import CliFailure, ExitCode, clickhouse_address, explain
-from lrs.config import Settings
-from lrs.publisher import BrokerUnavailable
-from lrs.stack import broker
-from lrs.stack.process import StackError, ensure_port_free, free_ports
+from lrs.core.config import Settings
+from lrs.service.auth.credentials import CredentialError, UnknownCredential
+from lrs.service.publisher import BrokerUnavailable
+from lrs.tools import cli
+from lrs.tools.cli_errors import CliFailure, ExitCode, clickhouse_address, explain
+from lrs.tools.stack import broker
+from lrs.tools.stack.process import StackError, ensure_port_free, free_ports
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_exit_codes_are_distinct() -> None:
 
 
 def test_clickhouse_refused_names_the_address_and_the_fix(settings: Settings) -> None:
-    from lrs.store.clickhouse import make_client
+    from lrs.core.store.clickhouse import make_client
 
     exc = raised(lambda: make_client(settings).execute("SELECT 1"))
     code, message = explain(exc, settings)

@@ -7,7 +7,7 @@ import re
 
 import typer
 
-from lrs.cli import app
+from lrs.tools.cli import app
 from tests.support import ROOT
 
 

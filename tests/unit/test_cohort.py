@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from lrs.demo.cohort import Cohort, course_structure, generate_cohort
-from lrs.xapi import validate_statements
+from lrs.core.xapi import validate_statements
+from lrs.tools.demo.cohort import Cohort, course_structure, generate_cohort
 from streams.mapping import map_course_module
 
 

@@ -1,7 +1,7 @@
 """The production stack (docker-compose.yml, Dockerfile, deploy/ and Grafana provisioning) hangs together.
 
 No Docker engine is needed: the files are parsed and cross-checked against each other, the repository and
-``lrs.config.Settings``. If the ``docker compose`` plugin is installed, its own validation runs too.
+``lrs.core.config.Settings``. If the ``docker compose`` plugin is installed, its own validation runs too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lrs.config import Settings
+from lrs.core.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -1,12 +1,12 @@
-"""Allowed-origin settings (lrs/cors.py): parsing, precedence of credential over tenant over global lists."""
+"""Allowed-origin settings (lrs/service/cors.py): parsing, precedence of credential over tenant over global lists."""
 
 from __future__ import annotations
 
 import pytest
 
-from lrs.config import Settings
-from lrs.cors import CorsPolicy
-from lrs.errors import XAPIError
+from lrs.core.config import Settings
+from lrs.service.cors import CorsPolicy
+from lrs.service.errors import XAPIError
 
 
 def _policy(origins: str = "*", tenants: str = "") -> CorsPolicy:

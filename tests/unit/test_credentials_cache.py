@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from lrs.auth import credentials
-from lrs.auth.credentials import CredentialStore
-from lrs.config import Settings
+from lrs.core.config import Settings
+from lrs.service.auth import credentials
+from lrs.service.auth.credentials import CredentialStore
 
 
 class FakeClickHouse:

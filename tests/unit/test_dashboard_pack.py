@@ -13,11 +13,11 @@ import pytest
 import yaml
 from clickhouse_driver.util.escape import escape_params
 
-from lrs.report import html as report_html
-from lrs.report.dashboards import DASHBOARDS, JSON_DIR, VARIABLE_QUERIES, panel_queries, render_all
-from lrs.report.grafana import QueryScheme, expand_grafana, time_params, to_grafana
-from lrs.store.clickhouse import bind
-from lrs.store.queries import all_queries, query
+from lrs.core.store.clickhouse import bind
+from lrs.core.store.queries import all_queries, query
+from lrs.tools.report import html as report_html
+from lrs.tools.report.dashboards import DASHBOARDS, JSON_DIR, VARIABLE_QUERIES, panel_queries, render_all
+from lrs.tools.report.grafana import QueryScheme, expand_grafana, time_params, to_grafana
 
 ROOT = Path(__file__).resolve().parents[2]
 START = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
@@ -59,7 +59,7 @@ def test_committed_json_is_what_the_generator_writes() -> None:
     assert sorted(expected) == sorted(p.name for p in JSON_DIR.glob("*.json")), "stray or missing dashboard files"
     for name, text in expected.items():
         assert (JSON_DIR / name).read_text(encoding="utf-8") == text, (
-            f"{name} is stale: run python -m lrs.report.dashboards")
+            f"{name} is stale: run python -m lrs.tools.report.dashboards")
 
 
 def test_every_dashboard_has_what_grafana_needs() -> None:
@@ -163,7 +163,7 @@ def test_converter_refuses_parameters_without_a_grafana_equivalent() -> None:
 
 def test_prometheus_panels_use_metrics_the_code_exports() -> None:
     exported = set()
-    for path in (ROOT / "lrs" / "metrics.py", ROOT / "streams" / "metrics.py"):
+    for path in (ROOT / "lrs" / "service" / "metrics.py", ROOT / "streams" / "metrics.py"):
         text = path.read_text(encoding="utf-8")
         for kind, metric in re.findall(r"(Counter|Gauge|Histogram)\(\s*\"(lrs_\w+)\"", text):
             exported |= {metric} if kind != "Histogram" else {f"{metric}_{s}" for s in ("bucket", "sum", "count")}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lrs import doctor
-from lrs.cli_errors import ExitCode, explain
-from lrs.config import Settings
-from lrs.stack import clickhouse
-from lrs.stack.process import StackError
+from lrs.core.config import Settings
+from lrs.tools import doctor
+from lrs.tools.cli_errors import ExitCode, explain
+from lrs.tools.stack import clickhouse
+from lrs.tools.stack.process import StackError
 
 
 def test_is_local_follows_the_endpoints(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import hashlib
 import orjson
 import pytest
 
-from lrs.documents.commands import (
+from lrs.core.documents.commands import (
     ALLOW,
     CONFLICT,
     REQUIRE,
@@ -17,9 +17,9 @@ from lrs.documents.commands import (
     decide,
     decode_command,
 )
-from lrs.documents.keys import DocumentSet, etag_of, is_json_type, media_type, parse_etag_header
-from lrs.documents.merge import MergeError, merge_documents
-from lrs.kafka.envelope import PoisonMessage
+from lrs.core.documents.keys import DocumentSet, etag_of, is_json_type, media_type, parse_etag_header
+from lrs.core.documents.merge import MergeError, merge_documents
+from lrs.core.kafka.envelope import PoisonMessage
 
 AGENT = "mbox:mailto:a@example.com"
 

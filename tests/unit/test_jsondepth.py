@@ -8,7 +8,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrs.util.jsondepth import too_deep
+from lrs.core.util.jsondepth import too_deep
 
 # Strings full of what could fool a byte scan: brackets, quotes, backslashes, escapes, non-ASCII.
 tricky_text = st.text(alphabet=st.sampled_from(list('[]{}"\\/nu aé€\n\t')), max_size=8)

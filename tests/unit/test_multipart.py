@@ -1,11 +1,11 @@
-"""RFC 2046 multipart parsing and building (lrs/statements/multipart.py)."""
+"""RFC 2046 multipart parsing and building (lrs/service/statements/multipart.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lrs.errors import XAPIError
-from lrs.statements.multipart import boundary_of, build_multipart, parse_multipart
+from lrs.service.errors import XAPIError
+from lrs.service.statements.multipart import boundary_of, build_multipart, parse_multipart
 
 
 def _body(boundary: str, *parts: bytes, newline: bytes = b"\r\n", preamble: bytes = b"") -> bytes:

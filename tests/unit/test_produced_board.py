@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lrs.produced_board import ProducedBoard
+from lrs.service.produced_board import ProducedBoard
 
 
 def test_readers_see_the_maximum_over_processes(tmp_path: Path) -> None:

@@ -6,10 +6,17 @@ import orjson
 import pytest
 from kafka.partitioner import DefaultPartitioner
 
-from lrs.errors import XAPIError
-from lrs.kafka.envelope import Envelope, PoisonMessage, decode_statements, encode, encode_statements, group_by_partition
-from lrs.statements.formats import apply_format
-from lrs.statements.query import parse_cursor, parse_query
+from lrs.core.kafka.envelope import (
+    Envelope,
+    PoisonMessage,
+    decode_statements,
+    encode,
+    encode_statements,
+    group_by_partition,
+)
+from lrs.service.errors import XAPIError
+from lrs.service.statements.formats import apply_format
+from lrs.service.statements.query import parse_cursor, parse_query
 from streams.mapping import COURSE_TYPE, map_course_module
 from streams.rows import COL, statement_row
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lrs.util.timeparse import parse_timestamp
-from lrs.xapi.common import is_duration, is_iri, is_language_tag, is_uuid, timestamp_problem
+from lrs.core.util.timeparse import parse_timestamp
+from lrs.core.xapi.common import is_duration, is_iri, is_language_tag, is_uuid, timestamp_problem
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lrs.xapi import Activity, Agent, Group, Statement, StatementRef, SubStatement, XAPIValidationError
-from lrs.xapi import validate_statement as validate
+from lrs.core.xapi import Activity, Agent, Group, Statement, StatementRef, SubStatement, XAPIValidationError
+from lrs.core.xapi import validate_statement as validate
 
 AGENT = {"objectType": "Agent", "name": "Learner", "mbox": "mailto:learner@example.com"}
 VERB = {"id": "http://adlnet.gov/expapi/verbs/attended", "display": {"en-US": "attended", "zh-Hans-CN": "参加"}}

@@ -1,4 +1,4 @@
-"""The public entry points of lrs.xapi: batch validation, error messages, normalization, actor IFIs."""
+"""The public entry points of lrs.core.xapi: batch validation, error messages, normalization, actor IFIs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lrs.xapi import XAPIValidationError, actor_ifi, normalize_statement, validate_statement, validate_statements
+from lrs.core.xapi import XAPIValidationError, actor_ifi, normalize_statement, validate_statement, validate_statements
 
 GOOD = {"actor": {"mbox": "mailto:a@example.com"}, "verb": {"id": "http://example.com/v"},
         "object": {"id": "http://example.com/o"}}

@@ -1,0 +1,139 @@
+"""The one settings object. Every process reads it once at start-up and passes it down.
+
+Environment variables use the prefix ``LRS_`` (e.g. ``LRS_KAFKA_BOOTSTRAP=broker:9092``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration for the LRS, the stream workers, the embedded stack and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="LRS_", extra="ignore")
+
+    # --- embedded local stack (``lrs stack up``) -------------------------------------------
+    state_dir: Path = Field(Path(".lrs"), description="Pid files, logs and ClickHouse data of the local stack.")
+    broker_port: int = Field(19092, description="Client port of the embedded Kafka broker (node 1); node i uses "
+                             "broker_port + 2*(i-1), its KRaft controller the port after that.")
+    brokers: int = Field(1, ge=1, le=9, description="Nodes of the embedded Kafka cluster (`lrs stack up --brokers`).")
+    kafka_lib_dir: Path = Field(Path(sys.prefix) / "share" / "kafka-broker" / "lib", description="Class path of "
+                                "the embedded Kafka broker, filled by scripts/setup.sh from Maven Central.")
+    clickhouse_tcp_port: int = Field(19000, description="Native-protocol port of the embedded ClickHouse.")
+    clickhouse_http_port: int = Field(18123, description="HTTP port of the embedded ClickHouse.")
+
+    # --- where the services are (defaults point at the embedded stack) ----------------------
+    kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; default: the embedded broker.")
+    clickhouse_url: str = Field(
+        "", description="clickhouse-driver DSN, e.g. clickhouse://default:@host:9000/lrs; default: embedded."
+    )
+
+    # --- topics ----------------------------------------------------------------------------
+    statements_topic: str = "xapi.statements"
+    documents_topic: str = Field("xapi.documents", description="Commands for the State/Profile documents.")
+    document_results_keep_s: float = Field(
+        7 * 24 * 3600.0, description="How long document command results are kept (>= the topic's retention)."
+    )
+    dead_letter_topic: str = Field("xapi.deadletter", description="Unreadable messages, with the reason.")
+    topic_partitions: int = Field(6, description="Partitions created for our topics (unit of parallelism).")
+    topic_replication: int = Field(
+        -1, description="Replication factor of created topics; -1 = the broker's default.replication.factor.")
+
+    # --- HTTP LRS --------------------------------------------------------------------------
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    xapi_default_version: Literal["1.0.3", "2.0.0"] = Field(
+        "2.0.0", description="X-Experience-API-Version sent in responses to requests that lack the header."
+    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413.")
+    produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
+    consistency_wait_s: float = Field(
+        5.0, description="Bounded wait on GET until the sink has passed what this process produced."
+    )
+    credentials_cache_s: float = Field(2.0, description="How long verified credentials are cached.")
+    document_wait_s: float = Field(
+        10.0, description="How long a document write waits for the worker's result before 503."
+    )
+
+    # --- client compatibility: CORS (lrs/service/cors.py), document preconditions (docs/clients.md) ---
+    cors_origins: str = Field(
+        "*", description="Comma-separated origins (scheme://host[:port]) browsers may call the xAPI from; "
+        "'*' = any, '' = none. Credentials are Basic auth headers, never cookies.")
+    cors_tenant_origins: str = Field(
+        "", description='JSON object narrowing origins per tenant or credential key, e.g. {"acme": '
+        '["https://lms.acme.com"], "key:0a1b2c": ["https://cdn.example"]}: their requests from other origins get 403.')
+    profile_put_requires_precondition: bool = Field(
+        False, description="xAPI 1.0.x: a PUT creating an Activity/Agent Profile without If-Match/If-None-Match "
+        "gets 400 (the ADL 1.0.3 conformance suite tests this) instead of being created (the spec's LRS rules; "
+        "TinCanPython relies on it). See docs/clients.md.")
+
+    # --- stream workers --------------------------------------------------------------------
+    worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")
+    worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
+    sink_batch_size: int = Field(500, description="Messages per sink batch at most; a message holds one request's "
+                                 "statements for one partition (up to 512 KiB), so this bounds the worker's memory.")
+    sink_batch_within_s: float = 0.2
+    sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
+    kafka_session_timeout_s: float = Field(
+        10.0, description="Group session timeout of the workers: how soon a crashed worker's partitions move.")
+
+    gc_thresholds: str = Field(
+        "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "
+        "worker processes, comma-separated (lrs/core/util/gctune.py; the interpreter's default is 700,10,10).")
+
+    debug: bool = Field(False, description="CLI: print the traceback of a failure, not only its one-line message.")
+
+    # --- analytics (streams/refresh.py; definitions in docs/metrics.md) ----------------------
+    mapping_rules_cache_s: float = Field(10.0, description="How long workers cache a tenant's course mapping rules.")
+    analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
+    analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
+    analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")
+    analytics_busy_share: float = Field(
+        0.3, gt=0, le=1, description="Most of the worker's time the refresh may take: after a round that took "
+        "D seconds it pauses D*(1/share-1), collecting markers (bounded by analytics_max_pause_s).")
+    analytics_max_pause_s: float = Field(10.0, ge=0, description="Upper bound of that pause.")
+    analytics_tick_s: float = Field(
+        60.0, description="Timer re-marking slices behind their tenant's clock (safety net; wall-clock mode).")
+    analytics_clock: Literal["event", "wall"] = Field("event", description="Statuses: tenant watermark or now.")
+    analytics_lateness_s: float = Field(3600.0, description="Event-time clock = latest statement time minus this.")
+    analytics_wall_stale_s: float = Field(300.0, description="Wall-clock mode: recompute slices older than this.")
+    analytics_session_cap_s: float = Field(1800.0, description="Gaps above this end a session (time-on-task cap).")
+    analytics_at_risk_days: float = Field(3.0, description="Not completed and inactive this long: at_risk.")
+    analytics_dropped_days: float = Field(7.0, description="Not completed and inactive this long: dropped.")
+    analytics_active_days: float = Field(7.0, description="Window of the 'active' learner counts.")
+    analytics_cleanup_s: float = Field(
+        600.0, description="Every so often, delete superseded slice versions older than this; 0 = never.")
+    analytics_certificate_verbs: str = Field(
+        "http://id.tincanapi.com/verb/earned", description="Comma-separated verb IRIs that mean 'certified'.")
+    analytics_certificate_types: str = Field(
+        "", description="Comma-separated activity types whose presence in a statement means 'certified'.")
+
+    @model_validator(mode="after")
+    def _default_endpoints(self) -> Settings:
+        # Endpoints default to the embedded stack so the CLI works with zero configuration.
+        if not self.kafka_bootstrap:
+            self.kafka_bootstrap = ",".join(f"127.0.0.1:{self.broker_port + 2 * i}" for i in range(self.brokers))
+        if not self.clickhouse_url:
+            self.clickhouse_url = f"clickhouse://default:@127.0.0.1:{self.clickhouse_tcp_port}/lrs"
+        return self
+
+    @property
+    def clickhouse_database(self) -> str:
+        """The database named in ``clickhouse_url``."""
+        path = self.clickhouse_url.rsplit("/", 1)[-1].split("?", 1)[0]
+        return path or "default"
+
+
+def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment (``base``, default this process's) that makes a child ``lrs`` process use ``settings``."""
+    env = dict(os.environ if base is None else base)
+    for name in Settings.model_fields:
+        env[f"LRS_{name.upper()}"] = str(getattr(settings, name))
+    return env

@@ -1,0 +1,191 @@
+"""Publish validated statements to Kafka and answer only once the broker acknowledged them.
+
+kafka-python's producer is thread-safe; one per process, created lazily so the LRS starts (and
+answers 503) while the broker is down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata, RecordMetadata
+
+from lrs.core.config import Settings
+from lrs.core.kafka.envelope import encode_statements, group_by_partition
+from lrs.service import metrics
+from lrs.service.produced_board import ProducedBoard
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker did not acknowledge in time; nothing may be reported as stored."""
+
+
+class Publisher:
+    """Produces statement messages with ``acks=all`` and remembers the offsets it was given."""
+
+    def __init__(self, settings: Settings, board: ProducedBoard | None = None) -> None:
+        self.settings = settings
+        self.board = board
+        self._producer: KafkaProducer | None = None
+        self._known_topics: set[str] = set()
+        self._lock = threading.Lock()
+        # The one thread that creates producers and makes first sends (both may block on an absent broker).
+        self._connector = ThreadPoolExecutor(1, thread_name_prefix="lrs-kafka-connect")
+        # Highest offset this process was acknowledged per partition: the read-your-writes target.
+        self.produced: dict[int, int] = {}
+
+    def _get_producer(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                timeout_ms = int(self.settings.produce_timeout_s * 1000)
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+                    client_id="lrs",
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    batch_size=256 * 1024,
+                    compression_type="lz4",
+                    max_request_size=self.settings.max_body_bytes + 1024 * 1024,
+                    max_block_ms=timeout_ms,
+                    request_timeout_ms=timeout_ms,
+                    delivery_timeout_ms=timeout_ms + 2000,
+                    reconnect_backoff_max_ms=1000,
+                    # kafka-python's constructor waits up to 30 s for a broker by default: a request waits less.
+                    bootstrap_timeout_ms=timeout_ms,
+                )
+            return self._producer
+
+    async def publish(self, tenant: str, client_key: str, keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
+        """Publish ``(key, statement)`` pairs and return once all are acknowledged; else BrokerUnavailable.
+
+        The statements travel as one message per partition (see ``lrs.core.kafka.envelope``). No thread waits for
+        the acknowledgements: the producer's I/O thread resolves one asyncio future when the last message of
+        this request is acknowledged (or the first fails).
+        """
+        start = time.perf_counter()
+        topic = self.settings.statements_topic
+        producer: KafkaProducer | None = self._producer
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.produce_timeout_s + 2
+        try:
+            if producer is not None and topic in self._known_topics:
+                # The topic's partitions are known, so send() only appends to the producer's buffer.
+                futures = self._send_grouped(producer, topic, tenant, client_key, keyed)
+            else:
+                # Creating the producer and the first send block while the broker is unreachable (kafka-python
+                # probes it without a bound): off the event loop, on one thread, and never past the deadline.
+                producer = await asyncio.wait_for(loop.run_in_executor(self._connector, self._get_producer),
+                                                  deadline - loop.time())
+                futures = await asyncio.wait_for(
+                    loop.run_in_executor(self._connector, self._send_grouped, producer, topic, tenant, client_key,
+                                         keyed), deadline - loop.time())
+                self._known_topics.add(topic)
+            results = await asyncio.wait_for(_all_acknowledged(futures), max(0.01, deadline - loop.time()))
+        except (KafkaError, OSError, TimeoutError) as exc:
+            if producer is not None:
+                self._discard(producer)
+            raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
+        with self._lock:
+            for meta in results:
+                if meta.offset > self.produced.get(meta.partition, -1):
+                    self.produced[meta.partition] = meta.offset
+            if self.board is not None:  # only the partitions this request wrote to
+                self.board.record({meta.partition: self.produced[meta.partition] for meta in results})
+        metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
+
+    @staticmethod
+    def _send_grouped(producer: KafkaProducer, topic: str, tenant: str, client_key: str,
+                      keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> list[FutureRecordMetadata]:
+        partitions = sorted(producer.partitions_for(topic))
+        return [producer.send(topic, key=key, value=encode_statements(tenant, client_key, bodies), partition=partition)
+                for partition, key, bodies in group_by_partition(keyed, partitions)]
+
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """Send one message to ``topic`` and block until acknowledged (``acks=all``); else BrokerUnavailable.
+
+        Not recorded in ``produced``: that is the statements sink's read-your-writes target only.
+        """
+        deadline = time.perf_counter() + self.settings.produce_timeout_s
+        producer = None
+        try:
+            producer = self._get_producer()
+            future = producer.send(topic, key=key, value=value)
+            future.get(timeout=max(0.01, deadline - time.perf_counter()))
+        except (KafkaError, OSError) as exc:
+            if producer is not None:
+                self._discard(producer)
+            raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
+
+    def _discard(self, failed: KafkaProducer) -> None:
+        """Replace the producer after a failed delivery; the next request gets a new one.
+
+        kafka-python 3.0.12 resets an idempotent producer's id when a batch expires (the broker was unreachable
+        longer than the delivery timeout) but never asks the broker for a new one, so that producer would
+        refuse every later message. A new producer gets a new id; its old batches fail (503), which their
+        requests answered already. Closed in a thread: ``close`` waits for the I/O thread.
+        """
+        with self._lock:
+            if self._producer is not failed:
+                return  # another request replaced it already
+            self._producer = None
+            self._known_topics.clear()
+        threading.Thread(target=failed.close, kwargs={"timeout": 0}, name="lrs-producer-close", daemon=True).start()
+
+    def produced_offsets(self) -> dict[int, int]:
+        """The highest acknowledged offset per partition, of every LRS process on this host if shared."""
+        if self.board is not None:
+            return self.board.read()
+        with self._lock:
+            return dict(self.produced)
+
+    def close(self) -> None:
+        """Flush and close the producer."""
+        with self._lock:
+            if self._producer is not None:
+                # Unsent messages were never acknowledged: their requests got 503.
+                with contextlib.suppress(KafkaError):
+                    self._producer.close(timeout=2)
+                self._producer = None
+                self._known_topics.clear()
+
+
+def _all_acknowledged(futures: list[FutureRecordMetadata]) -> asyncio.Future[list[RecordMetadata]]:
+    """An asyncio future of every message's metadata, resolved once from the producer's I/O thread."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[list[RecordMetadata]] = loop.create_future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def finish(result: list[RecordMetadata] | BaseException) -> None:
+        if done.done():
+            return
+        if isinstance(result, BaseException):
+            done.set_exception(result)
+        else:
+            done.set_result(result)
+
+    def acknowledged(_: RecordMetadata) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            loop.call_soon_threadsafe(finish, [f.value for f in futures])
+
+    def failed(exc: BaseException) -> None:
+        loop.call_soon_threadsafe(finish, exc)
+
+    if not futures:
+        done.set_result([])
+    for future in futures:
+        future.add_callback(acknowledged)
+        future.add_errback(failed)
+    return done

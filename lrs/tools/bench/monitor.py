@@ -1,0 +1,163 @@
+"""Resident memory (RSS) of the stack's processes, sampled in a background thread (psutil, else /proc)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lrs.tools.bench.stats import growth, late_growth
+
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _children_proc(pid: int) -> list[int]:
+    """Descendants of ``pid`` from /proc (used when psutil is missing)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS in MB of ``pid`` plus all its descendants (e.g. uvicorn's worker processes); 0 if gone."""
+    try:
+        import psutil
+
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            return 0.0
+        total = 0
+        for p in procs:
+            with contextlib.suppress(psutil.Error):
+                total += p.memory_info().rss
+        return total / 1e6
+    except ImportError:
+        total = 0
+        for p in [pid, *_children_proc(pid)]:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
+        return total / 1e6
+
+
+class RssSampler:
+    """Samples the RSS of named process trees every ``interval`` seconds until stopped."""
+
+    def __init__(self, pids: Callable[[], dict[str, int]], interval: float = 5.0) -> None:
+        self._pids = pids
+        self.interval = interval
+        self.samples: dict[str, list[tuple[float, float]]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while True:
+            now = time.monotonic() - start
+            for name, pid in self._pids().items():
+                self.samples.setdefault(name, []).append((round(now, 1), round(tree_rss_mb(pid), 1)))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Per process: start/end/max RSS (MB), growth after warm-up, and the samples."""
+        out = {}
+        for name, series in self.samples.items():
+            values = [v for _, v in series]
+            out[name] = {"start_mb": values[0], "end_mb": values[-1], "max_mb": max(values),
+                         "growth": growth(values), "late_growth": late_growth(values), "samples": series}
+        return out
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants; 0 if gone."""
+    total = 0.0
+    for p in [pid, *_children_proc(pid)]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return total
+
+
+class CpuMeter:
+    """CPU seconds each named process tree (and this process, the load client) used inside a ``with`` block.
+
+    Tells where the 2 cores went during a run, which throughput alone does not: a rate can fall because
+    another process took the cores.
+    """
+
+    def __init__(self, pids: Callable[[], dict[str, int]]) -> None:
+        self._pids = pids
+        self._start: dict[str, float] = {}
+        self.used_s: dict[str, float] = {}
+        self.wall_s = 0.0
+
+    def _read(self) -> dict[str, float]:
+        own = os.times()
+        return {**{name: tree_cpu_s(pid) for name, pid in self._pids().items()},
+                "bench client": own.user + own.system}
+
+    def __enter__(self) -> CpuMeter:
+        self._wall = time.monotonic()
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s = time.monotonic() - self._wall
+        end = self._read()
+        self.used_s = {name: round(end[name] - self._start.get(name, 0.0), 2) for name in end}
+
+    def report(self, statements: int) -> dict[str, Any]:
+        """Seconds and cores used per process, and CPU milliseconds per 1,000 statements."""
+        per_k = 1000 / statements if statements else 0.0
+        total = sum(self.used_s.values())
+        return {"wall_s": round(self.wall_s, 2), "total_cpu_s": round(total, 2),
+                "cpu_ms_per_1000_statements": round(total * per_k * 1000, 1) if statements else None,
+                "processes": {name: {"cpu_s": used, "cores": round(used / self.wall_s, 2) if self.wall_s else 0.0,
+                                     "cpu_ms_per_1000_statements": round(used * per_k * 1000, 1)}
+                              for name, used in sorted(self.used_s.items(), key=lambda kv: -kv[1])}}
+
+
+def python_speed_ms(repeats: int = 5) -> float:
+    """Best time (ms) of a fixed pure-Python loop: this machine's single-core speed, to compare runs by.
+
+    The shared machines differ by several times in speed from one session to the next; rates from runs
+    whose figures here differ a lot should be compared through their ratios, not directly.
+    """
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)

@@ -1,0 +1,155 @@
+"""The embedded ClickHouse server (Debian's ``clickhouse-server`` 18.16) with its own config under the state dir.
+
+Everything lives in ``<state_dir>/clickhouse/``: ``config.xml``, ``users.xml``, ``data/`` (kept across restarts),
+``tmp/``, ``user_files/``, ``format_schemas/`` and ``logs/``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from lrs.core.config import Settings
+from lrs.tools.stack.process import StackError
+
+NAME = "clickhouse"
+PORT_SETTINGS = ("clickhouse_tcp_port", "clickhouse_http_port")
+# /usr/sbin is not on a normal user's PATH on Debian, and newer packages ship one multi-call `clickhouse`.
+_CANDIDATES = ("/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse")
+_GiB = 1024**3
+
+
+def server_binary() -> str:
+    """Path of the ClickHouse server program, or a StackError saying how to install it."""
+    found = shutil.which("clickhouse-server") or next(
+        (c for c in _CANDIDATES if os.access(c, os.X_OK)), None) or shutil.which("clickhouse")
+    if not found:
+        raise StackError("clickhouse-server is not installed: run scripts/setup.sh "
+                         "(it installs Debian's clickhouse-server package with apt-get)")
+    return found
+
+
+def home(state_dir: Path) -> Path:
+    """The server's directory under the state dir."""
+    return state_dir / "clickhouse"
+
+
+def log_paths(state_dir: Path) -> tuple[Path, Path, Path]:
+    """(stdout/stderr log, server log, server error log)."""
+    logs = home(state_dir) / "logs"
+    return logs / "stdout.log", logs / "clickhouse-server.log", logs / "clickhouse-server.err.log"
+
+
+def _memory_limit() -> int:
+    """Per-query memory limit: half the RAM, between 1 and 8 GiB, so one query cannot take the machine down."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            total = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        return 4 * _GiB
+    return max(_GiB, min(8 * _GiB, total // 2))
+
+
+def _element(parent: ET.Element, tag: str, text: object | None = None, **children: object) -> ET.Element:
+    node = ET.SubElement(parent, tag)
+    if text is not None:
+        node.text = str(text)
+    for child, value in children.items():
+        ET.SubElement(node, child).text = str(value)
+    return node
+
+
+def _write(root: ET.Element, path: Path) -> None:
+    ET.indent(root)
+    tmp = path.with_suffix(".tmp")
+    ET.ElementTree(root).write(tmp, encoding="unicode", xml_declaration=True)
+    tmp.replace(path)
+
+
+def _config(settings: Settings, d: Path) -> ET.Element:
+    root = ET.Element("yandex")  # ClickHouse 18.16 requires this root element
+    _, log, errlog = log_paths(d.parent)
+    _element(root, "logger", level="information", log=log, errorlog=errlog, size="50M", count=2)
+    _element(root, "listen_host", "127.0.0.1")  # loopback only; no interserver port (no replication)
+    _element(root, "tcp_port", settings.clickhouse_tcp_port)
+    _element(root, "http_port", settings.clickhouse_http_port)
+    # ClickHouse requires the trailing slash on these directories.
+    _element(root, "path", f"{d / 'data'}/")
+    _element(root, "tmp_path", f"{d / 'tmp'}/")
+    _element(root, "user_files_path", f"{d / 'user_files'}/")
+    _element(root, "format_schema_path", f"{d / 'format_schemas'}/")
+    _element(root, "users_config", d / "users.xml")
+    _element(root, "default_profile", "default")
+    _element(root, "default_database", "default")
+    _element(root, "timezone", "UTC")
+    _element(root, "mark_cache_size", 256 * 1024**2)
+    _element(root, "uncompressed_cache_size", 512 * 1024**2)
+    return root
+
+
+def _users() -> ET.Element:
+    root = ET.Element("yandex")
+    profiles = _element(root, "profiles")
+    # LowCardinality(String) in our DDL needs the experimental flag on 18.16, for readers too.
+    # poll_interval: idle client connections hold up a SIGTERM shutdown for up to this many seconds (10 by
+    # default), which made every stop of a server with connected workers take 10 s.
+    _element(profiles, "default", max_memory_usage=_memory_limit(), allow_experimental_low_cardinality_type=1,
+             poll_interval=1)
+    _element(profiles, "readonly", readonly=1, allow_experimental_low_cardinality_type=1)
+    users = _element(root, "users")
+    # `default` is what the LRS and workers use; `grafana` is the read-only user of dashboards. No passwords:
+    # both are reachable from loopback only.
+    for name, profile in (("default", "default"), ("grafana", "readonly")):
+        user = _element(users, name, password="")
+        networks = _element(user, "networks")
+        _element(networks, "ip", "127.0.0.1")
+        _element(networks, "ip", "::1")
+        _element(user, "profile", profile)
+        _element(user, "quota", "default")
+    quotas = _element(root, "quotas")
+    _element(_element(quotas, "default"), "interval", duration=3600, queries=0, errors=0, result_rows=0,
+             read_rows=0, execution_time=0)  # 0 = unlimited; the quota only counts
+    return root
+
+
+def write_config(settings: Settings, state_dir: Path) -> Path:
+    """Write ``config.xml`` and ``users.xml`` (ports from ``settings``), create the directories; return config.xml.
+
+    Rewritten on every start so changed port settings apply; the data directory is never touched.
+    """
+    d = home(state_dir).resolve()
+    for sub in ("data", "tmp", "user_files", "format_schemas", "logs"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    _write(_users(), d / "users.xml")
+    config = d / "config.xml"
+    _write(_config(settings, d), config)
+    return config
+
+
+def argv(settings: Settings, state_dir: Path) -> list[str]:
+    """Command line of the server as a plain foreground process (writes the config first)."""
+    binary = server_binary()
+    config = write_config(settings, state_dir)
+    prefix = [binary, "server"] if os.path.basename(binary) == "clickhouse" else [binary]
+    return [*prefix, f"--config-file={config}"]
+
+
+def address(settings: Settings) -> str:
+    """Where clients reach the server."""
+    return f"127.0.0.1:{settings.clickhouse_tcp_port} (http {settings.clickhouse_http_port})"
+
+
+def is_ready(http_port: int, timeout: float = 2.0) -> bool:
+    """True once ``GET /ping`` on the HTTP port answers 200 (tables are loaded before the ports open)."""
+    # http.client rather than urllib: urllib would route loopback through an HTTP(S)_PROXY from the environment.
+    conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=timeout)
+    try:
+        conn.request("GET", "/ping")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
