@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import faust
 
 from lrs.core.config import Settings
+from lrs.core.retry import retry_forever
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
@@ -92,22 +92,14 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
 
 
 async def write_with_retry(sink: StatementSink, batch: list[Message], max_backoff_s: float) -> BatchResult:
-    """Write a batch, retrying with capped exponential back-off until ClickHouse accepts it.
+    """Write a batch, retrying with jittered capped exponential back-off until ClickHouse accepts it.
 
     Never drops a batch: while ClickHouse is down the agent stops taking messages, so memory stays
     bounded by one batch plus the consumer's fetch buffer.
     """
     loop = asyncio.get_running_loop()
-    delay = 0.1
-    failing_since: float | None = None
-    while True:
-        try:
-            result = await loop.run_in_executor(None, sink.write_batch, batch)
-            metrics.SINK_STALLED.set(0)
-            return result
-        except Exception as exc:  # any ClickHouse or network failure: retry the same batch
-            failing_since = failing_since or time.monotonic()
-            metrics.SINK_STALLED.set(time.monotonic() - failing_since)
-            log.warning("ClickHouse write failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_backoff_s)
+    # Any ClickHouse or network failure: the same batch again; the gauge shows how long it has been failing.
+    result = await retry_forever(lambda: loop.run_in_executor(None, sink.write_batch, batch), "ClickHouse write",
+                                 max_backoff_s, logger=log, on_failure=metrics.SINK_STALLED.set)
+    metrics.SINK_STALLED.set(0)
+    return result

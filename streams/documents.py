@@ -21,6 +21,7 @@ from typing import Any
 from lrs.core.config import Settings
 from lrs.core.documents.commands import DocumentCommand, Outcome, StoredDoc, decide, decode_command
 from lrs.core.kafka.envelope import PoisonMessage
+from lrs.core.retry import retry_forever
 from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
 
@@ -79,15 +80,9 @@ class DocumentWriter:
 
 
 async def apply_with_retry(writer: DocumentWriter, value: bytes | None, max_backoff_s: float) -> None:
-    """Apply one command, retrying with capped back-off while ClickHouse fails (never skips a command:
-    later commands of the set must not overtake it)."""
+    """Apply one command, retrying with jittered capped back-off while ClickHouse fails (never skips a
+    command: later commands of the set must not overtake it)."""
     loop = asyncio.get_running_loop()
-    delay = 0.05
-    while True:
-        try:
-            await loop.run_in_executor(None, writer.handle, value)
-            return
-        except Exception as exc:  # any ClickHouse or network failure: retry the same command
-            log.warning("document write failed (%s: %s); retrying in %.2fs", type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_backoff_s)
+    # Any ClickHouse or network failure: the same command again.
+    await retry_forever(lambda: loop.run_in_executor(None, writer.handle, value), "document write", max_backoff_s,
+                        initial_s=0.05, logger=log)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
+from lrs.core.retry import poll_until
 from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
 from streams.mapping_rules import MappingRulesStore
@@ -131,10 +132,7 @@ class StatementSink:
             self._timed(name, lambda n=name: self.clickhouse.run(n, params))
         # Mutations are asynchronous: the slices may be recomputed, and the erasure reported done, only
         # once no erased row can still be read.
-        delay = 0.01
-        while int(self.clickhouse.run("erasure_pending_mutations")[0][0]):
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        poll_until(lambda: not int(self.clickhouse.run("erasure_pending_mutations")[0][0]), initial_s=0.01, max_s=0.5)
         hashes = sorted(hashlib.sha256(i.encode()).hexdigest() for i in erasure.ifis)
         now = int(time.time() * 1_000_000)
         self.clickhouse.insert("erasure_insert", [[erasure.tenant, erasure.request_id, hashes, erasure.requested_us,

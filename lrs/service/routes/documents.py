@@ -31,6 +31,7 @@ from lrs.core.documents.keys import (
     quoted,
 )
 from lrs.core.documents.merge import json_object
+from lrs.core.retry import apoll_until
 from lrs.core.util.timeparse import http_date, timestamp_micros
 from lrs.service.auth.credentials import Client
 from lrs.service.errors import XAPIError
@@ -120,19 +121,15 @@ def _no_precondition_policy(resource: Resource, version: str, strict_profiles: b
 
 
 async def _await_result(svc: Services, request_id: str) -> Outcome:
-    """Poll ``document_results`` with short back-off until the worker answered (503 after the bound)."""
-    start = time.monotonic()
-    delay = 0.002
-    while True:
-        rows = await asyncio.to_thread(svc.clickhouse.run, "document_result", {"request_id": request_id})
-        if rows:
-            status, etag, message = rows[0]
-            return Outcome(int(status), etag, message)
-        if time.monotonic() - start >= svc.settings.document_wait_s:
-            raise XAPIError(503, "the document write was queued but not confirmed in time; GET the document "
-                                 "to see whether it was applied", headers={"Retry-After": "1"})
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    """Poll ``document_results`` with short jittered back-off until the worker answered (503 after the bound)."""
+    rows = await apoll_until(lambda: asyncio.to_thread(svc.clickhouse.run, "document_result",
+                                                       {"request_id": request_id}),
+                             initial_s=0.002, max_s=0.05, within_s=svc.settings.document_wait_s)
+    if not rows:
+        raise XAPIError(503, "the document write was queued but not confirmed in time; GET the document "
+                             "to see whether it was applied", headers={"Retry-After": "1"})
+    status, etag, message = rows[0]
+    return Outcome(int(status), etag, message)
 
 
 async def _write(request: Request, resource: Resource, op: str) -> Response:

@@ -12,9 +12,11 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from tenacity import Retrying, retry_if_result, stop_after_attempt
 
 from lrs.core.config import Settings
 from lrs.core.kafka.topics import ensure_topics
+from lrs.core.retry import jittered_backoff
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.store.migrate import migrate_clickhouse
 from lrs.service.auth.credentials import CredentialStore
@@ -57,15 +59,16 @@ def _send(cohort: Cohort, base_url: str, auth: tuple[str, str], console: Console
     ) as progress:
         task = progress.add_task("send", total=len(cohort.statements))
 
+        # A 503 (broker busy or briefly away) is retried, with jitter so the four senders spread out.
+        send_batch = Retrying(stop=stop_after_attempt(5), wait=jittered_backoff(1.0, 8.0),
+                              retry=retry_if_result(lambda r: r.status_code == 503),
+                              retry_error_callback=lambda state: state.outcome.result())
+
         def post(batch: list[dict]) -> int:
-            for attempt in range(5):
-                response = http.post("/xapi/statements", json=batch)
-                if response.status_code == 200:
-                    return len(batch)
-                if response.status_code != 503 or attempt == 4:
-                    raise SystemExit(f"LRS refused a batch: {response.status_code} {response.text[:300]}")
-                time.sleep(1 + attempt)
-            return 0
+            response = send_batch(http.post, "/xapi/statements", json=batch)
+            if response.status_code != 200:
+                raise SystemExit(f"LRS refused a batch: {response.status_code} {response.text[:300]}")
+            return len(batch)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             for sent in pool.map(post, batches):
