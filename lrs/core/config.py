@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     xapi_default_version: Literal["1.0.3", "2.0.0"] = Field(
         "2.0.0", description="X-Experience-API-Version sent in responses to requests that lack the header."
     )
-    max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413.")
+    max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413 (counted as the "
+                                "body streams in, chunked or not).")
+    max_header_bytes: int = Field(64 * 1024, description="Request line plus headers larger than this get 431.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
     consistency_wait_s: float = Field(
         5.0, description="Bounded wait on GET until the sink has passed what this process produced."
