@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         5.0, description="Bounded wait on GET until the sink has passed what this process produced."
     )
     credentials_cache_s: float = Field(2.0, description="How long verified credentials are cached.")
+    more_token_keys: str = Field(
+        "", description="Comma-separated HMAC keys of GET /statements `more` tokens: the first signs, all verify "
+        "(rotate by prepending a new key; keep the old one at least more_token_ttl_s). Empty: a random key shared "
+        "by the processes of this host (<state_dir>/run/more-token.key); set it when several hosts serve one LRS.")
+    more_token_ttl_s: float = Field(
+        7 * 24 * 3600.0, description="How long a `more` token stays valid (xAPI asks for at least 24 hours).")
     document_wait_s: float = Field(
         10.0, description="How long a document write waits for the worker's result before 503."
     )

@@ -28,6 +28,7 @@ from lrs.service.routes import about, courses, documents, resources, statements
 from lrs.service.routes.deps import Services
 from lrs.service.statements.lookup import StoredLookup
 from lrs.service.statements.recent import RecentIds
+from lrs.service.statements.token import MoreTokens
 
 
 def build_services(settings: Settings) -> Services:
@@ -45,6 +46,7 @@ def build_services(settings: Settings) -> Services:
         consistency=Consistency(settings, clickhouse, publisher),
         recent=RecentIds(),
         lookup=StoredLookup(clickhouse),
+        tokens=MoreTokens.from_settings(settings),
     )
 
 
@@ -101,7 +103,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
 
     # The middleware added last runs first: alternate-syntax requests are rewritten before the guard sees them.
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
-                       default_version=settings.xapi_default_version)
+                       default_version=settings.xapi_default_version, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)
     # Outermost: preflights are answered before anything else, and the guard's and the alternate syntax's
     # own error responses (413, 400) get CORS headers too, so browser content can read them.

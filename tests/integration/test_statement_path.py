@@ -327,3 +327,32 @@ def test_newest_first_pages_are_right_across_time_windows(pipeline: Pipeline) ->
     since = (now - timedelta(days=3)).isoformat().replace("+00:00", "Z")
     until = (now - timedelta(minutes=10)).isoformat().replace("+00:00", "Z")
     assert pages(f"/xapi/statements?limit=1&since={quote(since)}&until={quote(until)}") == newest_first[2:5]
+
+
+def test_more_tokens_are_signed_and_strictly_checked(pipeline: Pipeline) -> None:
+    # Issue 16: unsigned tokens let `limit:"abc"` or `after_us:null` give 500, `limit:-5` 503 and `limit:5000`
+    # 5,000 statements past the cap. Now any change to a token is a 400 with an xAPI error.
+    import base64
+
+    tenant, http = pipeline.new_tenant()
+    sent = [statement(actor=f"more{i}@example.com") for i in range(3)]
+    assert http.post("/xapi/statements", json=sent).status_code == 200
+    body = http.get("/xapi/statements", params={"limit": 1}).json()
+    token = body["more"].split("more=", 1)[1]
+    assert len(http.get(body["more"]).json()["statements"]) == 1
+
+    _, other = pipeline.new_tenant()
+    version, payload, mac = token.split(".")
+    state = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = []
+    for change in ({"limit": 5000}, {"limit": "abc"}, {"limit": -5}, {"after_us": None}):
+        altered = base64.urlsafe_b64encode(json.dumps(state | change).encode()).decode().rstrip("=")
+        forged += [f"{version}.{altered}.{mac}", altered]  # re-signed with the old MAC, and unsigned as before
+    for bad in [*forged, token[:-2], token + "A", "", "%%%", "v1..", "x" * 5000]:
+        for client in (http, other):
+            got = client.get("/xapi/statements", params={"more": bad})
+            assert got.status_code == 400, (bad[:60], got.status_code, got.text[:200])
+            assert "more token" in got.json()["error"]["message"]
+    # Another tenant's client cannot continue this tenant's query even with the genuine token.
+    assert other.get("/xapi/statements", params={"more": token}).status_code == 400
+    assert http.head("/xapi/statements", params={"more": token}).status_code == 200

@@ -19,6 +19,7 @@ from lrs.service.errors import XAPIError
 from lrs.service.publisher import Publisher
 from lrs.service.statements.lookup import StoredLookup
 from lrs.service.statements.recent import RecentIds
+from lrs.service.statements.token import MoreTokens
 
 SUPPORTED_VERSIONS = ("1.0.3", "2.0.0")
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
@@ -35,6 +36,7 @@ class Services:
     consistency: Consistency
     recent: RecentIds
     lookup: StoredLookup
+    tokens: MoreTokens
 
 
 def services(request: Request) -> Services:

@@ -26,7 +26,7 @@ from lrs.service.statements.formats import apply_format
 from lrs.service.statements.multipart import Part, build_multipart, parse_multipart
 from lrs.service.statements.page import read_page
 from lrs.service.statements.prepare import comparable, prepare
-from lrs.service.statements.query import FORMATS, SINGLE_PARAMS, parse_cursor, parse_query
+from lrs.service.statements.query import FORMATS, SINGLE_PARAMS, parse_query
 
 router = APIRouter()
 JSON = "application/json"
@@ -233,7 +233,7 @@ async def _get_many(svc: Services, tenant: str, mine: str, params: dict[str, str
     if "more" in params:
         if len(params) > 1:
             raise XAPIError(400, "the more parameter cannot be combined with others")
-        query = parse_cursor(params["more"], tenant=tenant)
+        query = svc.tokens.open(params["more"], tenant=tenant)
     else:
         query = parse_query(params, tenant=tenant, client_key=mine, version=version)
     if mine:
@@ -242,7 +242,7 @@ async def _get_many(svc: Services, tenant: str, mine: str, params: dict[str, str
     page, more = rows[: query.limit], ""
     if len(rows) > query.limit:
         last = page[-1]
-        more = f"/xapi/statements?more={query.cursor_after(last[2], last[0])}"
+        more = f"/xapi/statements?more={svc.tokens.issue(query.after(last[2], last[0]))}"
     accept = request.headers.get("accept-language")
     statements = [apply_format(orjson.loads(r[1]), query.format, accept) for r in page]
     headers = {"Last-Modified": http_date(max(r[2] for r in page))} if page else {}
