@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -11,7 +12,7 @@ from rich.console import Console
 
 from lrs.tools.bench import profile
 from lrs.tools.bench.cli import options_from, parser
-from lrs.tools.bench.load import make_bodies
+from lrs.tools.bench.load import FreshBodies, make_bodies
 from lrs.tools.bench.report import (
     Result,
     Target,
@@ -22,7 +23,7 @@ from lrs.tools.bench.report import (
     write_json,
 )
 from lrs.tools.bench.stats import growth, percentile, rate, ratio, summarize
-from lrs.tools.bench.suite import FreshBodies, expand_macros
+from lrs.tools.report.grafana import expand_grafana
 
 
 def test_percentile_interpolates_linearly_like_numpy() -> None:
@@ -121,24 +122,53 @@ def test_json_document_shape(tmp_path) -> None:
     assert loaded["duration_s"] == 12.3
 
 
+def _expand(sql: str, variables: dict[str, str], from_s: int, to_s: int) -> str:
+    return expand_grafana(sql, start=datetime.fromtimestamp(from_s, UTC), end=datetime.fromtimestamp(to_s, UTC),
+                          interval_s=3600, variables=variables)
+
+
 def test_macros_expand_with_nested_parentheses() -> None:
     sql = ("SELECT count() FROM statements WHERE tenant = '${tenant}' AND "
            "$__timeFilter(toDateTime(intDiv(stored_us, 1000000))) AND x < $__toTime")
-    out = expand_macros(sql, {"tenant": "acme"}, 100, 200)
+    out = _expand(sql, {"tenant": "acme"}, 100, 200)
     assert "$" not in out
-    assert ("(toDateTime(intDiv(stored_us, 1000000)) >= toDateTime(100) AND "
-            "toDateTime(intDiv(stored_us, 1000000)) <= toDateTime(200))") in out
+    assert ("toDateTime(intDiv(stored_us, 1000000)) >= toDateTime(100) AND "
+            "toDateTime(intDiv(stored_us, 1000000)) <= toDateTime(200)") in out
     assert "tenant = 'acme'" in out and out.endswith("x < toDateTime(200)")
+    with pytest.raises(ValueError, match="unbalanced"):
+        _expand("SELECT 1 WHERE $__timeFilter(toDateTime(t)", {}, 100, 200)
 
 
 def test_dashboard_variables_are_quoted_or_raw() -> None:
     sql = ("SELECT 1 WHERE tenant = ${tenant:sqlstring} AND actor_ifi = ${learner:sqlstring} AND gap > "
-           "${session_cap_s} * 1000000 AND $__dateFilter(day) GROUP BY intDiv(t, $__interval_s) AND $other")
-    out = expand_macros(sql, {"tenant": "acme", "learner": "mbox:mailto:o'neil@x.example", "session_cap_s": "1800"},
-                        86400, 2 * 86400)
-    assert "tenant = 'acme'" in out and "actor_ifi = 'mbox:mailto:o\\'neil@x.example'" in out
-    assert "gap > 1800 * 1000000" in out and "(day >= toDate(toDateTime(86400))" in out
-    assert "intDiv(t, 3600)" in out and out.endswith("$other")  # unknown variables are left alone
+           "${session_cap_s} * 1000000 AND $__dateFilter(day) GROUP BY intDiv(t, $__interval_s)")
+    out = _expand(sql, {"tenant": "acme", "learner": "mbox:mailto:o'neil@x.example", "session_cap_s": "1800"},
+                  86400, 2 * 86400)
+    assert "tenant = 'acme'" in out and "actor_ifi = 'mbox:mailto:o''neil@x.example'" in out
+    assert "gap > 1800 * 1000000" in out and "day >= toDate('1970-01-02') AND day <= toDate('1970-01-03')" in out
+    assert "intDiv(t, 3600)" in out
+
+
+def test_bench_times_every_clickhouse_panel_of_the_generated_dashboards() -> None:
+    """The bench reads the panels from the generator (not dashboards/json): same panels, fully expanded."""
+    from lrs.tools.bench.phases.dashboards import dashboard_queries
+    from lrs.tools.report.dashboards import DASHBOARDS
+
+    queries = dashboard_queries({"tenant": "t1", "course": "https://example.com/c", "learner": "mbox:mailto:a@b"},
+                                1_700_000_000, 1_700_600_000)
+    expected = sorted(f"{d.file.removesuffix('.json')}: {p.title}" for d in DASHBOARDS for p in d.panels if p.query)
+    assert sorted(name for name, _ in queries) == expected
+    for name, sql in queries:
+        assert "$" not in sql and "%(" not in sql, name
+    by_name = dict(queries)
+    assert "learner: Sessions" in by_name and "1800" in by_name["learner: Sessions"]  # the constant's default
+    assert "('t1')" in by_name["operator: Last statement received per tenant"]  # multi-value tenant
+
+
+def test_phases_keep_their_order_and_names() -> None:
+    from lrs.tools.bench.suite import PHASES
+
+    assert PHASES == ("ingest", "freshness", "ralph", "stream", "queries", "soak")
 
 
 def test_bodies_are_serialized_with_their_ids() -> None:

@@ -21,8 +21,6 @@ import httpx
 from lrs.core.config import Settings, settings_env
 from lrs.tools.stack.process import free_port_run, free_ports
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
     """Poll ``check`` until it returns something truthy; RuntimeError naming ``what`` after ``timeout`` s."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,3 +164,20 @@ async def paced(url: str, bodies: Callable[[int], Body], *, per_request: int, st
             await asyncio.gather(*tasks)
         result.elapsed_s = time.perf_counter() - start
     return result
+
+
+class FreshBodies:
+    """Bodies ``i = 0, 1, ...`` of ``per_request`` corpus statements with fresh deterministic ids (never repeat)."""
+
+    def __init__(self, templates: list[dict[str, Any]], per_request: int, salt: str) -> None:
+        self.templates, self.per_request = templates, per_request
+        self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"lrs-bench/{salt}")
+
+    def __call__(self, index: int) -> Body:
+        start = (index * self.per_request) % max(1, len(self.templates) - self.per_request)
+        chunk = []
+        for j, template in enumerate(self.templates[start:start + self.per_request]):
+            statement = dict(template)
+            statement["id"] = str(uuid.uuid5(self.namespace, f"{index}/{j}"))
+            chunk.append(statement)
+        return Body(orjson.dumps(chunk), tuple(s["id"] for s in chunk))

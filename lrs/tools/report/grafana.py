@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 # Parameters that become dashboard template variables, and how Grafana must format them.
 STRING_VARIABLES = ("tenant", "course", "learner")
@@ -65,6 +65,25 @@ def _sqlstring(value: str | Sequence[str]) -> str:
     return ",".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+def _replace_call(sql: str, name: str, render: Callable[[str], str]) -> str:
+    """Replace every ``name(args)`` by ``render(args)``; ``args`` may hold balanced parentheses (the plugin's
+    macros take an expression, e.g. ``$__timeFilter(toDateTime(intDiv(stored_us, 1000000)))``)."""
+    out, pos = [], 0
+    while (start := sql.find(name + "(", pos)) >= 0:
+        depth, end = 0, -1
+        for i in range(start + len(name), len(sql)):
+            depth += {"(": 1, ")": -1}.get(sql[i], 0)
+            if depth == 0:
+                end = i
+                break
+        if end < 0:
+            raise ValueError(f"unbalanced parentheses after {name}: {sql[start:][:60]}")
+        out += [sql[pos:start], render(sql[start + len(name) + 1:end])]
+        pos = end + 1
+    out.append(sql[pos:])
+    return "".join(out)
+
+
 def expand_grafana(raw_sql: str, *, start: dt.datetime, end: dt.datetime, interval_s: int,
                    variables: Mapping[str, str | Sequence[str]]) -> str:
     """``raw_sql`` as the ClickHouse server receives it from Grafana for this time range and these variables.
@@ -88,10 +107,8 @@ def expand_grafana(raw_sql: str, *, start: dt.datetime, end: dt.datetime, interv
     out = re.sub(r"\$\{(\w+)(?::(\w+))?\}|\$(?!__)(\w+)", variable, raw_sql)
     f, t = int(start.timestamp()), int(end.timestamp())
     fd, td = start.astimezone(dt.UTC).date().isoformat(), end.astimezone(dt.UTC).date().isoformat()
-    out = re.sub(r"\$__timeFilter\(([^()]+)\)",
-                 lambda m: f"{m.group(1)} >= toDateTime({f}) AND {m.group(1)} <= toDateTime({t})", out)
-    out = re.sub(r"\$__dateFilter\(([^()]+)\)",
-                 lambda m: f"{m.group(1)} >= toDate('{fd}') AND {m.group(1)} <= toDate('{td}')", out)
+    out = _replace_call(out, "$__timeFilter", lambda c: f"{c} >= toDateTime({f}) AND {c} <= toDateTime({t})")
+    out = _replace_call(out, "$__dateFilter", lambda c: f"{c} >= toDate('{fd}') AND {c} <= toDate('{td}')")
     out = out.replace("$__fromTime", f"toDateTime({f})").replace("$__toTime", f"toDateTime({t})")
     out = out.replace("$__interval_s", str(max(int(interval_s), 1)))
     if "$" in out:

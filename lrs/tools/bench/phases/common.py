@@ -1,0 +1,80 @@
+"""Helpers more than one phase uses: the closed-loop ingest run, timing SQL, the query tenant's data."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lrs.tools.bench.load import LoadResult, blast, make_bodies
+
+if TYPE_CHECKING:
+    from lrs.tools.bench.suite import Suite
+
+
+def ingest_run(suite: Suite, url: str, statements: list[dict[str, Any]], per_request: int, concurrency: int,
+               headers: dict[str, str]) -> tuple[LoadResult, int]:
+    """Warm-up, then the measured closed-loop run (bounded by ``max_load_seconds``); (result, warm-up ok)."""
+    bodies = make_bodies(statements, per_request)
+    warm = min(len(bodies) // 10, max(4, concurrency))  # credentials cache, connections, code paths
+    warmed = asyncio.run(blast(url, bodies[:warm], concurrency=concurrency, headers=headers))
+    result = asyncio.run(blast(url, bodies[warm:], concurrency=concurrency, headers=headers,
+                               max_seconds=suite.options.max_load_seconds))
+    if not result.ok:
+        raise RuntimeError(f"no request succeeded: {result.first_error}")
+    return result, warmed.statements_ok
+
+
+def time_sql(suite: Suite, sql: str, repeats: int, params: dict[str, Any] | None = None) -> tuple[list[float], str]:
+    """Milliseconds of each run of ``sql`` on a fresh client (a warm-up first; at least 3 runs within the
+    query budget); an error ends the runs and is returned as text (the suite goes on)."""
+    assert suite.env is not None
+    client = suite.env.new_clickhouse()
+    times: list[float] = []
+    deadline = time.perf_counter() + suite.options.query_budget_s
+    try:
+        for i in range(repeats + 1):
+            if len(times) >= 3 and time.perf_counter() > deadline:
+                break
+            start = time.perf_counter()
+            client.execute(sql, params)
+            elapsed = (time.perf_counter() - start) * 1000
+            if i or elapsed > 1000:  # the first is a warm-up, unless it is slow anyway
+                times.append(elapsed)
+    except Exception as exc:
+        return times, f"{type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        client.disconnect()
+    return times, ""
+
+
+@dataclass
+class QueryData:
+    """The big tenant the query steps (analytics, GET, dashboards) read, and what they found.
+
+    ``picks`` holds filter values taken from the loaded statements (agent, verb, activity, course, learner,
+    since, early_since, dashboard_from/to); ``info`` collects every step's details (``extra["queries"]``).
+    """
+
+    tenant: str
+    key: str
+    secret: str
+    rows: int
+    picks: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> str:
+        """The tenant's size for row labels: ``20k``, ``1M``, ``10M``."""
+        return size_label(self.rows)
+
+
+def size_label(rows: int) -> str:
+    """``1M`` for 1,000,000 rows, ``20k`` for 20,000."""
+    return f"{rows / 1e6:g}M" if rows >= 1_000_000 else f"{rows / 1e3:g}k"
+
+
+def slug(text: str) -> str:
+    """``text`` as a result key part: lower case, every other character an underscore."""
+    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")
