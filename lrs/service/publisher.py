@@ -39,8 +39,8 @@ class Publisher:
         self._lock = threading.Lock()
         # The one thread that creates producers and makes first sends (both may block on an absent broker).
         self._connector = ThreadPoolExecutor(1, thread_name_prefix="lrs-kafka-connect")
-        # Highest offset this process was acknowledged per partition: the read-your-writes target.
-        self.produced: dict[int, int] = {}
+        # Highest offset this process was acknowledged per tenant and partition: the read-your-writes target.
+        self.produced: dict[str, dict[int, int]] = {}
 
     def _get_producer(self) -> KafkaProducer:
         with self._lock:
@@ -95,11 +95,12 @@ class Publisher:
                 self._discard(producer)
             raise BrokerUnavailable(f"the message broker did not acknowledge: {type(exc).__name__}") from exc
         with self._lock:
+            produced = self.produced.setdefault(tenant, {})
             for meta in results:
-                if meta.offset > self.produced.get(meta.partition, -1):
-                    self.produced[meta.partition] = meta.offset
+                if meta.offset > produced.get(meta.partition, -1):
+                    produced[meta.partition] = meta.offset
             if self.board is not None:  # only the partitions this request wrote to
-                self.board.record({meta.partition: self.produced[meta.partition] for meta in results})
+                self.board.record(tenant, {meta.partition: produced[meta.partition] for meta in results})
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
     @staticmethod
@@ -140,12 +141,13 @@ class Publisher:
             self._known_topics.clear()
         threading.Thread(target=failed.close, kwargs={"timeout": 0}, name="lrs-producer-close", daemon=True).start()
 
-    def produced_offsets(self) -> dict[int, int]:
-        """The highest acknowledged offset per partition, of every LRS process on this host if shared."""
+    def produced_offsets(self, tenant: str) -> dict[int, int]:
+        """The highest offset per partition acknowledged for ``tenant``'s statements, of every LRS process on this
+        host if shared (the board may add other tenants' offsets that share its bucket)."""
         if self.board is not None:
-            return self.board.read()
+            return self.board.read(tenant)
         with self._lock:
-            return dict(self.produced)
+            return dict(self.produced.get(tenant, {}))
 
     def close(self) -> None:
         """Flush and close the producer."""

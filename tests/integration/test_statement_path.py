@@ -356,3 +356,38 @@ def test_more_tokens_are_signed_and_strictly_checked(pipeline: Pipeline) -> None
     # Another tenant's client cannot continue this tenant's query even with the genuine token.
     assert other.get("/xapi/statements", params={"more": token}).status_code == 400
     assert http.head("/xapi/statements", params={"more": token}).status_code == 200
+
+
+def test_a_get_waits_only_for_its_own_tenants_writes(pipeline: Pipeline) -> None:
+    # Issue 16: every GET waited until the sink passed the highest offset any tenant produced on the host, so
+    # under another tenant's load every read waited the sink's lag (here: the whole bound, the sink paused).
+    import os
+    import signal
+    import time
+
+    from lrs.service.produced_board import tenant_bucket
+    from tests.support import wait_until
+
+    reader_tenant, reader = pipeline.new_tenant()
+    writer_tenant, writer = pipeline.new_tenant()
+    while tenant_bucket(writer_tenant) == tenant_bucket(reader_tenant):  # a shared bucket waits for both
+        writer_tenant, writer = pipeline.new_tenant()
+    mine = statement(actor="reader@example.com")
+    assert reader.post("/xapi/statements", json=mine).status_code == 200
+    assert reader.get("/xapi/statements", params={"statementId": mine["id"]}).status_code == 200
+    worker = pipeline.workers[0].proc
+    assert worker is not None
+    os.killpg(worker.pid, signal.SIGSTOP)  # the sink stops: the writer's statement stays in Kafka
+    try:
+        theirs = statement(actor="writer@example.com")
+        assert writer.post("/xapi/statements", json=theirs).status_code == 200
+        start = time.monotonic()
+        got = reader.get("/xapi/statements", params={"limit": 5})
+        took = time.monotonic() - start
+        assert got.status_code == 200 and [s["id"] for s in got.json()["statements"]] == [mine["id"]]
+        assert took < pipeline.settings.consistency_wait_s / 2, f"the reader waited {took:.2f}s for another tenant"
+    finally:
+        os.killpg(worker.pid, signal.SIGCONT)
+    # The writer itself still reads its own write once the sink resumes.
+    wait_until(lambda: pipeline.stored_count(writer_tenant) == 1, 60, what="the writer's statement")
+    assert writer.get("/xapi/statements", params={"statementId": theirs["id"]}).status_code == 200

@@ -170,7 +170,7 @@ async def _read(request: Request, resource: Resource) -> Response:
     svc = services(request)
     client = await authenticate(request, resource.scope, "all/read")
     target = _target(request, resource, client, version, id_required=False)
-    headers = {CONSISTENT: svc.consistency.header_value()}
+    headers = {CONSISTENT: svc.consistency.header_value(client.tenant)}
     if target.doc_id is not None:
         answer = _read_one(svc, target)
     else:

@@ -36,7 +36,7 @@ async def get_person(request: Request) -> Response:
     if agent.get("objectType") == "Group":
         raise XAPIError(400, "the agent parameter must be an Agent, not a Group")
     # Both resources are assembled from stored statements: first wait (bounded) for this process's writes.
-    consistent = await services(request).consistency.wait()
+    consistent = await services(request).consistency.wait(client.tenant)
     rows = await asyncio.to_thread(services(request).clickhouse.run, "agent_names",
                                    {"tenant": client.tenant, "ifi": ifi})
     names = [n for (n,) in rows if n]
@@ -82,7 +82,7 @@ async def get_activity(request: Request) -> Response:
     activity_id = request.query_params.get("activityId")
     if not activity_id:
         raise XAPIError(400, "the activityId parameter is required")
-    consistent = await services(request).consistency.wait()
+    consistent = await services(request).consistency.wait(client.tenant)
     rows = await asyncio.to_thread(services(request).clickhouse.run, "activity_statements",
                                    {"tenant": client.tenant, "activity": activity_id, "limit": 1000})
     activity: dict[str, Any] = {"objectType": "Activity", "id": activity_id}

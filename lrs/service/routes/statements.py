@@ -101,7 +101,7 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
         # Our own recent writes must reach ClickHouse before we judge conflicts against them.
         try:
             if svc.recent.any_of(client.tenant, lookup):
-                await svc.consistency.wait()
+                await svc.consistency.wait(client.tenant)
             existing = await svc.lookup.find(client.tenant, lookup)
         except STORE_ERRORS as exc:
             # Ingest must survive a ClickHouse outage (Kafka holds the statements until it is back);
@@ -159,7 +159,7 @@ async def post_statements(request: Request) -> Response:
     _check_ids(statements, None)
     await _store_blobs(svc, client.tenant, match_parts(statements, parts))
     ids = await _store(svc, client, statements, version)
-    return _json(ids, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
+    return _json(ids, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value(client.tenant)})
 
 
 @router.put("/xapi/statements")
@@ -181,7 +181,8 @@ async def put_statement(request: Request, statementId: str | None = None) -> Res
     _check_ids(statements, put_id)
     await _store_blobs(svc, client.tenant, match_parts(statements, parts))
     await _store(svc, client, [{**statements[0], "id": put_id}], version)
-    return Response(status_code=204, headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value()})
+    return Response(status_code=204,
+                    headers={"X-Experience-API-Consistent-Through": svc.consistency.header_value(client.tenant)})
 
 
 @router.api_route("/xapi/statements", methods=["GET", "HEAD"])
@@ -193,7 +194,7 @@ async def get_statements(request: Request) -> Response:
     # Clients limited to their own statements see only what their key stored.
     mine = "" if client.allows("statements/read", "all/read") else client.key
     params = dict(request.query_params)
-    consistent = await svc.consistency.wait()
+    consistent = await svc.consistency.wait(client.tenant)
     headers = {"X-Experience-API-Consistent-Through": consistent}
     if "statementId" in params or "voidedStatementId" in params:
         answer = _get_one(svc, client.tenant, mine, params, request)
