@@ -17,3 +17,9 @@ ERASURES = Counter("lrs_worker_erasures_total", "GDPR erasures applied by the si
 LAST_WRITTEN_STORED = Gauge("lrs_worker_last_written_stored_seconds",
                             "xAPI 'stored' time (Unix s) of the newest statement this worker wrote to ClickHouse")
 SINK_STALLED = Gauge("lrs_worker_sink_stalled_seconds", "How long the current batch has been failing to write (0: ok)")
+# Statements are immutable (streams/conflicts.py): a later, different statement with a stored id is kept out.
+STATEMENT_CONFLICTS = Counter("lrs_worker_statement_conflicts_total",
+                              "Statements kept out because a different statement with the same id was stored first "
+                              "(recorded in statement_conflicts)")
+STATEMENT_DUPLICATES = Counter("lrs_worker_statement_duplicates_total",
+                               "The same statement accepted twice under one id (by two LRS processes): first kept")

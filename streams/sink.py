@@ -18,6 +18,7 @@ from lrs.core.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
 from lrs.core.retry import poll_until
 from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
+from streams.conflicts import ConflictGuard
 from streams.mapping_rules import MappingRulesStore
 from streams.rows import COL, statement_row
 
@@ -63,6 +64,7 @@ class StatementSink:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
         self.rules = MappingRulesStore(settings, self.clickhouse)
+        self.conflicts = ConflictGuard(self.clickhouse)  # the first statement stored under an id wins
 
     def write_batch(self, messages: Sequence[Message]) -> BatchResult:
         """Write one batch; return what was written and what is for the dead-letter topic.
@@ -92,7 +94,9 @@ class StatementSink:
                     result.dead.append(self._dead(alone, f"bad statement: {type(exc).__name__}: {exc}",
                                                   "bad statement"))
                     continue
-                rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
+                kept = rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
+                if kept is not row:
+                    self.conflicts.same_batch(kept, row)
         result.written += self._write_rows(list(rows_by_key.values()), result)
         self._record_progress(messages)
         metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
@@ -100,6 +104,7 @@ class StatementSink:
         return result
 
     def _write_rows(self, rows: list[list], result: BatchResult) -> int:
+        rows = self.conflicts.admit(rows) if rows else rows  # before anything is derived from them
         if not rows:
             return 0
         for row in rows:  # what the analytics marker needs, read off the rows (no second decode)
