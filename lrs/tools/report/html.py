@@ -7,7 +7,7 @@ bound parameters the macros stand for (``lrs.tools.report.grafana.time_params``)
 from __future__ import annotations
 
 import datetime as dt
-import html
+import importlib
 import io
 import math
 import re
@@ -17,6 +17,33 @@ from pathlib import Path
 from typing import Any
 
 from lrs.tools.report.grafana import time_params
+
+# What only this command needs, in the `report` extra (pyproject.toml): module name -> distribution.
+REPORT_EXTRA = {"matplotlib": "matplotlib", "jinja2": "Jinja2"}
+INSTALL_HINT = "pip install 'xapi-stream-lrs[report]'"
+
+
+def require_report_extra() -> None:
+    """Fail with one line naming the extra when its packages are missing (before any query runs)."""
+    from lrs.tools.cli_errors import CliFailure, ExitCode
+
+    missing = [dist for module, dist in REPORT_EXTRA.items() if not _importable(module)]
+    if missing:
+        raise CliFailure(ExitCode.NOT_INSTALLED, f"`lrs report` needs {', '.join(missing)} (the report extra): "
+                                                 f"{INSTALL_HINT}")
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+# `lrs report` imports this module before it connects anywhere: a missing extra is the first thing reported.
+require_report_extra()
+
 
 # The query files of the page; each also backs a Grafana panel (lrs.tools.report.dashboards), except the range.
 RANGE_QUERY = "dashboard_report_range"
@@ -155,10 +182,6 @@ def chart_heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[
     return _svg(fig)
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
 def _fmt(value: Any, kind: str = "") -> str:
     if value is None:
         return ""
@@ -177,52 +200,49 @@ def _fmt(value: Any, kind: str = "") -> str:
     return str(value)
 
 
-def _table(table: Table, columns: dict[str, tuple[str, str]], limit: int = 50) -> str:
-    """An HTML table of some columns: name -> (heading, format)."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h, _ in columns.values())
-    body = []
-    for row in table.dicts()[:limit]:
-        cells = "".join(f"<td>{_esc(_fmt(row[c], kind))}</td>" for c, (_, kind) in columns.items())
-        body.append(f"<tr>{cells}</tr>")
-    more = f"<p class='note'>{len(table.rows) - limit} more not shown</p>" if len(table.rows) > limit else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+@dataclass
+class Figure:
+    """A titled chart: ``svg`` is markup matplotlib made (inserted as is; the title is escaped)."""
+
+    title: str
+    svg: Any
 
 
-def _cards(items: Sequence[tuple[str, str]]) -> str:
-    return "<div class='cards'>" + "".join(
-        f"<div class='card'><div class='value'>{_esc(v)}</div><div class='label'>{_esc(k)}</div></div>"
-        for k, v in items) + "</div>"
+@dataclass
+class TableView:
+    """Some columns of a query's rows, formatted, with the count of rows left out."""
+
+    headings: list[str]
+    rows: list[list[str]]
+    more: int
 
 
-def _section(title: str, body: str, anchor: str = "") -> str:
-    ident = f" id='{_esc(anchor)}'" if anchor else ""
-    return f"<section{ident}><h2>{_esc(title)}</h2>{body}</section>"
+def _figure_of(title: str, svg: str) -> Figure:
+    from markupsafe import Markup
+
+    return Figure(title, Markup(svg))
 
 
-def _figure_html(title: str, svg: str) -> str:
-    return f"<figure><figcaption>{_esc(title)}</figcaption>{svg}</figure>"
+def _table(table: Table, columns: dict[str, tuple[str, str]], limit: int = 50) -> TableView:
+    """A table of some columns: name -> (heading, format), at most ``limit`` rows."""
+    rows = [[_fmt(row[c], kind) for c, (_, kind) in columns.items()] for row in table.dicts()[:limit]]
+    return TableView([h for h, _ in columns.values()], rows, max(0, len(table.rows) - limit))
 
 
-CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1200px;color:#222;
-background:#fff}
-h1{margin-bottom:0}h2{border-bottom:2px solid #3867d6;padding-bottom:4px;margin-top:36px}
-.meta,.note{color:#666;font-size:13px}
-.cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}
-.card{background:#f1f4fb;border-radius:8px;padding:10px 16px;min-width:120px}
-.card .value{font-size:24px;font-weight:600;color:#1e3799}.card .label{font-size:12px;color:#555}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
-figure{margin:0;background:#fafbfd;border:1px solid #e3e7ef;border-radius:8px;padding:8px}
-figcaption{font-weight:600;margin-bottom:4px}figure svg{width:100%;height:auto}
-table{border-collapse:collapse;font-size:12px;width:100%;margin:8px 0}
-th,td{border-bottom:1px solid #e3e7ef;padding:4px 6px;text-align:left}th{background:#f1f4fb}
-nav a{margin-right:12px}
-"""
+def _template() -> Any:
+    """The page template (``templates/report.html.j2``), with autoescape on."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("lrs.tools.report", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env.filters["fmt"] = _fmt
+    return env.get_template("report.html.j2")
 
 
 def build_report(run: Runner, tenant: str, *, session_cap_s: int = 1800,
                  now: dt.datetime | None = None) -> str:
     """The report's HTML for ``tenant``, querying through ``run(query_name, params)``."""
+    page = _template()
     now = now or dt.datetime.now(dt.UTC)
     first_s, last_s, counted = Table(*run(RANGE_QUERY, {"tenant": tenant})).rows[0]
     if not counted:
@@ -235,11 +255,6 @@ def build_report(run: Runner, tenant: str, *, session_cap_s: int = 1800,
     def q(name: str, **params: Any) -> Table:
         return Table(*run(name, {"tenant": tenant, **params}))
 
-    parts = [f"<h1>Brand learning report: {_esc(tenant)}</h1>",
-             f"<p class='meta'>Activity from {start:%Y-%m-%d} to {end:%Y-%m-%d} (UTC), {counted:,} counting "
-             f"statements; generated {now:%Y-%m-%d %H:%M} UTC. Definitions: docs/metrics.md; the same queries "
-             f"back the Grafana dashboards (docs/dashboards.md).</p>"]
-
     # Brand overview
     enrol = q("dashboard_overview_enrolments").dicts()[0]
     rates = q("dashboard_overview_rates").dicts()[0]
@@ -247,41 +262,37 @@ def build_report(run: Runner, tenant: str, *, session_cap_s: int = 1800,
     active = q("dashboard_overview_active_learners", from_s=times["from_s"], to_s=times["to_s"])
     rate = q("dashboard_overview_statement_rate", from_s=times["from_s"], to_s=times["to_s"], interval_s=interval)
     at_risk = q("dashboard_overview_at_risk")
-    nav = "".join(f"<a href='#course-{i}'>{_esc(c)}</a>" for i, c in enumerate(courses.col("course"), 1))
-    overview = [
-        f"<nav>Courses: {nav}</nav>" if nav else "",
-        _cards([("enrolments", _fmt(enrol["started"])), ("active last 7 days", _fmt(enrol["active"])),
-                ("completed", _fmt(enrol["completed"])), ("certified", _fmt(enrol["certified"])),
-                ("at risk", _fmt(enrol["at_risk"])), ("dropped", _fmt(enrol["dropped"])),
-                ("completion rate", _fmt(rates["completion_rate"], "pct")),
-                ("pass rate", _fmt(rates["pass_rate"], "pct")),
-                ("certificate conversion", _fmt(rates["certificate_conversion"], "pct"))]),
-        "<div class='grid'>",
-        _figure_html("Active learners per day",
-                     chart_series(active.col("time"), {"active learners": active.col("active_learners")},
-                                  bars=True)),
-        _figure_html(f"Statements per minute ({interval // 3600} h average)",
-                     chart_series(rate.col("time"), {"statements/min": rate.col("statements_per_min")})),
-        "</div>",
-        _figure_html("Courses ranked by completion rate",
-                     chart_bars(courses.col("course"), {
-                         "completion": courses.col("completion_rate"), "pass": courses.col("pass_rate"),
-                         "certificate conversion": courses.col("certificate_conversion")},
-                         horizontal=True, percent=True, width=9.0, height=max(2.2, 0.6 * len(courses.rows) + 0.8))),
-        _table(courses, {"course": ("course", ""), "started": ("started", ""), "active": ("active 7d", ""),
-                         "completion_rate": ("completion", "pct"), "pass_rate": ("pass", "pct"),
-                         "certificate_conversion": ("certificate conversion", "pct"), "at_risk": ("at risk", ""),
-                         "dropped": ("dropped", "")}),
-        "<h3>At-risk and dropped learners now</h3>",
-        _table(at_risk, {"learner": ("learner", ""), "course": ("course", ""), "status": ("status", ""),
-                         "last_seen": ("last seen", ""), "inactive_s": ("inactive", "days"),
-                         "furthest_position": ("furthest module", ""), "time_on_task_s": ("time on task", "s")},
-               limit=25),
-    ]
-    parts.append(_section("Brand overview", "".join(overview), "overview"))
+    overview = {
+        "courses": courses.col("course"),
+        "cards": [("enrolments", _fmt(enrol["started"])), ("active last 7 days", _fmt(enrol["active"])),
+                  ("completed", _fmt(enrol["completed"])), ("certified", _fmt(enrol["certified"])),
+                  ("at risk", _fmt(enrol["at_risk"])), ("dropped", _fmt(enrol["dropped"])),
+                  ("completion rate", _fmt(rates["completion_rate"], "pct")),
+                  ("pass rate", _fmt(rates["pass_rate"], "pct")),
+                  ("certificate conversion", _fmt(rates["certificate_conversion"], "pct"))],
+        "active": _figure_of("Active learners per day",
+                             chart_series(active.col("time"), {"active learners": active.col("active_learners")},
+                                          bars=True)),
+        "rate": _figure_of(f"Statements per minute ({interval // 3600} h average)",
+                           chart_series(rate.col("time"), {"statements/min": rate.col("statements_per_min")})),
+        "ranking": _figure_of("Courses ranked by completion rate", chart_bars(
+            courses.col("course"), {"completion": courses.col("completion_rate"), "pass": courses.col("pass_rate"),
+                                    "certificate conversion": courses.col("certificate_conversion")},
+            horizontal=True, percent=True, width=9.0, height=max(2.2, 0.6 * len(courses.rows) + 0.8))),
+        "courses_table": _table(courses, {
+            "course": ("course", ""), "started": ("started", ""), "active": ("active 7d", ""),
+            "completion_rate": ("completion", "pct"), "pass_rate": ("pass", "pct"),
+            "certificate_conversion": ("certificate conversion", "pct"), "at_risk": ("at risk", ""),
+            "dropped": ("dropped", "")}),
+        "at_risk": _table(at_risk, {
+            "learner": ("learner", ""), "course": ("course", ""), "status": ("status", ""),
+            "last_seen": ("last seen", ""), "inactive_s": ("inactive", "days"),
+            "furthest_position": ("furthest module", ""), "time_on_task_s": ("time on task", "s")}, limit=25),
+    }
 
     # One section per course
-    for number, course in enumerate(courses.dicts(), 1):
+    sections = []
+    for course in courses.dicts():
         c = {"course": course["course_id"]}
         kpi = q("dashboard_course_enrolments", **c).dicts()
         crates = q("dashboard_course_rates", **c).dicts()
@@ -293,44 +304,40 @@ def build_report(run: Runner, tenant: str, *, session_cap_s: int = 1800,
         weekdays = q("dashboard_course_by_weekday", **c, from_s=times["from_s"], to_s=times["to_s"])
         weeks = [w for w in cohorts.columns if re.fullmatch(r"w\d+", w)]
         used = [w for w in weeks if any(v is not None for v in cohorts.col(w))] or weeks[:1]
-        body = []
+        section: dict[str, Any] = {"name": course["course"], "cards": None, "rates": None}
         if kpi:
             k, r = kpi[0], crates[0]
-            body.append(_cards([("started", _fmt(k["started"])), ("active last 7 days", _fmt(k["active"])),
+            section["cards"] = [("started", _fmt(k["started"])), ("active last 7 days", _fmt(k["active"])),
                                 ("completed", _fmt(k["completed"])), ("passed", _fmt(k["passed"])),
                                 ("certified", _fmt(k["certified"])), ("at risk", _fmt(k["at_risk"])),
-                                ("dropped", _fmt(k["dropped"]))]))
-            body.append(_figure_html("Completion, pass and certificate conversion", chart_bars(
+                                ("dropped", _fmt(k["dropped"]))]
+            section["rates"] = _figure_of("Completion, pass and certificate conversion", chart_bars(
                 ["completion", "pass", "certificate conversion"],
                 {"rate": [r["completion_rate"], r["pass_rate"], r["certificate_conversion"]]},
-                horizontal=True, percent=True, height=1.8)))
-        body += [
-            "<div class='grid'>",
-            _figure_html("Funnel by module", chart_bars(
+                horizontal=True, percent=True, height=1.8))
+        section["grid"] = [
+            _figure_of("Funnel by module", chart_bars(
                 funnel.col("module"), {"reached": funnel.col("reached"), "dropped here": funnel.col("dropped_here")},
                 horizontal=True, height=max(2.5, 0.45 * len(funnel.rows) + 1))),
-            _figure_html("Time on task per learner", chart_bars(tot.col("time_on_task"),
-                                                                {"learners": tot.col("learners")})),
-            _figure_html("Engagement by hour of day (UTC)", chart_bars(
+            _figure_of("Time on task per learner", chart_bars(tot.col("time_on_task"),
+                                                              {"learners": tot.col("learners")})),
+            _figure_of("Engagement by hour of day (UTC)", chart_bars(
                 hours.col("hour_of_day"), {"statements": hours.col("statements")})),
-            _figure_html("Engagement by weekday (UTC)", chart_bars(
+            _figure_of("Engagement by weekday (UTC)", chart_bars(
                 weekdays.col("weekday"), {"statements": weekdays.col("statements"),
                                           "sessions": weekdays.col("sessions")})),
-            "</div>",
-            _figure_html("Daily engagement", chart_series(daily.col("time"), {
-                "active learners": daily.col("active_learners"), "sessions": daily.col("sessions"),
-                "hours on task": daily.col("hours_on_task")})),
-            _figure_html("Weekly cohort retention", chart_heatmap(
-                [f"{w:%Y-%m-%d} ({n})" for w, n in zip(cohorts.col("cohort_week"), cohorts.col("cohort_size"),
-                                                      strict=True)],
-                [w[1:] for w in used], [[row[cohorts.columns.index(w)] for w in used] for row in cohorts.rows])),
         ]
-        parts.append(_section(f"Course: {course['course']}", "".join(body), f"course-{number}"))
+        section["daily"] = _figure_of("Daily engagement", chart_series(daily.col("time"), {
+            "active learners": daily.col("active_learners"), "sessions": daily.col("sessions"),
+            "hours on task": daily.col("hours_on_task")}))
+        section["retention"] = _figure_of("Weekly cohort retention", chart_heatmap(
+            [f"{w:%Y-%m-%d} ({n})" for w, n in zip(cohorts.col("cohort_week"), cohorts.col("cohort_size"),
+                                                  strict=True)],
+            [w[1:] for w in used], [[row[cohorts.columns.index(w)] for w in used] for row in cohorts.rows]))
+        sections.append(section)
 
-    parts.append(f"<p class='note'>Sessions end at gaps longer than {session_cap_s // 60} minutes.</p>")
-    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>Brand learning report: {_esc(tenant)}</title><style>{CSS}</style></head><body>"
-            + "".join(parts) + "</body></html>")
+    return page.render(tenant=tenant, start=start, end=end, counted=counted, now=now, overview=overview,
+                       courses=sections, session_cap_min=session_cap_s // 60)
 
 
 def write_report(run: Runner, tenant: str, out_dir: Path, **kwargs: Any) -> Path:
