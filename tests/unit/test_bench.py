@@ -225,3 +225,13 @@ def test_late_growth_sees_a_leak_but_not_a_plateau() -> None:
     swinging = [1000, 1400, 1100, 1500] * 4  # merges and caches swing around a level
     assert late_growth(swinging) == pytest.approx(0.0)
     assert math.isnan(late_growth([1, 2, 3]))
+
+
+def test_reference_results_are_written_only_from_a_checkout() -> None:
+    """From this checkout the root is found; from an installed wheel (site-packages) there is none."""
+    from pathlib import Path
+
+    from lrs.tools.bench import suite
+
+    assert suite.checkout_root() == Path(__file__).resolve().parents[2]
+    assert "ROOT" not in vars(suite)  # nothing else may lean on the checkout

@@ -1,4 +1,4 @@
-"""``python -m bench``: run the benchmark suite (same options as ``lrs bench``)."""
+"""``python -m lrs.tools.bench``: run the benchmark suite (same options as ``lrs bench``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Command line of the suite: ``python -m bench [options]`` and ``lrs bench [options]``."""
+"""Command line of the suite: ``python -m lrs.tools.bench [options]`` and ``lrs bench [options]``."""
 
 from __future__ import annotations
 
