@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # --- HTTP LRS --------------------------------------------------------------------------
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    metrics_port: int = Field(0, description="Prometheus port of `lrs serve` (every HTTP worker process); 0 = not "
+                              "served. Never on the xAPI port: metrics name tenants.")
+    metrics_host: str = Field("127.0.0.1", description="Address the Prometheus ports of `lrs serve` and `lrs worker` "
+                              "bind (0.0.0.0 only inside a private network, as in docker-compose.yml).")
     xapi_default_version: Literal["1.0.3", "2.0.0"] = Field(
         "2.0.0", description="X-Experience-API-Version sent in responses to requests that lack the header."
     )

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the HTTP LRS (served at ``/metrics``)."""
+"""Prometheus metrics of the HTTP LRS (served on their own port, never the xAPI one: lrs/service/metrics_export.py)."""
 
 from __future__ import annotations
 

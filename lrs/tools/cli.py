@@ -280,6 +280,14 @@ def serve(
     # uvicorn would log the bind error and exit 1; say which setting moves it instead (the check binds IPv4).
     if ":" not in settings.http_host:
         ensure_port_free(settings.http_port, "http_port", settings.http_host)
+    if settings.metrics_port:
+        from lrs.service.metrics_export import prepare_multiprocess, start_metrics_server
+
+        if ":" not in settings.metrics_host:
+            ensure_port_free(settings.metrics_port, "metrics_port", settings.metrics_host)
+        # Metrics name tenants: their own port, summed over the worker processes (never the xAPI port).
+        prepare_multiprocess(settings)
+        start_metrics_server(settings)
     _service_logging()
     uvicorn.run("lrs.service.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
                 workers=workers, log_level="warning", access_log=False)
@@ -299,7 +307,7 @@ def worker() -> None:
     _service_logging()
     logging.basicConfig(level=logging.INFO)
     if settings.worker_metrics_port:
-        start_http_server(settings.worker_metrics_port, addr="0.0.0.0")
+        start_http_server(settings.worker_metrics_port, addr=settings.metrics_host)
     faust_app = create_app(settings)
     tune_gc(settings.gc_thresholds)
     faust.Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()

@@ -178,6 +178,9 @@ def test_lrs_publishes_its_http_port(services: dict) -> None:
     assert environment(lrs).get("LRS_HTTP_HOST") == "0.0.0.0", "the LRS must listen beyond the container"
     check = " ".join(lrs["healthcheck"]["test"])
     assert f":{port}/xapi/about" in check
+    # Metrics name tenants: their port listens in the Compose network for Prometheus and is never published.
+    metrics_port = interpolate_defaults(environment(lrs)["LRS_METRICS_PORT"])
+    assert metrics_port != port and all(target != metrics_port for _, target in published_ports(lrs))
 
 
 def test_worker_scales(services: dict) -> None:
@@ -291,7 +294,8 @@ def test_prometheus_scrapes_lrs_and_every_worker(services: dict) -> None:
     jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_FILE)["scrape_configs"]}
 
     lrs_targets = [t for c in jobs["lrs"].get("static_configs", []) for t in c["targets"]]
-    assert "lrs:8080" in lrs_targets
+    metrics_port = interpolate_defaults(environment(services["lrs"])["LRS_METRICS_PORT"])
+    assert lrs_targets == [f"lrs:{metrics_port}"], "the LRS's own metrics port, never the public xAPI port"
     assert jobs["lrs"].get("metrics_path", "/metrics") == "/metrics"
 
     worker_port = int(interpolate_defaults(environment(services["worker"])["LRS_WORKER_METRICS_PORT"]))

@@ -1,10 +1,9 @@
-"""The About resource (no authentication) and the Prometheus endpoint."""
+"""The About resource (no authentication). Metrics are not served here: see lrs/service/metrics_export.py."""
 
 from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from lrs.service.routes.deps import SUPPORTED_VERSIONS
 
@@ -22,9 +21,3 @@ async def about(request: Request) -> Response:
     versions = [v for v in SUPPORTED_VERSIONS if v.startswith("1.")] if asked.startswith("1.") else SUPPORTED_VERSIONS
     body = orjson.dumps({"version": list(versions), "extensions": {}})
     return Response(b"" if request.method == "HEAD" else body, media_type="application/json")
-
-
-@router.get("/metrics", include_in_schema=False)
-async def prometheus_metrics() -> Response:
-    """Prometheus exposition of this process's metrics."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
