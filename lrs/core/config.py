@@ -28,12 +28,28 @@ class Settings(BaseSettings):
                                 "the embedded Kafka broker, filled by scripts/setup.sh from Maven Central.")
     clickhouse_tcp_port: int = Field(19000, description="Native-protocol port of the embedded ClickHouse.")
     clickhouse_http_port: int = Field(18123, description="HTTP port of the embedded ClickHouse.")
+    clickhouse_replicas: int = Field(
+        1, ge=1, le=3, description="Replicas of the embedded ClickHouse (`lrs stack up --cluster`: 2, one shard, "
+        "with ZooKeeper); replica i uses clickhouse_tcp_port + 2*(i-1) (its interserver port the one after) and "
+        "clickhouse_http_port + i-1.")
+    zookeeper_port: int = Field(12181, description="Client port of the embedded ZooKeeper (cluster stack only).")
 
     # --- where the services are (defaults point at the embedded stack) ----------------------
     kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; default: the embedded broker.")
     clickhouse_url: str = Field(
-        "", description="clickhouse-driver DSN, e.g. clickhouse://default:@host:9000/lrs; default: embedded."
+        "", description="clickhouse-driver DSN, e.g. clickhouse://default:@host:9000/lrs; default: embedded. "
+        "With replicas, list the others for fail-over: ...:9000/lrs?alt_hosts=host2:9000,host3:9000."
     )
+    clickhouse_cluster: str = Field(
+        "", description="ClickHouse cluster name (remote_servers); empty = single node. Set: `lrs migrate` creates "
+        "Replicated* tables ON CLUSTER and every client writes with insert_quorum and reads with "
+        "select_sequential_consistency (docs/deployment.md).")
+    clickhouse_insert_quorum: int = Field(
+        2, ge=0, description="With a cluster: replicas that must hold an insert before it is acknowledged "
+        "(insert_quorum); 0 or 1 = no quorum (then reads are not sequentially consistent).")
+    clickhouse_quorum_timeout_s: float = Field(
+        10.0, gt=0, description="With a cluster: how long an insert waits for its quorum before it fails "
+        "(insert_quorum_timeout); the writer then retries, deduplicated by ClickHouse.")
 
     # --- topics ----------------------------------------------------------------------------
     statements_topic: str = "xapi.statements"
@@ -134,6 +150,9 @@ class Settings(BaseSettings):
             self.kafka_bootstrap = ",".join(f"127.0.0.1:{self.broker_port + 2 * i}" for i in range(self.brokers))
         if not self.clickhouse_url:
             self.clickhouse_url = f"clickhouse://default:@127.0.0.1:{self.clickhouse_tcp_port}/lrs"
+            if self.clickhouse_replicas > 1:  # fail over to the other embedded replicas
+                self.clickhouse_url += "?alt_hosts=" + ",".join(
+                    f"127.0.0.1:{self.clickhouse_tcp_port + 2 * i}" for i in range(1, self.clickhouse_replicas))
         return self
 
     @property
