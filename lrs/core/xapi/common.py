@@ -6,6 +6,7 @@ Every check is a plain function (usable on its own) wrapped into an ``Annotated`
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -66,15 +67,41 @@ class XAPIModel(BaseModel):
 # RFC 3987: an absolute IRI starts with a scheme; spaces, controls and these delimiters are never allowed.
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _IRI_FORBIDDEN = re.compile(r"[\x00-\x20\x7f<>\"{}|\\^`]")
+# RFC 3986 3.2.2: in an authority, square brackets enclose the whole host as an IP literal, nothing else.
+_AUTHORITY = re.compile(r"//([^/?#]*)")
+_IP_LITERAL_HOST = re.compile(r"^(?:[^@\[\]]*@)?\[([^\[\]]+)\](?::[0-9]*)?$")
+_IPV_FUTURE = re.compile(r"^[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+$")
 
 
 # Statements repeat the same IRIs and language tags (verbs, activity types, extension keys, "en-US"):
 # checking each distinct string once per process removes most of the Python time of validation.
 @functools.lru_cache(maxsize=65536)
 def is_iri(value: str) -> bool:
-    """Best-effort absolute IRI check (Data 2.2.s4.b6): a scheme, something after it, no forbidden characters."""
+    """Best-effort absolute IRI check (Data 2.2.s4.b6): a scheme, something after it, no forbidden characters,
+    and an IP-literal host (``http://[::1]/x``) well formed."""
     match = _SCHEME.match(value)
-    return bool(match) and len(value) > match.end() and not _IRI_FORBIDDEN.search(value)
+    if not match or len(value) <= match.end() or _IRI_FORBIDDEN.search(value):
+        return False
+    authority = _AUTHORITY.match(value, match.end())
+    return authority is None or _host_brackets_ok(authority.group(1))
+
+
+def _host_brackets_ok(authority: str) -> bool:
+    """True if ``authority`` has no square brackets, or they enclose a valid IPv6 address or IPvFuture host."""
+    if "[" not in authority and "]" not in authority:
+        return True
+    literal = _IP_LITERAL_HOST.match(authority)
+    if literal is None:
+        return False
+    host = literal.group(1)
+    if _IPV_FUTURE.match(host):
+        return True
+    address, _, zone = host.partition("%25")  # RFC 6874 zone id, e.g. [fe80::1%25eth0]
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    return "%" not in address and ("%25" not in host or bool(zone))
 
 
 def _check_iri(value: str) -> str:
@@ -111,12 +138,17 @@ UUID = Annotated[StrictStr, AfterValidator(_check_uuid)]
 
 # ---------------------------------------------------------------------------------------------- mbox / sha1
 
-_MAILTO = re.compile(r"^mailto:[^@\s]+@[^@\s?#/<>]+$")
+# RFC 5322 addr-spec without its specials and whitespace (a [domain literal] aside); lengths RFC 5321 4.5.3.1.
+_MAILTO = re.compile(r'^mailto:[^@\s<>()\[\]\\,;:"]{1,64}@(?:[^@\s<>()\[\]\\,;:"?#/]+|\[[^@\s\[\]\\]+\])$')
+MAX_ADDRESS = 254  # RFC 5321 4.5.3.1.3: a path is at most 256 octets including its angle brackets
 _SHA1 = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
 def _check_mailto(value: str) -> str:
-    # Data 2.4.2.3: mbox is a mailto IRI, "mailto:email address".
+    # Data 2.4.2.3: mbox is a mailto IRI, "mailto:email address"; RFC 5321: an address of at most 254 characters.
+    if len(value) > len("mailto:") + MAX_ADDRESS:
+        raise rule_error(f"must be a mailto: IRI with an address of at most {MAX_ADDRESS} characters",
+                         show_value=False)
     if not _MAILTO.fullmatch(value):
         raise rule_error("must be a mailto: IRI, e.g. mailto:learner@example.com")
     return value

@@ -6,8 +6,9 @@ Credentials live in ClickHouse so every LRS process sees a new, rotated or revok
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-import hmac
 import secrets
 import threading
 import time
@@ -112,12 +113,11 @@ class CredentialStore:
         their own.
         """
         row = self._row(key)
-        if row is None:
-            hmac.compare_digest(secret, secret)  # comparable work whether or not the key exists
+        if row is None or row[4]:
+            # Unknown or revoked key: the same argon2 work as a wrong secret, so timing does not tell them apart.
+            _verify_dummy(secret)
             return None
-        tenant, name, secret_hash, scopes, revoked = row
-        if revoked:
-            return None
+        tenant, name, secret_hash, scopes, _ = row
         digest = _digest(key, secret)
         if self._verified.get(digest) != secret_hash:
             with self._flight(b"v" + digest):
@@ -177,6 +177,18 @@ class CredentialStore:
                     self._flights.clear()
                 lock = self._flights[name] = threading.Lock()
             return lock
+
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash by ``hasher`` (so with the parameters of real ones) of a random secret nobody knows; made once."""
+    return hasher.hash(secrets.token_urlsafe(24))
+
+
+def _verify_dummy(secret: str) -> None:
+    """Spend one argon2 verification on ``secret``, which never matches: the work of checking a wrong secret."""
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _HASHER.verify(_dummy_hash(_HASHER), secret)
 
 
 def _digest(key: str, secret: str) -> bytes:
