@@ -272,8 +272,11 @@ def serve(
     workers: Annotated[int, typer.Option(help="HTTP worker processes (each a full LRS).")] = 1,
 ) -> None:
     """Run the HTTP LRS on LRS_HTTP_HOST:LRS_HTTP_PORT."""
+    import functools
+
     import uvicorn
 
+    from lrs.service.guard import BoundedHttpToolsProtocol
     from lrs.tools.stack.process import ensure_port_free
 
     settings = Settings()
@@ -289,8 +292,12 @@ def serve(
         prepare_multiprocess(settings)
         start_metrics_server(settings)
     _service_logging()
+    # Bounded request heads and early-answer draining (lrs/service/guard.py); a partial pickles for --workers.
+    protocol = functools.partial(BoundedHttpToolsProtocol, max_header_bytes=settings.max_header_bytes,
+                                 max_discard_bytes=2 * settings.max_body_bytes,
+                                 default_version=settings.xapi_default_version)
     uvicorn.run("lrs.service.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
-                workers=workers, log_level="warning", access_log=False)
+                workers=workers, log_level="warning", access_log=False, http=protocol)
 
 
 @app.command()

@@ -10,6 +10,7 @@ import asyncio
 import orjson
 from fastapi import APIRouter, Request, Response
 
+from lrs.core.xapi.jsontext import DuplicateKey, loads_unique
 from lrs.service.courses import StructureError, current_structure, declare_structure
 from lrs.service.errors import XAPIError
 from lrs.service.publisher import BrokerUnavailable
@@ -23,9 +24,11 @@ async def put_structure(request: Request) -> Response:
     """Declare the ordered modules of one or more courses (replaces each course's previous declaration)."""
     client = await authenticate(request, "define")
     try:
-        doc = orjson.loads(await request.body())
+        doc = loads_unique(await request.body())
     except orjson.JSONDecodeError:
         raise XAPIError(400, "the body must be JSON") from None
+    except DuplicateKey as exc:
+        raise XAPIError(400, str(exc)) from None
     svc = services(request)
     try:
         courses = await asyncio.to_thread(declare_structure, svc.settings, svc.clickhouse, svc.publisher.send,

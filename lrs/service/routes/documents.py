@@ -33,6 +33,7 @@ from lrs.core.documents.keys import (
 from lrs.core.documents.merge import json_object
 from lrs.core.retry import apoll_until
 from lrs.core.util.timeparse import http_date, timestamp_micros
+from lrs.core.xapi.jsontext import DuplicateKey, refuse_duplicate_keys
 from lrs.service.auth.credentials import Client
 from lrs.service.errors import XAPIError
 from lrs.service.publisher import BrokerUnavailable
@@ -139,8 +140,14 @@ async def _write(request: Request, resource: Resource, op: str) -> Response:
     target = _target(request, resource, client, version, id_required=op != "delete" or resource.name != STATE)
     body = b"" if op == "delete" else await request.body()
     content_type = request.headers.get("content-type") or DEFAULT_TYPE
-    if op == "post" and is_json_type(content_type) and json_object(body) is None:
-        raise XAPIError(400, "a POSTed application/json document must be a JSON object")
+    if op == "post" and is_json_type(content_type):
+        posted = json_object(body)
+        if posted is None:
+            raise XAPIError(400, "a POSTed application/json document must be a JSON object")
+        try:  # merged key by key, so a repeated key would be merged silently
+            refuse_duplicate_keys(body, posted)
+        except DuplicateKey as exc:
+            raise XAPIError(400, str(exc)) from None
     command = DocumentCommand(
         request_id=str(uuid.uuid4()), tenant=client.tenant, resource=resource.name,
         activity_id=target.documents.activity_id, agent=target.documents.agent,

@@ -10,12 +10,14 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from kafka.errors import MessageSizeTooLargeError
 
 from lrs.core.kafka.envelope import message_key
 from lrs.core.store.clickhouse import STORE_ERRORS
 from lrs.core.util.jsondepth import MAX_DEPTH, too_deep
 from lrs.core.util.timeparse import http_date, now_timestamp
 from lrs.core.xapi import XAPIValidationError, actor_ifi, normalize_statement, validate_statements
+from lrs.core.xapi.jsontext import DuplicateKey, refuse_duplicate_keys
 from lrs.service import metrics
 from lrs.service.auth.credentials import Client
 from lrs.service.errors import XAPIError
@@ -58,6 +60,10 @@ async def _read_body(request: Request) -> tuple[Any, list[Part] | None]:
         raise XAPIError(400, f"request body is not valid JSON: {exc}") from None
     if too_deep(body):
         raise XAPIError(400, f"request body nests JSON deeper than {MAX_DEPTH} levels")
+    try:
+        refuse_duplicate_keys(body, doc)
+    except DuplicateKey as exc:
+        raise XAPIError(400, str(exc)) from None
     return doc, parts
 
 
@@ -131,6 +137,9 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
         try:
             await svc.publisher.publish(client.tenant, client.key, keyed)
         except BrokerUnavailable as exc:
+            if isinstance(exc.__cause__, MessageSizeTooLargeError):  # permanent: retrying cannot help
+                metrics.STATEMENTS_REJECTED.labels(reason="too large").inc(len(keyed))
+                raise XAPIError(413, "statements not stored: larger than the message broker accepts") from None
             metrics.STATEMENTS_REJECTED.labels(reason="broker unavailable").inc(len(keyed))
             raise XAPIError(503, f"statements not stored: {exc}; retry later", headers={"Retry-After": "1"}) from None
         svc.recent.add(client.tenant, (s["id"] for s in fresh))
