@@ -6,14 +6,18 @@ clickhouse-driver clients are not thread-safe, so a small pool hands one client 
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as ClickHouseError
+from clickhouse_driver.errors import ServerException
+from tenacity import Retrying, retry_if_exception, stop_after_delay
 
 from lrs.core.config import Settings
+from lrs.core.retry import jittered_backoff
 from lrs.core.store.queries import query
 
 # Values per bound IN list: 2,000 ids render to about 80 KiB, well under ClickHouse's 256 KiB max_query_size.
@@ -30,7 +34,34 @@ def make_client(settings: Settings, *, database: str | None = None) -> Client:
     # Bounded timeouts: a down server must fail fast so callers can retry or answer 503.
     client.connection.connect_timeout = 3
     client.connection.send_receive_timeout = 30
+    client.settings.update(cluster_settings(settings))
     return client
+
+
+def cluster_settings(settings: Settings) -> dict[str, int]:
+    """What every query sends on a replicated cluster (docs/deployment.md, "Consistency on replicas").
+
+    An insert is acknowledged only once ``clickhouse_insert_quorum`` replicas hold it, and a select runs only on
+    a replica that holds every quorum-acknowledged insert (else it fails and the caller retries, reconnecting,
+    perhaps to another replica): whatever a client saw written, any replica it reads next shows it. This is
+    what read-your-writes, the document writer's read-decide-write, the analytics version swap and the
+    erasure's record rely on. Quorum and sequential consistency go together: a sequentially consistent select
+    does not see rows inserted without a quorum.
+    """
+    if not settings.clickhouse_cluster or settings.clickhouse_insert_quorum < 2:
+        return {}
+    return {"insert_quorum": settings.clickhouse_insert_quorum,
+            "insert_quorum_timeout": int(settings.clickhouse_quorum_timeout_s * 1000),
+            "select_sequential_consistency": 1}
+
+
+# ClickHouse 18.16 refuses a quorum insert while the table's previous one is still waiting for its replicas
+# (UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE): nothing was written, so it is retried here, briefly.
+QUORUM_BUSY = 286
+
+
+def _quorum_busy(exc: BaseException) -> bool:
+    return isinstance(exc, ServerException) and exc.code == QUORUM_BUSY
 
 
 def bind(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -43,6 +74,10 @@ class ClickHouse:
 
     def __init__(self, settings: Settings, size: int = 8) -> None:
         self._settings = settings
+        # Concurrent quorum inserts into one table (two writer processes) wait for each other on a cluster.
+        self._busy_retry = Retrying(retry=retry_if_exception(_quorum_busy), wait=jittered_backoff(0.01, 0.5),
+                                    stop=stop_after_delay(settings.clickhouse_quorum_timeout_s), reraise=True,
+                                    sleep=time.sleep)
         self._pool: queue.LifoQueue[Client] = queue.LifoQueue()
         for _ in range(size):
             self._pool.put(make_client(settings))
@@ -63,7 +98,7 @@ class ClickHouse:
     def run(self, name: str, params: dict[str, Any] | None = None) -> list[tuple]:
         """Run the named query from ``schemas/queries`` with bound parameters."""
         with self.client() as client:
-            return client.execute(query(name).sql, bind(params))
+            return self._busy_retry.copy()(client.execute, query(name).sql, bind(params))
 
     def run_in_chunks(self, name: str, params: dict[str, Any], key: str = "ids") -> list[tuple]:
         """:meth:`run` once per ``IN_CHUNK`` values of the list parameter ``key``; the rows of all runs.
@@ -81,7 +116,7 @@ class ClickHouse:
         if not rows:
             return
         with self.client() as client:
-            client.execute(query(name).sql, list(rows))
+            self._busy_retry.copy()(client.execute, query(name).sql, list(rows))
 
     def close(self) -> None:
         """Disconnect every pooled client."""
