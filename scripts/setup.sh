@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine: Debian's ClickHouse server (apt, only if missing), the
-# project with its dev extras in .venv/ (LRS_VENV), re-installed only when pyproject.toml changed, and the
-# pinned Apache Kafka broker from Maven Central (deploy/kafka-broker/pom.xml) in .venv/share/kafka-broker/lib,
-# fetched again only when that pom changed (Maven's ~/.m2 cache keeps the jars across fresh venvs too).
+# project with its dev and report extras in .venv/ (LRS_VENV) at the versions of requirements.lock, re-installed
+# only when pyproject.toml or the lock changed, and the pinned Apache Kafka broker from Maven Central
+# (deploy/kafka-broker/pom.xml) in .venv/share/kafka-broker/lib, fetched again only when that pom changed
+# (Maven's ~/.m2 cache keeps the jars across fresh venvs too).
 # Silent when everything works; on a failure it prints the failing step's output and exits non-zero.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,6 +46,16 @@ if ! have_clickhouse; then
   have_clickhouse || { echo "setup: clickhouse-server is still missing after apt-get install" >&2; exit 1; }
 fi
 
+# ZooKeeper for the replicated ClickHouse of `lrs stack up --cluster` (Debian's package; the stack runs its own
+# server with its own config, never the system service).
+if [ ! -f /usr/share/java/zookeeper.jar ]; then
+  apt_install zookeeper
+  [ -f /usr/share/java/zookeeper.jar ] || { echo "setup: zookeeper is still missing after apt-get install" >&2; exit 1; }
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now zookeeper >/dev/null 2>&1 || true
+  fi
+fi
+
 # Headless Chromium: the report test renders `lrs report` pages with it (tests/integration/test_report.py).
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
@@ -59,10 +70,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   quiet "$PY" -m venv "$VENV"
 fi
 
-STAMP="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The versions come from requirements.lock (every dependency and extra pinned; docs/deployment.md says how to
+# update it): installed again when pyproject.toml or the lock changed.
+STAMP="$VENV/.installed-$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
   quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+  quiet "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c requirements.lock -e '.[dev,report]'
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi
