@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrs.core.config import Settings
+from lrs.tools.brands_cli import brand_app
 from lrs.tools.cli_errors import CliFailure, ExitCode, explain
 
 app = typer.Typer(help="xAPI LRS streaming learning events through Kafka into ClickHouse. A failure prints one line "
@@ -36,6 +37,7 @@ courses_app = typer.Typer(help="Course structures (ordered modules) of a tenant.
 analytics_app = typer.Typer(help="Engagement and drop-off analytics (docs/metrics.md).", no_args_is_help=True)
 app.add_typer(courses_app, name="courses")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(brand_app, name="brand")
 console = Console()
 _debug = False  # set by the global --debug option (or LRS_DEBUG=1)
 
