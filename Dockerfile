@@ -16,11 +16,19 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+RUN pip install --upgrade pip
+# Dependencies first, at the versions of requirements.lock, in a layer of their own: a change to the code reuses it.
+# The list is pyproject.toml's dependencies plus the report extra (`lrs report` works in the image), not dev's.
+COPY pyproject.toml requirements.lock ./
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['report']))" > /tmp/requirements.txt \
+    && pip install -c requirements.lock -r /tmp/requirements.txt
+# Then the project itself, without touching the dependencies.
+COPY README.md ./
 COPY lrs ./lrs
 COPY streams ./streams
 COPY schemas ./schemas
-RUN pip install --upgrade pip && pip install .
+RUN pip install . --no-deps
 
 # --- runtime ---------------------------------------------------------------------------------------------
 FROM python:3.11-slim

@@ -26,7 +26,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 6  # a missing, unreadable or malformed file or JSON argument, an invalid name
     NOT_FOUND = 7  # unknown tenant or key
     PORT_IN_USE = 8
-    NOT_INSTALLED = 9  # Java, the Kafka broker jars or ClickHouse
+    NOT_INSTALLED = 9  # Java, the Kafka broker jars, ClickHouse, or the report extra (lrs report)
     STACK = 10  # the local stack did not start
     NOT_MIGRATED = 11  # ClickHouse lacks our database or tables
     TIMEOUT = 12  # waited for the workers longer than asked (erase --wait)
