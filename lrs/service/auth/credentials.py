@@ -12,6 +12,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -53,9 +54,11 @@ class UnknownCredential(CredentialError):
 class CredentialStore:
     """Create, rotate, revoke and verify credentials."""
 
-    def __init__(self, settings: Settings, clickhouse: ClickHouse) -> None:
+    def __init__(self, settings: Settings, clickhouse: ClickHouse,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.clickhouse = clickhouse
+        self.clock = clock  # of the row cache (tests advance a fake one)
         self._rows: dict[str, tuple[float, tuple | None]] = {}  # key -> (valid until, stored row)
         self._verified: dict[bytes, str] = {}  # sha256(key, secret) -> the stored hash it was verified against
         self._flights: dict[bytes, threading.Lock] = {}
@@ -139,7 +142,7 @@ class CredentialStore:
         asks :meth:`authenticate`, which also answers unknown and revoked keys.
         """
         hit = self._rows.get(key)
-        if hit is None or hit[0] <= time.monotonic() or hit[1] is None:
+        if hit is None or hit[0] <= self.clock() or hit[1] is None:
             return None
         tenant, name, secret_hash, scopes, revoked = hit[1]
         if revoked or self._verified.get(_digest(key, secret)) != secret_hash:
@@ -149,11 +152,11 @@ class CredentialStore:
     def _row(self, key: str) -> tuple | None:
         """The key's stored row, re-read at most every ``credentials_cache_s`` (one reader at a time)."""
         hit = self._rows.get(key)
-        if hit and hit[0] > time.monotonic():
+        if hit and hit[0] > self.clock():
             return hit[1]
         with self._flight(b"r" + key.encode()):
             hit = self._rows.get(key)
-            if hit and hit[0] > time.monotonic():
+            if hit and hit[0] > self.clock():
                 return hit[1]
             try:
                 row = self._current(key)
@@ -166,7 +169,7 @@ class CredentialStore:
             with self._lock:
                 if len(self._rows) > 100_000:
                     self._rows.clear()
-                self._rows[key] = (time.monotonic() + self.settings.credentials_cache_s, row)
+                self._rows[key] = (self.clock() + self.settings.credentials_cache_s, row)
             return row
 
     def _flight(self, name: bytes) -> threading.Lock:
