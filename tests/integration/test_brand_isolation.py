@@ -308,17 +308,28 @@ def test_brand_viewer_reads_only_its_tenant_on_modern_clickhouse(chdb_runs) -> N
     assert admin["errors"]["table_function"] is None
 
 
-def test_add_viewer_refuses_a_server_without_row_policies(pipeline, tmp_path: Path) -> None:
+def test_add_viewer_refuses_a_server_without_row_policies(tmp_path: Path) -> None:
     """On ClickHouse 18.16 the command stops before creating anything and says why."""
-    from tests.support import settings_env
+    from lrs.core.store.migrate import migrate_clickhouse
+    from lrs.tools.stack.stack import LocalStack
+    from tests.support import make_settings, settings_env
 
-    env = {**os.environ, **settings_env(pipeline.settings)}
-    done = subprocess.run([sys.executable, "-m", "lrs", "brand", "add-viewer", "--tenant", "acme", "--grafana-org",
-                           "2", "--provisioning-dir", str(tmp_path), "--env-file", str(tmp_path / "brands.env")],
-                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    settings = make_settings(tmp_path / "state")
+    stack = LocalStack(settings)
+    out = tmp_path / "out"
+    out.mkdir()
+    try:
+        stack.start_service("clickhouse")  # only ClickHouse: the command needs nothing else
+        migrate_clickhouse(settings)
+        done = subprocess.run([sys.executable, "-m", "lrs", "brand", "add-viewer", "--tenant", "acme",
+                               "--grafana-org", "2", "--provisioning-dir", str(out), "--env-file",
+                               str(out / "brands.env")], env={**os.environ, **settings_env(settings)}, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        stack.down()
     assert done.returncode == 1, (done.returncode, done.stdout, done.stderr)
     assert "has no row policies" in done.stderr and "18.16" in done.stderr, done.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert list(out.iterdir()) == []
     assert "password" not in done.stdout
 
 
