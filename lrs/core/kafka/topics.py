@@ -25,8 +25,9 @@ class TopicSpec:
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics declared in ``schemas/topics.yaml`` with names and sizes resolved from settings."""
     doc = yaml.safe_load(schema_path("topics.yaml").read_text(encoding="utf-8"))
-    # Every *_topic setting can be named in the file as {setting_name}.
+    # Every *_topic setting can be named in the file as {setting_name}; so can the group (Faust's leader topic).
     names = {name: getattr(settings, name) for name in type(settings).model_fields if name.endswith("_topic")}
+    names["worker_app_id"] = settings.worker_app_id
     return [
         TopicSpec(
             name=entry["name"].format(**names),
