@@ -154,6 +154,14 @@ class Viewer:
         out += [(render_acl("brand_acl_grant_select", table=table, **ids), {}) for table in self.tables]
         return out
 
+    def drop_statements(self) -> list[tuple[str, dict[str, Any]]]:
+        """The statements that remove the viewer: its row policies, then the user (and so its grants)."""
+        ids = {"database": self.database}
+        out: list[tuple[str, dict[str, Any]]] = [
+            (render_acl("brand_acl_drop_row_policy", policy=self.name, table=table, **ids), {})
+            for table in self.tables]
+        return [*out, (render_acl("brand_acl_drop_user", viewer=self.name), {})]
+
 
 def new_viewer(tenant: str, database: str, tables: Iterable[str] | None = None) -> Viewer:
     """A viewer of ``tenant`` with a fresh random password (URL-safe, 32 characters)."""
@@ -198,6 +206,31 @@ def create_viewer(execute: Execute, viewer: Viewer) -> None:
                          f"run `lrs migrate` first")
     for sql, params in viewer.statements():
         execute(sql, params or None)
+
+
+def drop_viewer(execute: Execute, viewer: Viewer) -> None:
+    """Run :meth:`Viewer.drop_statements` (BrandError first if the server has no row policies)."""
+    check_server(execute)
+    for sql, params in viewer.drop_statements():
+        execute(sql, params or None)
+
+
+def remove_grafana(tenant: str, provisioning_dir: Path, env_file: Path) -> list[Path]:
+    """Delete the brand's provisioning files and password line; the paths removed or changed."""
+    changed = []
+    for relative in (f"datasources/brand-{validate_tenant(tenant)}.yaml", f"dashboards/brand-{tenant}.yaml"):
+        path = provisioning_dir / relative
+        if path.exists():
+            path.unlink()
+            changed.append(path)
+    if env_file.exists():
+        name = password_variable(tenant) + "="
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if not line.startswith(name)]
+        if kept != lines:
+            env_file.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            changed.append(env_file)
+    return changed
 
 
 def password_variable(tenant: str) -> str:

@@ -251,12 +251,23 @@ def test_names_are_validated_and_identifiers_quoted() -> None:
     assert kinds == ["USER"] + ["ROW"] * half + ["GRANT"] * half
 
 
-def test_viewer_statements_parse_on_modern_clickhouse(tmp_path: Path) -> None:
-    """chDB's parser accepts every statement as rendered, with the names quoted and the tenant a string."""
-    pytest.importorskip("chdb")
-    from lrs.tools.brands import new_viewer
+def _printed_sql(command: str) -> list[str]:
+    """The statements ``lrs brand COMMAND --tenant A --print-sql`` prints (it connects to nothing)."""
+    done = subprocess.run([sys.executable, "-m", "lrs", "brand", command, "--tenant", A, "--print-sql"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "300"})
+    assert done.returncode == 0, done.stderr
+    return [s.strip() for s in done.stdout.split(";\n") if s.strip()]
 
-    statements = [sql % _escape(params) if params else sql for sql, params in new_viewer(A, "lrs").statements()]
+
+def test_viewer_statements_parse_on_modern_clickhouse(tmp_path: Path) -> None:
+    """chDB's parser accepts every statement the commands send, with the names quoted and the tenant a string."""
+    pytest.importorskip("chdb")
+    from lrs.tools.brands import dashboard_tables
+
+    added, dropped = _printed_sql("add-viewer"), _printed_sql("remove-viewer")
+    tables = len(dashboard_tables())
+    assert len(added) == 1 + 2 * tables and len(dropped) == tables + 1
+    statements = added + dropped
     script = ("import chdb, json, sys\n"
               "out = [chdb.query('SELECT formatQuery(' + s + ')', 'JSONCompact').bytes().decode() "
               "for s in json.loads(sys.stdin.read())]\n"
@@ -272,6 +283,9 @@ def test_viewer_statements_parse_on_modern_clickhouse(tmp_path: Path) -> None:
     assert policies and all(f.endswith(f"FOR SELECT USING tenant = '{A}' TO `brand_brand-a`") for f in policies)
     assert all(re.fullmatch(r"GRANT SELECT ON lrs\.\w+ TO `brand_brand-a`", f)
                for f in formatted if f.startswith("GRANT"))
+    assert all(re.fullmatch(r"DROP ROW POLICY IF EXISTS `brand_brand-a` ON lrs\.\w+", f)
+               for f in formatted[len(added):-1]), formatted[len(added):]
+    assert formatted[-1] == "DROP USER IF EXISTS `brand_brand-a`"
 
 
 def test_brand_viewer_reads_only_its_tenant_on_modern_clickhouse(chdb_runs) -> None:
@@ -337,7 +351,7 @@ def test_add_viewer_writes_the_brand_organisation_provisioning(tmp_path: Path) -
     """The Grafana files: the brand's org, the viewer as user, the password only in the 0600 env file."""
     import yaml
 
-    from lrs.tools.brands import BRAND_DASHBOARDS_PATH, new_viewer, password_variable, write_grafana
+    from lrs.tools.brands import BRAND_DASHBOARDS_PATH, new_viewer, password_variable, remove_grafana, write_grafana
 
     provisioning = tmp_path / "provisioning"
     (provisioning / "datasources").mkdir(parents=True)
@@ -360,6 +374,8 @@ def test_add_viewer_writes_the_brand_organisation_provisioning(tmp_path: Path) -
     assert lines[0] == "OTHER=1" and len(lines) == 2 and lines[1].startswith(password_variable(A) + "=")
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
     assert viewer.password not in "".join(p.read_text() for p in provisioning.rglob("brand-*.yaml"))
+    remove_grafana(A, provisioning, env_file)  # `lrs brand remove-viewer` after the DROPs
+    assert env_file.read_text() == "OTHER=1\n" and not list(provisioning.rglob("brand-*.yaml"))
     compose = (ROOT / "docker-compose.yml").read_text()
     for name in ("brand_overview.json", "course.json", "learner.json"):  # the brand org's dashboards, mounted
         assert f"./dashboards/json/{name}:{BRAND_DASHBOARDS_PATH}/{name}:ro" in compose
