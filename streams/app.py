@@ -16,7 +16,6 @@ from lrs.core.retry import retry_forever
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
-from streams.ownership import owns_first_partition
 from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
@@ -78,11 +77,9 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             await apply_with_retry(writer, event.message.value, settings.sink_retry_max_s)
             await manual.ack(event)
 
-    @app.timer(3600.0)
+    # One worker is enough: Faust's leader (the holder of the leader topic that `lrs migrate` creates).
+    @app.timer(3600.0, on_leader=True)
     async def forget_old_document_results() -> None:
-        # One worker is enough: the owner of partition 0 of the documents topic.
-        if not owns_first_partition(app, settings.documents_topic):
-            return
         try:
             await asyncio.get_running_loop().run_in_executor(None, writer.cleanup)
         except Exception as exc:  # only costs disk; the next hour tries again
