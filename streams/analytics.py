@@ -1,10 +1,12 @@
-"""Shared pieces of the analytics processors: slice tables, batch-query parameters, the clock.
+"""Shared pieces of the analytics processors: slice tables, query parameters, the clock, learner markers.
 
 A *slice* is one (tenant, course_id). Every analytics table is a function of the slice's non-voided raw
-statements (plus the course structure and the clock), computed by a named batch query in
-``schemas/queries/analytics_*.sql``. The refresh agent (``streams/refresh.py``) runs exactly those queries as
-``INSERT INTO <table>_data ... SELECT`` under a new version, so the stream's tables equal a batch
-recomputation by construction. See docs/metrics.md.
+statements (plus the course structure and the clock), defined by a named batch query over ``statements`` in
+``schemas/queries/analytics_*.sql``. The stream keeps one row per learner and course (``learner_state``,
+streams/learners.py), recomputing only the learners a batch touched, and the refresh agent
+(``streams/refresh.py``) derives each course-level table from those rows with ``analytics_derive_*`` (the same
+SQL blocks over the learners' rows) as ``INSERT INTO <table>_data ... SELECT`` under a new version. The derived
+rows equal the batch query's rows; tests/integration/test_analytics.py checks it. See docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from lrs.core.config import Settings
 from lrs.core.kafka.markers import marker_key, marker_value, parse_marker  # noqa: F401 (re-exported)
@@ -28,12 +32,23 @@ NEVER = r"[^\s\S]"
 
 @dataclass(frozen=True)
 class SliceTable:
-    """One public analytics table: its versioned data table, its view and its batch query."""
+    """One public analytics table: its versioned data table, its view, its batch query and its derivation.
+
+    ``query`` is the batch definition over the raw statements; ``derive`` computes the same rows from the
+    learners' rows (``learner_state``) and is what the refresh writes.
+    """
 
     view: str
     query: str
     columns: tuple[str, ...]
     key: tuple[str, ...]
+    # True when no row depends on the clock: a slice derived again only because the clock moved copies them.
+    clock_free: bool = False
+
+    @property
+    def derive(self) -> str:
+        """The named query deriving this table from ``learner_state``."""
+        return self.query.replace("analytics_", "analytics_derive_", 1)
 
     @property
     def table(self) -> str:
@@ -41,10 +56,17 @@ class SliceTable:
         return f"{self.view}_data"
 
     def insert_sql(self) -> str:
-        """``INSERT INTO <view>_data SELECT`` the batch query's rows under ``%(version)s``."""
+        """``INSERT INTO <view>_data SELECT`` the derived rows under ``%(version)s``."""
         cols = ", ".join(self.columns)
         return (f"INSERT INTO {self.table} ({cols}, version) "
-                f"SELECT {cols}, toUInt64(%(version)s) FROM ({query(self.query).sql})")
+                f"SELECT {cols}, toUInt64(%(version)s) FROM ({query(self.derive).sql})")
+
+    def copy_sql(self) -> str:
+        """Copy the slice's rows of version ``%(previous)s`` to ``%(version)s`` (clock-free tables, no learner
+        changed: the same rows a derivation would write)."""
+        cols = ", ".join(self.columns)
+        return (f"INSERT INTO {self.table} ({cols}, version) SELECT {cols}, toUInt64(%(version)s) FROM {self.table} "
+                "WHERE tenant = %(tenant)s AND course_id = %(course_id)s AND version = %(previous)s")
 
     def cleanup_sql(self) -> str:
         """Delete rows of versions that are not current and older than ``%(before_us)s`` (a mutation).
@@ -94,14 +116,46 @@ def now_us() -> int:
     return int(time.time() * US)
 
 
-def clock_us(settings: Settings, clickhouse: ClickHouse, tenant: str) -> int:
+def clock_us(settings: Settings, clickhouse: ClickHouse, tenant: str, *, from_learners: bool = False) -> int:
     """The clock statuses are computed at: the tenant's event-time watermark, or now in wall-clock mode.
 
     Event time makes a replay of the same statements give the same answers; wall clock suits live
-    deployments where a learner who stops sending statements must still become at risk.
+    deployments where a learner who stops sending statements must still become at risk. A statement's time
+    counts for the watermark at most up to its ``stored`` time, so a client clock set in the future cannot push
+    the tenant's clock. ``from_learners``: read it from the learners' rows (what the refresh does) instead of the
+    raw statements (the batch definition); the two agree once the learners' rows are current.
     """
     lateness_us = int(settings.analytics_lateness_s * US)
     if settings.analytics_clock == "wall":
         return now_us() - lateness_us
-    watermark, count = clickhouse.run("analytics_watermark", {"tenant": tenant, "lateness_us": lateness_us})[0]
+    name = "analytics_learner_clock" if from_learners else "analytics_watermark"
+    watermark, count = clickhouse.run(name, {"tenant": tenant, "lateness_us": lateness_us})[0]
     return int(watermark) if count else 0
+
+
+# A marker naming learners recomputes those learners' rows, then derives the course; one naming no learners
+# list (``marker_value``: course structures, ``lrs analytics refresh``) recomputes every learner of the course;
+# an empty list only derives the course again (the tenant's clock moved).
+Work = tuple[str, str, tuple[str, ...] | None]
+
+
+def learners_marker_value(tenant: str, course_id: str, learners: list[str] | tuple[str, ...]) -> bytes:
+    """A marker for some learners of a slice (``[]``: derive the slice again, no learner changed)."""
+    return orjson.dumps({"tenant": tenant, "course_id": course_id, "learners": sorted(learners),
+                         "marked_us": now_us()})
+
+
+def parse_work(value: bytes | None) -> Work | None:
+    """(tenant, course, learners or None for all of them) of a marker; None for an unreadable message."""
+    found = parse_marker(value)
+    if found is None:
+        return None
+    try:
+        learners = orjson.loads(value or b"").get("learners")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if learners is None:
+        return found[0], found[1], None
+    if not isinstance(learners, list):
+        return None
+    return found[0], found[1], tuple(str(a) for a in learners)

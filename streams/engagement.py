@@ -13,10 +13,10 @@ _MEASURES = ("active_learners", "statements", "sessions", "time_on_task_s")
 
 ENGAGEMENT_DAILY = SliceTable(
     view="engagement_daily", query="analytics_engagement_daily",
-    columns=("tenant", "course_id", "day", *_MEASURES), key=("tenant", "course_id", "day"),
+    columns=("tenant", "course_id", "day", *_MEASURES), key=("tenant", "course_id", "day"), clock_free=True,
 )
 ENGAGEMENT_HOURLY = SliceTable(
     view="engagement_hourly", query="analytics_engagement_hourly",
-    columns=("tenant", "course_id", "hour", *_MEASURES), key=("tenant", "course_id", "hour"),
+    columns=("tenant", "course_id", "hour", *_MEASURES), key=("tenant", "course_id", "hour"), clock_free=True,
 )
 TABLES = (ENGAGEMENT_DAILY, ENGAGEMENT_HOURLY)

@@ -1,21 +1,26 @@
-"""Analytics refresh: micro-batch recomputation of dirty (tenant, course) slices, driven by the stream.
+"""Analytics refresh: per-learner recomputation driven by the stream, course tables derived from learner rows.
 
 1. The sink, after a batch is in ClickHouse and before it acks, sends one marker per affected slice to
-   ``analytics_dirty_topic`` (the courses of the batch's statements and of the targets its voids hit), keyed
-   ``tenant|course`` so that exactly one worker of the group owns each slice.
-2. The ``analytics-refresh`` agent collects markers for ``analytics_refresh_s`` (debounce), recomputes each
-   distinct slice from the raw table with the batch queries (``INSERT INTO <table>_data SELECT ...`` under a
-   new version), publishes at-risk events, then records the version in ``analytics_slices`` (the atomic swap:
-   the public views show only recorded versions), and only then acks the markers. A crash anywhere before the
-   ack redelivers the markers and the slice is recomputed again: idempotent, since a recompute is a pure
-   function of the raw rows.
+   ``analytics_dirty_topic`` naming the learners the batch touched there (its statements' learners and the
+   learners of the targets its voids hit), keyed ``tenant|course`` so that exactly one worker of the group owns
+   each slice.
+2. The ``analytics-refresh`` agent collects markers for ``analytics_refresh_s`` (debounce). Per distinct slice it
+   recomputes only the named learners' ``learner_state`` rows from their statements in ``learner_statements``
+   (streams/learners.py), then derives every course-level table from ``learner_state`` (``INSERT INTO
+   <table>_data SELECT ... analytics_derive_*`` under a new version; no raw statement is read), publishes at-risk
+   events, records the version in ``analytics_slices`` (the atomic swap: the public views show only recorded
+   versions), and only then acks the markers. A crash anywhere before the ack redelivers the markers and the
+   same learners are recomputed again: idempotent, since a learner row is a pure function of the learner's
+   counting statements and a derivation a pure function of the learner rows.
 3. The tenant watermark moves for all of a tenant's courses: after each recompute, the tenant's slices computed
-   at another clock are re-marked (event time). A timer in the worker owning partition 0 of the dirty topic does
-   the same over all tenants as a safety net, and drives wall-clock mode.
+   at another clock are re-marked with an empty learner list (derive again, no learner recomputed). A timer in
+   the worker owning partition 0 of the dirty topic compares the slices with the clock recorded per tenant
+   (``analytics_clock``) as a safety net, and drives wall-clock mode.
 
-Convergence: the last marker of a slice is sent after the last write to its raw rows, and its recompute starts
-after that marker was read, so the highest version of every slice reads the final raw state; the tables then
-equal the batch queries over ``statements`` exactly.
+Convergence: the last marker naming a learner is sent after the last write to that learner's raw rows, and its
+recompute starts after the marker was read, so the learner's newest row reads its final statements; the slice's
+highest version is derived after that, from the final learner rows, at the final clock; the tables then equal the
+batch queries over ``statements`` exactly.
 """
 
 from __future__ import annotations
@@ -38,12 +43,14 @@ from streams.analytics import (
     Slice,
     SliceTable,
     clock_us,
+    learners_marker_value,
     marker_key,
-    marker_value,
     now_us,
-    parse_marker,
+    parse_work,
     query_params,
+    split_list,
 )
+from streams.learners import Rules, learner_rows
 from streams.mapping_rules import MappingRulesStore
 from streams.ownership import owns_first_partition
 
@@ -65,40 +72,110 @@ class Recomputed:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
+Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
+LEARNERS_CHUNK = 2000
+CLIENT_NAME = "lrs-analytics"  # the refresh's ClickHouse connections (system.query_log.client_name)
+
+
+def merge_work(items: Iterable[tuple[str, str, tuple[str, ...] | None]]) -> dict[Slice, set[str] | None]:
+    """Markers of one round per slice: the union of their learners; None (every learner) wins."""
+    work: dict[Slice, set[str] | None] = {}
+    for tenant, course_id, learners in items:
+        key = (tenant, course_id)
+        if learners is None or (key in work and work[key] is None):
+            work[key] = None
+        else:
+            work.setdefault(key, set()).update(learners)  # type: ignore[union-attr]
+    return work
+
+
 class SliceRefresher:
     """Synchronous ClickHouse work of the refresh (runs in an executor thread)."""
 
     def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None,
                  rules: MappingRulesStore | None = None) -> None:
         self.settings = settings
-        self.clickhouse = clickhouse or ClickHouse(settings, size=2)
+        # Its own connections, named and logged: the analytics path's reads are in system.query_log (lrs bench).
+        self.clickhouse = clickhouse or ClickHouse(settings, size=2, client_name=CLIENT_NAME, log_queries=True)
         # The sink's store when given, so both map a batch with the same per-tenant rules.
         self.rules = rules or MappingRulesStore(settings, self.clickhouse)
+        self.learner_rules = Rules(
+            cap_us=int(settings.analytics_session_cap_s * US),
+            cert_verbs=frozenset(split_list(settings.analytics_certificate_verbs)),
+            cert_types=frozenset(split_list(settings.analytics_certificate_types)))
 
-    def dirty_slices(self, touched: dict[str, tuple[set[str], set[str]]]) -> set[Slice]:
-        """Slices touched by a sink batch (``BatchResult.touched``): its courses and those of voided targets."""
-        slices: set[Slice] = set()
+    def dirty_learners(self, touched: Touched) -> dict[Slice, set[str]]:
+        """The learners a sink batch (``BatchResult.touched``) changed, per slice: its statements' learners and
+        the learners of the statements its voids target."""
+        dirty: dict[Slice, set[str]] = {}
         for tenant, (courses, targets) in touched.items():
-            slices.update((tenant, course) for course in courses)
+            for course, learners in courses.items():
+                dirty.setdefault((tenant, course), set()).update(learners)
             if targets:
-                # A voiding statement has no course; its target's does. A target not stored yet marks its own
-                # course when it arrives (the sink voids it then).
-                found = self.clickhouse.run_in_chunks("analytics_target_courses",
+                # A voiding statement has no course; its target's learner does. A target not stored yet marks its
+                # own learner when it arrives (the sink voids it then).
+                found = self.clickhouse.run_in_chunks("analytics_target_learners",
                                                       {"tenant": tenant, "ids": sorted(targets)})
-                slices.update((tenant, course) for (course,) in found)
-        return slices
+                for course, learner in found:
+                    dirty.setdefault((tenant, course), set()).add(learner)
+        return dirty
 
-    def recompute(self, tenant: str, course_id: str) -> Recomputed:
-        """Write every table of the slice under a new version; return the at-risk events to publish."""
-        clock = clock_us(self.settings, self.clickhouse, tenant)
+    def dirty_slices(self, touched: Touched) -> set[Slice]:
+        """Slices touched by a sink batch."""
+        return set(self.dirty_learners(touched))
+
+    def update_learners(self, tenant: str, course_id: str, learners: set[str] | None, version: int) -> int:
+        """Recompute the ``learner_state`` rows of ``learners`` (None: every learner of the course); their count."""
+        if learners is not None and not learners:
+            return 0
+        params = {"tenant": tenant, "course_id": course_id}
+        if learners is not None and not int(self.clickhouse.run("learner_courses_built", params)[0][0]):
+            learners = None  # statements from before the learner rows existed (an upgrade): the whole course once
+        if learners is None:
+            names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}
+            rows = self.clickhouse.run("learner_rows_course", params)
+            state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
+            self._insert_learners(state)
+            self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
+            return len(state)
+        ordered = sorted(learners)
+        for start in range(0, len(ordered), LEARNERS_CHUNK):
+            chunk = ordered[start:start + LEARNERS_CHUNK]
+            rows = self.clickhouse.run_in_chunks("learner_rows", {**params, "learners": chunk}, key="learners")
+            missing = set(chunk) - {row[0] for row in rows}
+            if missing:  # tombstones only over rows that exist: an erased learner is never named again
+                missing = {a for (a,) in self.clickhouse.run_in_chunks(
+                    "learner_state_present_among", {**params, "learners": sorted(missing)}, key="learners")}
+            self._insert_learners(learner_rows(tenant, course_id, missing, rows, self.learner_rules, version))
+        return len(ordered)
+
+    def _insert_learners(self, state: list[list[Any]]) -> None:
+        start = time.perf_counter()
+        self.clickhouse.insert("learner_state_insert", state)
+        metrics.INSERT_LATENCY.labels(table="learner_state").observe(time.perf_counter() - start)
+
+    def tenant_clock(self, tenant: str) -> int:
+        """The clock the tenant's slices are derived at, read from its learners' rows."""
+        return clock_us(self.settings, self.clickhouse, tenant, from_learners=True)
+
+    def derive(self, tenant: str, course_id: str, clock: int, *, learners_changed: bool = True) -> Recomputed:
+        """Write every table of the slice under a new version, derived from ``learner_state`` at ``clock``; return
+        the at-risk events to publish.
+
+        ``learners_changed=False``: no learner row of the slice changed since its current version (only the clock
+        moved), so the tables that do not depend on the clock (engagement) are copied from that version instead
+        of derived again.
+        """
         previous = int(self.clickhouse.run("analytics_slice_latest", {"tenant": tenant, "course_id": course_id})[0][0])
-        # Version = recompute start time: the highest version read the newest raw state.
+        # Version = derivation start time: the highest version read the newest learner rows.
         version = max(now_us(), previous + 1)
-        params = bind({**query_params(self.settings, tenant, [course_id], clock), "version": version})
+        params = bind({**query_params(self.settings, tenant, [course_id], clock), "version": version,
+                       "course_id": course_id, "previous": previous})
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
                 start = time.perf_counter()
-                client.execute(table.insert_sql(), params)
+                copy = table.clock_free and not learners_changed and previous > 0
+                client.execute(table.copy_sql() if copy else table.insert_sql(), params)
                 metrics.INSERT_LATENCY.labels(table=table.table).observe(time.perf_counter() - start)
         changes = self.clickhouse.run("analytics_status_changes", {
             "tenant": tenant, "course_id": course_id, "version": version, "previous": previous})
@@ -107,29 +184,35 @@ class SliceRefresher:
                                         detected_us=detected) for change in changes]
         return Recomputed(tenant, course_id, version, previous, clock, events)
 
+    def recompute(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
+        """Recompute ``learners`` (None: all) of the slice, then derive the slice at the tenant's clock."""
+        self.update_learners(tenant, course_id, learners, now_us())
+        return self.derive(tenant, course_id, self.tenant_clock(tenant), learners_changed=learners != set())
+
     def publish(self, recomputed: Recomputed) -> None:
         """The swap: from now on the public views show ``recomputed.version`` of the slice."""
+        now = now_us()
         self.clickhouse.insert("analytics_slices_insert", [[
-            recomputed.tenant, recomputed.course_id, recomputed.version, recomputed.clock_us, now_us()]])
+            recomputed.tenant, recomputed.course_id, recomputed.version, recomputed.clock_us, now]])
+        self.clickhouse.insert("analytics_clock_insert", [[recomputed.tenant, recomputed.clock_us, now]])
 
-    def refresh(self, tenant: str, course_id: str) -> Recomputed:
-        """Recompute and publish one slice without Kafka (CLI backfill, tests); events are returned, not sent."""
-        recomputed = self.recompute(tenant, course_id)
+    def refresh(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
+        """Recompute and publish one slice without Kafka (backfill, tests); events are returned, not sent."""
+        recomputed = self.recompute(tenant, course_id, learners)
         self.publish(recomputed)
         return recomputed
 
-    def lagging_slices(self, recomputed: Recomputed) -> list[Slice]:
-        """Event time: the tenant's other slices computed at another clock than the one just read.
+    def lagging_slices(self, tenant: str, clock: int) -> list[Slice]:
+        """Event time: the tenant's slices computed at another clock than ``clock`` (the one just read).
 
-        The watermark moves for the whole tenant, and it moves only when the tenant's statements change, which
-        always recomputes some slice of the tenant: re-marking the rest from there keeps every slice on the
-        tenant's clock without scanning the raw table on a timer.
+        The watermark moves for the whole tenant, and it moves only when the tenant's learner rows change, which
+        always happens in a refresh round: re-marking the rest from there (to be derived again, no learner
+        recomputed) keeps every slice on the tenant's clock without scanning anything on a timer.
         """
         if self.settings.analytics_clock == "wall":
             return []  # every slice lags a moving wall clock; the timer handles that mode
-        rows = self.clickhouse.run("analytics_tenant_lagging",
-                                   {"tenant": recomputed.tenant, "clock_us": recomputed.clock_us})
-        return [(recomputed.tenant, str(course)) for (course,) in rows]
+        rows = self.clickhouse.run("analytics_tenant_lagging", {"tenant": tenant, "clock_us": clock})
+        return [(tenant, str(course)) for (course,) in rows]
 
     def cleanup(self, older_than_s: float) -> None:
         """Delete superseded versions older than ``older_than_s`` from every data table."""
@@ -139,13 +222,14 @@ class SliceRefresher:
                 client.execute(table.cleanup_sql(), {"before_us": before})
 
     def stale_slices(self) -> list[Slice]:
-        """Slices whose statuses were computed at an older clock than the current one."""
+        """Slices whose statuses were computed at another clock than their tenant's last recorded one (event
+        time), or too long ago (wall clock). Reads only ``analytics_slices`` and ``analytics_clock``."""
         lateness_us = int(self.settings.analytics_lateness_s * US)
         if self.settings.analytics_clock == "wall":
             stale_before = now_us() - lateness_us - int(self.settings.analytics_wall_stale_s * US)
             rows = self.clickhouse.run("analytics_stale_slices_wall", {"stale_before_us": stale_before})
         else:
-            rows = self.clickhouse.run("analytics_stale_slices", {"lateness_us": lateness_us})
+            rows = self.clickhouse.run("analytics_stale_slices")
         return [(str(t), str(c)) for t, c in rows]
 
 
@@ -170,22 +254,31 @@ class DirtyMarker:
         self.max_backoff_s = max_backoff_s
 
     async def send(self, slices: Iterable[Slice]) -> None:
-        """Send one marker per slice and wait until the broker has them all."""
+        """Re-derive ``slices`` (no learner changed: an empty learner list); wait until the broker has them."""
+        await self.send_learners({s: set() for s in slices})
+
+    async def send_learners(self, work: dict[Slice, set[str]]) -> None:
+        """One marker per slice naming its changed learners; returns once the broker has them all."""
         # force=True: send now, not attached to the current event (attached sends wait for its ack).
-        pending = [await self.topic.send(key=marker_key(t, c), value=marker_value(t, c), force=True)
-                   for t, c in sorted(set(slices))]
+        pending = []
+        for (tenant, course), learners in sorted(work.items()):
+            ordered = sorted(learners)
+            # Bounded messages: a huge batch of one course becomes several markers (the round merges them).
+            for start in range(0, max(len(ordered), 1), LEARNERS_CHUNK):
+                value = learners_marker_value(tenant, course, ordered[start:start + LEARNERS_CHUNK])
+                pending.append(await self.topic.send(key=marker_key(tenant, course), value=value, force=True))
         for future in pending:
             await future
 
-    async def mark(self, touched: dict[str, tuple[set[str], set[str]]]) -> None:
-        """Mark the slices a written sink batch touched; returns only once the markers are in Kafka."""
+    async def mark(self, touched: Touched) -> None:
+        """Mark the learners a written sink batch touched; returns only once the markers are in Kafka."""
         loop = asyncio.get_running_loop()
 
         async def attempt() -> None:
-            slices = await loop.run_in_executor(None, self.refresher.dirty_slices, touched)
-            await self.send(slices)
+            work = await loop.run_in_executor(None, self.refresher.dirty_learners, touched)
+            await self.send_learners(work)
 
-        await retry_forever(attempt, "marking analytics slices dirty", self.max_backoff_s)
+        await retry_forever(attempt, "marking analytics learners dirty", self.max_backoff_s)
 
 
 def refresh_pause(busy_s: float, share: float, max_pause_s: float) -> float:
@@ -200,9 +293,12 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     at_risk = app.topic(settings.analytics_at_risk_topic, key_serializer="raw", value_serializer="raw")
     marker = DirtyMarker(dirty, refresher, settings.sink_retry_max_s)
 
-    async def refresh_slice(tenant: str, course_id: str) -> None:
+    async def refresh_slice(tenant: str, course_id: str, learners: set[str] | None, clocks: dict[str, int]) -> None:
         loop = asyncio.get_running_loop()
-        recomputed = await loop.run_in_executor(None, refresher.recompute, tenant, course_id)
+        if tenant not in clocks:  # once per tenant and round, after the round's learner rows are written
+            clocks[tenant] = await loop.run_in_executor(None, refresher.tenant_clock, tenant)
+        recomputed = await loop.run_in_executor(None, lambda: refresher.derive(
+            tenant, course_id, clocks[tenant], learners_changed=learners != set()))
         # Events before the swap: a crash in between replays them with the same event_id (at least once);
         # swapping first could lose them, since the next recompute compares with the swapped version.
         pending = [await at_risk.send(key=dropoff.event_key(e), value=orjson.dumps(e), force=True)
@@ -210,23 +306,39 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
         for future in pending:
             await future
         await loop.run_in_executor(None, refresher.publish, recomputed)
-        await marker.send(await loop.run_in_executor(None, refresher.lagging_slices, recomputed))
+
+    async def refresh_round(work: dict[Slice, set[str] | None]) -> None:
+        loop = asyncio.get_running_loop()
+        # 1. The learners the markers name (every learner of a slice marked without a list), all slices first,
+        #    so the round reads each tenant's clock once, after all its learner rows moved.
+        for (tenant, course_id), learners in sorted(work.items()):
+            await retry_forever(lambda t=tenant, c=course_id, a=learners: loop.run_in_executor(
+                None, refresher.update_learners, t, c, a, now_us()),
+                f"recomputing learners of analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
+        # 2. Each slice derived from its learner rows at its tenant's clock, events sent, then published.
+        clocks: dict[str, int] = {}
+        for (tenant, course_id), learners in sorted(work.items()):
+            await retry_forever(lambda t=tenant, c=course_id, a=learners: refresh_slice(t, c, a, clocks),
+                                f"deriving analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
+        # 3. The tenants' other slices follow their clock (derived again; no learner changed there).
+        for tenant, clock in sorted(clocks.items()):
+            async def follow(t: str = tenant, c: int = clock) -> None:
+                await marker.send(await loop.run_in_executor(None, refresher.lagging_slices, t, c))
+
+            await retry_forever(follow, f"re-marking the lagging slices of {tenant}", settings.sink_retry_max_s)
 
     @app.agent(dirty, name="analytics-refresh")
     async def refresh(stream: faust.StreamT) -> None:
         # The take window is the debounce: many markers of one slice within it cost one recompute.
         async for events in stream.noack_take(10_000, within=settings.analytics_refresh_s):
             started = time.perf_counter()
-            slices = sorted({s for e in events if (s := parse_marker(e.message.value)) is not None})
-            for tenant, course_id in slices:
-                await retry_forever(lambda t=tenant, c=course_id: refresh_slice(t, c),
-                                    f"recomputing analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
+            await refresh_round(merge_work(w for e in events if (w := parse_work(e.message.value)) is not None))
             metrics.EVENTS_PROCESSED.labels(processor="analytics-refresh").inc(len(events))
             for event in events:
                 await stream.ack(event)
-            # Under sustained load every slice is dirty again at once, and a recompute re-reads its whole
-            # slice: without a pause the refresh would take as much of ClickHouse and the worker as it can
-            # get, away from ingest. Markers arriving meanwhile wait in the stream and cost one recompute.
+            # Under sustained load every slice is dirty again at once: without a pause the refresh would take as
+            # much of ClickHouse and the worker as it can get, away from ingest. Markers arriving meanwhile wait
+            # in the stream and are merged into one recompute per slice.
             await asyncio.sleep(refresh_pause(time.perf_counter() - started, settings.analytics_busy_share,
                                               settings.analytics_max_pause_s))
 

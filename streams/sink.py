@@ -24,7 +24,7 @@ from streams.rows import COL, statement_row
 
 TENANT_COLUMN, ID_COLUMN, STORED_COLUMN = COL["tenant"], COL["statement_id"], COL["stored_us"]
 TARGET_COLUMN, VOIDED_COLUMN, VERSION_COLUMN = COL["voiding_target"], COL["voided"], COL["version"]
-COURSE_COLUMN = COL["course_id"]
+COURSE_COLUMN, ACTOR_COLUMN = COL["course_id"], COL["actor_ifi"]
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ class BatchResult:
     written: int = 0
     dead: list[DeadLetter] = field(default_factory=list)
     erased_slices: set[tuple[str, str]] = field(default_factory=set)
-    # Per tenant: the courses of the written statements and the ids their voiding statements target.
-    touched: dict[str, tuple[set[str], set[str]]] = field(default_factory=dict)
+    # Per tenant: the learners of the written statements per course, and the ids their voiding statements target.
+    touched: dict[str, tuple[dict[str, set[str]], set[str]]] = field(default_factory=dict)
 
 
 class StatementSink:
@@ -108,9 +108,9 @@ class StatementSink:
         if not rows:
             return 0
         for row in rows:  # what the analytics marker needs, read off the rows (no second decode)
-            courses, targets = result.touched.setdefault(row[TENANT_COLUMN], (set(), set()))
-            if row[COURSE_COLUMN]:
-                courses.add(row[COURSE_COLUMN])
+            courses, targets = result.touched.setdefault(row[TENANT_COLUMN], ({}, set()))
+            if row[COURSE_COLUMN] and not row[TARGET_COLUMN]:  # a voiding statement never counts itself
+                courses.setdefault(row[COURSE_COLUMN], set()).add(row[ACTOR_COLUMN])
             if row[TARGET_COLUMN]:
                 targets.add(row[TARGET_COLUMN])
         # Voids inside the batch apply to targets inside the batch before anything is written.

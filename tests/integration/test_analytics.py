@@ -18,10 +18,12 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
-from lrs.core.store.clickhouse import bind
+from lrs.core.store.clickhouse import ClickHouse, bind
 from lrs.core.store.queries import query
 from lrs.core.util.timeparse import format_timestamp
+from lrs.service.publisher import Publisher
 from lrs.tools.demo.cohort import generate_cohort
+from lrs.tools.erasure import request_erasure, wait_applied
 from streams.analytics import query_params
 from streams.refresh import ALL_TABLES, SliceRefresher
 from tests.support import Pipeline, analytics_differences, make_settings, wait_until
@@ -75,18 +77,23 @@ _differences = analytics_differences
 
 
 def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
-    """Duplicates, shuffles, late events, voids before and after their targets, a worker killed: exact."""
+    """Duplicates, shuffles, late events, voids before and after their targets, a worker killed, an erasure and the
+    void of a months-old statement: exact."""
     pipeline = two_workers
     rng = random.Random(42)
     tenant, http = pipeline.new_tenant()
     cohort = generate_cohort(brand="conv", learners=90, courses=3, days=35, seed=3)
     statements = list(cohort.statements)
+    # A statement four months older than the rest, voided at the very end (after its learner's row was computed).
+    ancient = {**statements[-1], "id": str(uuid.uuid4()), "timestamp": format_timestamp(
+        dt.datetime.fromisoformat(statements[-1]["timestamp"].replace("Z", "+00:00")) - dt.timedelta(days=120))}
+    statements.append(ancient)
 
     # One learner voided entirely, plus ~3% of the other statements.
     gone = _actor(statements[0])
     voided = {s["id"] for s in statements if _actor(s) == gone}
-    voided |= {s["id"] for s in rng.sample(statements, k=len(statements) // 33)}
-    late = [s for s in statements if rng.random() < 0.1]
+    voided |= {s["id"] for s in rng.sample(statements[:-1], k=len(statements) // 33)}
+    late = [s for s in statements if rng.random() < 0.1 and s is not ancient]
     late_ids = {s["id"] for s in late}
     main = [s for s in statements if s["id"] not in late_ids]
     rng.shuffle(main)
@@ -112,6 +119,19 @@ def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
     total = len(statements) + len(voids_before_target) + len(voids_after_target)
     wait_until(lambda: pipeline.stored_count(tenant) >= total, 180, interval=1,
                what=f"{total} statements in ClickHouse")
+    # A GDPR erasure of one learner, then the void of the months-old statement of another.
+    erased = _actor(next(s for s in statements if _actor(s) not in (gone, _actor(ancient))))
+    erased_agent = next(s["actor"] for s in statements if _actor(s) == erased)
+    publisher = Publisher(pipeline.settings)
+    try:
+        erasure = request_erasure(pipeline.settings, publisher, tenant, erased_agent)
+    finally:
+        publisher.close()
+    assert wait_applied(ClickHouse(pipeline.settings, size=1), erasure, 120) is not None
+    again = httpx.Client(base_url=http.base_url, auth=http.auth, headers=http.headers, timeout=30)
+    with again:
+        _post(again, [_void(ancient["id"])])
+    voided.add(ancient["id"])
     problems: list[str] = []
 
     def converged() -> bool:
@@ -135,7 +155,7 @@ def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
     wait_until(one_version_per_slice, 30, what="superseded versions to be deleted")
 
     # Not only equal to the batch SQL: equal to what the generator knows, voids removed.
-    alive = [s for s in statements if s["id"] not in voided]
+    alive = [s for s in statements if s["id"] not in voided and _actor(s) != erased]
     learners: dict[str, set[str]] = defaultdict(set)
     counts: dict[str, int] = defaultdict(int)
     completed: dict[str, set[str]] = defaultdict(set)
@@ -152,11 +172,16 @@ def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
                                     "GROUP BY course_id", {"t": tenant}))
         gone_rows = client.execute("SELECT count() FROM learner_course WHERE tenant = %(t)s AND actor_ifi LIKE %(a)s",
                                    {"t": tenant, "a": f"%{gone.split(':')[-1]}"})[0][0]
+        # The erased learner is in no analytics row, and in no row of the per-learner tables, of any version.
+        erased_rows = [client.execute(f"SELECT count() FROM {table} WHERE tenant = %(t)s AND actor_ifi LIKE %(a)s",
+                                      {"t": tenant, "a": f"%{erased.split(':')[-1]}"})[0][0]
+                       for table in ("learner_course_data", "learner_state", "learner_statements")]
     finally:
         client.disconnect()
     assert summary == {c: (len(learners[c]), len(completed[c])) for c in learners}
     assert daily == dict(counts)
     assert gone_rows == 0
+    assert erased_rows == [0, 0, 0]
 
 
 def _st(actor: str, verb: str, obj: dict[str, Any], when: float, course: dict[str, Any],
@@ -234,6 +259,42 @@ def test_statuses_flags_voids_and_at_risk_events(two_workers: Pipeline) -> None:
     assert events["bob"]["inactive_s"] == int(10 * day - 3600) and "ada" not in events
 
 
+def test_a_statement_dated_next_year_does_not_push_the_clock(two_workers: Pipeline) -> None:
+    """The watermark counts a statement's time at most up to its stored time: a client clock a year ahead
+    does not turn every other learner dropped."""
+    pipeline = two_workers
+    tenant, http = pipeline.new_tenant()
+    course = {"objectType": "Activity", "id": f"https://{tenant}.example/course",
+              "definition": {"type": "http://adlnet.gov/expapi/activities/course"}}
+    adl = "http://adlnet.gov/expapi/verbs/"
+    now = time.time()
+    recent = _st("amy", adl + "experienced", course, now - 3600, course)
+    future = _st("fay", adl + "experienced", course, now + 365 * 86_400.0, course)
+    with http:
+        _post(http, [recent, future])
+    before = int(time.time() * 1_000_000)
+    rows: dict[str, tuple] = {}
+
+    def computed() -> bool:
+        client = pipeline.clickhouse()
+        try:
+            found = client.execute("SELECT actor_ifi, status, inactive_s, watermark_us FROM learner_course "
+                                   "WHERE tenant = %(t)s", {"t": tenant})
+        finally:
+            client.disconnect()
+        rows.clear()
+        rows.update({r[0].split(":")[-1].split("@")[0]: r[1:] for r in found})
+        return set(rows) == {"amy", "fay"}
+
+    wait_until(computed, 60, interval=1, what=f"learner_course rows ({rows})")
+    wait_until(lambda: _differences(pipeline, tenant) == [], 60, interval=1, what="convergence")
+    lateness_us = int(pipeline.settings.analytics_lateness_s * 1_000_000)
+    watermark = rows["amy"][2]
+    # The clock is the future statement's stored time (now), not its timestamp (next year), minus the lateness.
+    assert before - lateness_us - 120_000_000 <= watermark <= before - lateness_us
+    assert rows["amy"][0] == "started" and rows["fay"][0] == "started" and rows["fay"][1] < -360 * 86_400
+
+
 def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
     """PUT /api/courses/structure: declared order wins over first visits; its last module completes the course."""
     pipeline = two_workers
@@ -283,13 +344,15 @@ def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
 
 
 def test_refresh_statements_run_on_chdb(tmp_path) -> None:
-    """The composed INSERT ... SELECT, the views and the cleanup mutation also run on modern ClickHouse."""
+    """The learner rows, the composed INSERT ... SELECT deriving the tables from them, the views and the cleanup
+    mutation also run on modern ClickHouse, and the derived rows equal the batch queries there too."""
     chdb_session = pytest.importorskip("chdb.session")
     from clickhouse_driver.util.escape import escape_param, escape_params
 
     from lrs.core.config import Settings
     from lrs.core.kafka.envelope import Envelope
     from lrs.core.store.queries import migrations
+    from streams.learners import Rules, learner_rows
     from streams.rows import statement_row
     from tests.integration.test_sql_engines import _EscapeContext
 
@@ -309,6 +372,16 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
         courses = [c.id for c in cohort.courses]
         params = {**query_params(Settings(), "t", courses, clock), "version": 7, "before_us": 10**18}
         rendered = escape_params(bind(params), ctx)
+        # The learners' rows, from the per-learner copy the materialized view filled (as the refresh does).
+        refresher_rules = Rules(cap_us=params["cap_us"], cert_verbs=frozenset(params["cert_verbs"]),
+                                cert_types=frozenset())
+        for course in courses:
+            sql = query("learner_rows_course").sql % escape_params({"tenant": "t", "course_id": course}, ctx)
+            found = orjson.loads(session.query(sql, "JSONCompact").bytes())["data"]
+            statements = [(a, int(t), int(st), v, o, m, s, c, types) for a, t, st, v, o, m, s, c, types in found]
+            state = learner_rows("t", course, [], statements, refresher_rules, 7)
+            values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in state)
+            session.query(f"{query('learner_state_insert').sql} {values}")
         for table in ALL_TABLES:
             session.query(table.insert_sql() % rendered)
         published = ", ".join(f"('t', {escape_param(c, ctx)}, 7, {clock}, 0)" for c in courses)

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from lrs.core.config import Settings
+from lrs.core.store.queries import query
 from lrs.service.courses import StructureError, structure_rows
 from schemas import schema_path
 from schemas.analytics.generate import render
@@ -17,14 +18,16 @@ from streams.analytics import (
     DAY_US,
     NEVER,
     certificate_pattern,
+    learners_marker_value,
     marker_key,
     marker_value,
     parse_marker,
+    parse_work,
     query_params,
     split_list,
 )
 from streams.dropoff import LEARNER_COURSE, at_risk_event, event_id, event_key
-from streams.refresh import ALL_TABLES, refresh_pause
+from streams.refresh import ALL_TABLES, merge_work, refresh_pause
 
 
 def test_markers_round_trip_and_garbage_is_skipped() -> None:
@@ -91,14 +94,28 @@ def test_structure_rows_default_positions_and_validation() -> None:
             structure_rows("acme", bad, 1)
 
 
-def test_slice_tables_insert_the_batch_query_under_a_version() -> None:
+def test_slice_tables_insert_rows_derived_from_learner_rows_under_a_version() -> None:
     assert {t.view for t in ALL_TABLES} == {"engagement_daily", "engagement_hourly", "learner_course",
                                              "course_funnel", "course_summary", "cohort_retention"}
     sql = LEARNER_COURSE.insert_sql()
     assert sql.startswith("INSERT INTO learner_course_data (tenant, course_id, actor_ifi,")
-    assert "toUInt64(%(version)s)" in sql and "FROM statements FINAL" in sql
+    assert "toUInt64(%(version)s)" in sql and "FROM learner_state FINAL" in sql
     for table in ALL_TABLES:
         assert table.columns[:2] == ("tenant", "course_id") and table.key[0] == "tenant"
+        # The refresh never reads the raw statements; the batch definition does.
+        assert "statements FINAL" not in query(table.derive).sql.replace("learner_state FINAL", "")
+        assert "FROM statements FINAL" in query(table.query).sql
+
+
+def test_learner_markers_name_learners_and_merge_per_slice() -> None:
+    assert parse_work(learners_marker_value("acme", "c1", ["b", "a"])) == ("acme", "c1", ("a", "b"))
+    assert parse_work(marker_value("acme", "c1")) == ("acme", "c1", None)  # no list: every learner
+    assert parse_work(learners_marker_value("acme", "c1", [])) == ("acme", "c1", ())  # derive again only
+    assert parse_work(b'{"tenant": "a", "course_id": "c", "learners": 3}') is None
+    assert parse_work(b"garbage") is None
+    work = merge_work([("t", "c", ("a",)), ("t", "c", ("b",)), ("t", "d", ()), ("t", "e", ("x",)),
+                       ("t", "e", None), ("t", "e", ("y",))])
+    assert work == {("t", "c"): {"a", "b"}, ("t", "d"): set(), ("t", "e"): None}
 
 
 def test_generated_queries_are_up_to_date() -> None:

@@ -72,7 +72,8 @@ def bind(params: dict[str, Any] | None) -> dict[str, Any]:
 class ClickHouse:
     """A pool of clients running named queries with bound parameters."""
 
-    def __init__(self, settings: Settings, size: int = 8) -> None:
+    def __init__(self, settings: Settings, size: int = 8, *, client_name: str | None = None,
+                 log_queries: bool = False) -> None:
         self._settings = settings
         # Concurrent quorum inserts into one table (two writer processes) wait for each other on a cluster.
         self._busy_retry = Retrying(retry=retry_if_exception(_quorum_busy), wait=jittered_backoff(0.01, 0.5),
@@ -80,7 +81,12 @@ class ClickHouse:
                                     sleep=time.sleep)
         self._pool: queue.LifoQueue[Client] = queue.LifoQueue()
         for _ in range(size):
-            self._pool.put(make_client(settings))
+            client = make_client(settings)
+            if client_name:  # shown in system.query_log and system.processes
+                client.connection.client_name = client_name
+            if log_queries:  # each query's rows and bytes read land in system.query_log
+                client.settings["log_queries"] = 1
+            self._pool.put(client)
 
     @contextmanager
     def client(self) -> Iterator[Client]:

@@ -1,0 +1,213 @@
+"""Per-learner analytics state: what one learner contributes to a course's analytics, from that learner alone.
+
+A sink batch marks the (tenant, course, learner)s it touched; the refresh recomputes exactly those learners'
+``learner_state`` rows from their counting statements in ``learner_statements`` (keyed by tenant, course, learner,
+time: one contiguous range per learner) and the course-level tables are then derived from ``learner_state``
+(schemas/queries/analytics_derive_*.sql). A recompute reads the learner's whole course history, so late,
+out-of-order, duplicated, voided and erased statements have their exact effect: the row is a pure function of
+the learner's current counting statements, the same function the batch queries compute over ``statements``.
+
+Every figure here mirrors an expression of the batch SQL (schemas/analytics/*.sql.in) in integer arithmetic:
+sessions and time-on-task from the sorted timestamps and their gaps, per UTC day and hour the statements,
+the sessions started and the in-session gaps ending there, the first visit of each module, the completed objects,
+the passed and certified flags, and the learner's input to the tenant's watermark (its latest statement time,
+each capped at the time the statement was stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+PASSED = "http://adlnet.gov/expapi/verbs/passed"
+HOUR_US = 3_600_000_000
+DAY_S = 86_400
+MONDAY_OFFSET_S = 3 * DAY_S  # 1970-01-01 was a Thursday: Monday 1969-12-29 starts at -3 days
+
+# Column order of learner_state_insert (after tenant, course_id, actor_ifi).
+STATE_COLUMNS = (
+    "tenant",
+    "course_id",
+    "actor_ifi",
+    "present",
+    "first_seen_us",
+    "last_seen_us",
+    "clock_us",
+    "cohort_week_s",
+    "statements",
+    "sessions",
+    "tot_us",
+    "done_objects",
+    "passed",
+    "certified",
+    "visit_modules",
+    "visit_first_us",
+    "weeks_s",
+    "day_keys_s",
+    "day_statements",
+    "day_starts",
+    "day_gap_us",
+    "hour_keys_s",
+    "hour_statements",
+    "hour_starts",
+    "hour_gap_us",
+    "version",
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The settings a learner row depends on: the session cap and what counts as a certificate."""
+
+    cap_us: int
+    cert_verbs: frozenset[str]
+    cert_types: frozenset[str]
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """ClickHouse ``intDiv``: rounds toward zero (Python's ``//`` rounds down)."""
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+def utc_day_s(timestamp_us: int) -> int:
+    """Start (Unix seconds) of ``toDate(toDateTime(intDiv(t, 1000000), 'UTC'), 'UTC')``."""
+    return _trunc_div(timestamp_us, 1_000_000) // DAY_S * DAY_S
+
+
+def monday_s(day_s: int) -> int:
+    """Start (Unix seconds) of ``toMonday`` of the day starting at ``day_s``."""
+    return (day_s + MONDAY_OFFSET_S) // (7 * DAY_S) * (7 * DAY_S) - MONDAY_OFFSET_S
+
+
+def tombstone(tenant: str, course_id: str, actor_ifi: str, version: int) -> list[Any]:
+    """The row of a learner without counting statements in the course (all voided or erased)."""
+    return [
+        tenant,
+        course_id,
+        actor_ifi,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        [],
+        0,
+        0,
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+        version,
+    ]
+
+
+def learner_row(
+    tenant: str, course_id: str, actor_ifi: str, statements: Sequence[tuple], rules: Rules, version: int
+) -> list[Any]:
+    """The ``learner_state`` row of one learner from its counting statements.
+
+    ``statements``: tuples (timestamp_us, stored_us, verb_id, object_id, module_id, result_success,
+    result_completion, types), in any order (rows of ``learner_rows``/``learner_rows_course``).
+    """
+    if not statements:
+        return tombstone(tenant, course_id, actor_ifi, version)
+    ts = sorted(s[0] for s in statements)
+    cap = rules.cap_us
+    sessions, tot_us = 1, 0
+    days: dict[int, list[int]] = {}
+    hours: dict[int, list[int]] = {}
+    previous = None
+    for i, t in enumerate(ts):
+        gap = 0 if previous is None else t - previous
+        previous = t
+        starts = 1 if i == 0 or gap > cap else 0
+        gap_in = gap if i > 0 and gap <= cap else 0
+        if i > 0:
+            if gap > cap:
+                sessions += 1
+            else:
+                tot_us += gap
+        for bucket in (
+            days.setdefault(utc_day_s(t), [0, 0, 0]),
+            hours.setdefault(_trunc_div(t, HOUR_US) * 3600, [0, 0, 0]),
+        ):
+            bucket[0] += 1
+            bucket[1] += starts
+            bucket[2] += gap_in
+    done: set[str] = set()
+    visits: dict[str, int] = {}
+    passed = certified = 0
+    clock = None
+    for t, stored, verb, obj, module, success, completion, types in statements:
+        capped = min(t, stored)
+        clock = capped if clock is None else max(clock, capped)
+        if verb == COMPLETED or (completion or 0) == 1:
+            done.add(obj)
+        if obj == course_id and (verb == PASSED or (success or 0) == 1):
+            passed = 1
+        if verb in rules.cert_verbs or (rules.cert_types and not rules.cert_types.isdisjoint(types)):
+            certified = 1
+        if module and (module not in visits or t < visits[module]):
+            visits[module] = t
+    day_keys = sorted(days)
+    hour_keys = sorted(hours)
+    weeks = sorted({monday_s(d) for d in day_keys})
+    modules = sorted(visits)
+    return [
+        tenant,
+        course_id,
+        actor_ifi,
+        1,
+        ts[0],
+        ts[-1],
+        clock,
+        weeks[0],
+        len(ts),
+        sessions,
+        tot_us,
+        sorted(done),
+        passed,
+        certified,
+        modules,
+        [visits[m] for m in modules],
+        weeks,
+        day_keys,
+        [days[d][0] for d in day_keys],
+        [days[d][1] for d in day_keys],
+        [days[d][2] for d in day_keys],
+        hour_keys,
+        [hours[h][0] for h in hour_keys],
+        [hours[h][1] for h in hour_keys],
+        [hours[h][2] for h in hour_keys],
+        version,
+    ]
+
+
+def learner_rows(
+    tenant: str, course_id: str, learners: Iterable[str], rows: Iterable[tuple], rules: Rules, version: int
+) -> list[list[Any]]:
+    """``learner_state`` rows for ``learners`` from statement rows ``(actor_ifi, *statement tuple)``.
+
+    Every learner in ``learners`` gets a row (a tombstone if it has no statement left); learners that appear
+    only in ``rows`` get one too.
+    """
+    by_learner: dict[str, list[tuple]] = {learner: [] for learner in learners}
+    for actor, *statement in rows:
+        by_learner.setdefault(actor, []).append(tuple(statement))
+    return [
+        learner_row(tenant, course_id, actor, statements, rules, version)
+        for actor, statements in sorted(by_learner.items())
+    ]
