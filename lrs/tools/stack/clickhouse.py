@@ -2,6 +2,13 @@
 
 Everything lives in ``<state_dir>/clickhouse/``: ``config.xml``, ``users.xml``, ``data/`` (kept across restarts),
 ``tmp/``, ``user_files/``, ``format_schemas/`` and ``logs/``.
+
+A cluster stack (``lrs stack up --cluster``) runs ``replicas`` servers as the replicas of one shard: replica ``i``
+lives in ``<state_dir>/clickhouse-i/`` (replica 1 in ``clickhouse/``), listens on ``clickhouse_tcp_port + 2*(i-1)``
+(native), the port after it (interserver: replicas fetch parts from each other over it) and
+``clickhouse_http_port + i-1``, and gets ``config.d/cluster.xml``: the ZooKeeper of the stack, its macros
+(``{shard}`` 01, ``{replica}`` rI), the cluster ``remote_servers`` (named ``clickhouse_cluster``, default ``lrs``)
+and the distributed DDL queue that ``ON CLUSTER`` statements go through.
 """
 
 from __future__ import annotations
@@ -32,14 +39,57 @@ def server_binary() -> str:
     return found
 
 
-def home(state_dir: Path) -> Path:
+DEFAULT_CLUSTER = "lrs"
+REPLICAS_FILE = "clickhouse-replicas"
+
+
+def service_name(replica: int = 1) -> str:
+    """Stack service (pid file) name of replica ``replica`` (1-based): ``clickhouse``, ``clickhouse-2``, ..."""
+    return NAME if replica == 1 else f"{NAME}-{replica}"
+
+
+def home(state_dir: Path, replica: int = 1) -> Path:
     """The server's directory under the state dir."""
-    return state_dir / "clickhouse"
+    return state_dir / service_name(replica)
 
 
-def log_paths(state_dir: Path) -> tuple[Path, Path, Path]:
+def tcp_port(settings: Settings, replica: int = 1) -> int:
+    """Native-protocol port of replica ``replica``."""
+    return settings.clickhouse_tcp_port + 2 * (replica - 1)
+
+
+def interserver_port(settings: Settings, replica: int = 1) -> int:
+    """Where the other replicas fetch parts from replica ``replica``."""
+    return tcp_port(settings, replica) + 1
+
+
+def http_port(settings: Settings, replica: int = 1) -> int:
+    """HTTP port of replica ``replica``."""
+    return settings.clickhouse_http_port + replica - 1
+
+
+def cluster_name(settings: Settings) -> str:
+    """The cluster's name in ``remote_servers`` (what ``LRS_CLICKHOUSE_CLUSTER`` must say)."""
+    return settings.clickhouse_cluster or DEFAULT_CLUSTER
+
+
+def recorded_replicas(state_dir: Path) -> int:
+    """Replicas the ClickHouse of ``state_dir`` was created with (0: none yet; 1 for a stack made before)."""
+    try:
+        return int((state_dir / REPLICAS_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return 1 if (home(state_dir) / "data").is_dir() else 0
+
+
+def record_replicas(state_dir: Path, count: int) -> None:
+    """Remember the replica count before the first start (tables are replicated or not from their creation)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / REPLICAS_FILE).write_text(f"{count}\n")
+
+
+def log_paths(state_dir: Path, replica: int = 1) -> tuple[Path, Path, Path]:
     """(stdout/stderr log, server log, server error log)."""
-    logs = home(state_dir) / "logs"
+    logs = home(state_dir, replica) / "logs"
     return logs / "stdout.log", logs / "clickhouse-server.log", logs / "clickhouse-server.err.log"
 
 
@@ -69,13 +119,14 @@ def _write(root: ET.Element, path: Path) -> None:
     tmp.replace(path)
 
 
-def _config(settings: Settings, d: Path) -> ET.Element:
+def _config(settings: Settings, d: Path, replica: int) -> ET.Element:
     root = ET.Element("yandex")  # ClickHouse 18.16 requires this root element
-    _, log, errlog = log_paths(d.parent)
-    _element(root, "logger", level="information", log=log, errorlog=errlog, size="50M", count=2)
-    _element(root, "listen_host", "127.0.0.1")  # loopback only; no interserver port (no replication)
-    _element(root, "tcp_port", settings.clickhouse_tcp_port)
-    _element(root, "http_port", settings.clickhouse_http_port)
+    logs = d / "logs"
+    _element(root, "logger", level="information", log=logs / "clickhouse-server.log",
+             errorlog=logs / "clickhouse-server.err.log", size="50M", count=2)
+    _element(root, "listen_host", "127.0.0.1")  # loopback only; the interserver port only in config.d (cluster)
+    _element(root, "tcp_port", tcp_port(settings, replica))
+    _element(root, "http_port", http_port(settings, replica))
     # ClickHouse requires the trailing slash on these directories.
     _element(root, "path", f"{d / 'data'}/")
     _element(root, "tmp_path", f"{d / 'tmp'}/")
@@ -115,31 +166,53 @@ def _users() -> ET.Element:
     return root
 
 
-def write_config(settings: Settings, state_dir: Path) -> Path:
-    """Write ``config.xml`` and ``users.xml`` (ports from ``settings``), create the directories; return config.xml.
+def _cluster(settings: Settings, replica: int, replicas: int) -> ET.Element:
+    """``config.d/cluster.xml`` of replica ``replica`` of a one-shard cluster of ``replicas``."""
+    root = ET.Element("yandex")
+    _element(root, "interserver_http_host", "127.0.0.1")
+    _element(root, "interserver_http_port", interserver_port(settings, replica))
+    _element(_element(root, "zookeeper"), "node", host="127.0.0.1", port=settings.zookeeper_port)
+    _element(root, "macros", shard="01", replica=f"r{replica}", cluster=cluster_name(settings))
+    shard = _element(_element(_element(root, "remote_servers"), cluster_name(settings)), "shard")
+    # Inserts reach one replica and replication copies them (never a Distributed table writing to each).
+    _element(shard, "internal_replication", "true")
+    for other in range(1, replicas + 1):
+        _element(shard, "replica", host="127.0.0.1", port=tcp_port(settings, other))
+    _element(root, "distributed_ddl", path="/clickhouse/task_queue/ddl")
+    return root
+
+
+def write_config(settings: Settings, state_dir: Path, replica: int = 1, replicas: int = 1) -> Path:
+    """Write ``config.xml``, ``users.xml`` and, in a cluster, ``config.d/cluster.xml`` (ports from ``settings``),
+    create the directories; return config.xml.
 
     Rewritten on every start so changed port settings apply; the data directory is never touched.
     """
-    d = home(state_dir).resolve()
-    for sub in ("data", "tmp", "user_files", "format_schemas", "logs"):
+    d = home(state_dir, replica).resolve()
+    for sub in ("data", "tmp", "user_files", "format_schemas", "logs", "config.d"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     _write(_users(), d / "users.xml")
+    cluster = d / "config.d" / "cluster.xml"
+    if replicas > 1:
+        _write(_cluster(settings, replica, replicas), cluster)
+    else:
+        cluster.unlink(missing_ok=True)
     config = d / "config.xml"
-    _write(_config(settings, d), config)
+    _write(_config(settings, d, replica), config)
     return config
 
 
-def argv(settings: Settings, state_dir: Path) -> list[str]:
+def argv(settings: Settings, state_dir: Path, replica: int = 1, replicas: int = 1) -> list[str]:
     """Command line of the server as a plain foreground process (writes the config first)."""
     binary = server_binary()
-    config = write_config(settings, state_dir)
+    config = write_config(settings, state_dir, replica, replicas)
     prefix = [binary, "server"] if os.path.basename(binary) == "clickhouse" else [binary]
     return [*prefix, f"--config-file={config}"]
 
 
-def address(settings: Settings) -> str:
+def address(settings: Settings, replica: int = 1) -> str:
     """Where clients reach the server."""
-    return f"127.0.0.1:{settings.clickhouse_tcp_port} (http {settings.clickhouse_http_port})"
+    return f"127.0.0.1:{tcp_port(settings, replica)} (http {http_port(settings, replica)})"
 
 
 def is_ready(http_port: int, timeout: float = 2.0) -> bool:

@@ -3,6 +3,9 @@
 State lives in ``settings.state_dir``: pid files in ``run/``, logs in ``logs/`` (ClickHouse's own under
 ``clickhouse/logs/``), ClickHouse's data in ``clickhouse/data/`` and each Kafka node's configuration and log in
 ``kafka/node-N/``. Only processes recorded in pid files by this stack are ever signalled.
+
+A cluster stack (``lrs stack up --cluster``) adds ZooKeeper (``zookeeper/``) and a second ClickHouse replica
+(``clickhouse-2/``) of the same shard, next to three Kafka nodes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrs.core.config import Settings
-from lrs.tools.stack import broker, clickhouse, process
+from lrs.tools.stack import broker, clickhouse, process, zookeeper
 from lrs.tools.stack.process import StackError
 
 __all__ = ["LocalStack", "ServiceStatus", "StackError"]
@@ -48,26 +51,47 @@ class _Service:
 class LocalStack:
     """Starts, checks and stops the local services; only ever touches processes it started itself."""
 
-    def __init__(self, settings: Settings, brokers: int | None = None) -> None:
-        """``brokers``: Kafka nodes asked for on the command line (else those recorded, else the setting)."""
+    def __init__(self, settings: Settings, brokers: int | None = None, replicas: int | None = None) -> None:
+        """``brokers`` / ``replicas``: Kafka nodes / ClickHouse replicas asked for on the command line (else those
+        recorded in the state dir, else the settings)."""
         self.settings = settings
         # Absolute, so pid files and ClickHouse's config do not depend on the caller's working directory.
         self.state_dir = Path(settings.state_dir).expanduser().resolve()
         self.run_dir = self.state_dir / "run"
         self.log_dir = self.state_dir / "logs"
         s = settings
-        ch_ports = (s.clickhouse_tcp_port, s.clickhouse_http_port)
-        # A Kafka cluster keeps the size it was formatted with (its quorum is written into every node's log).
+        # A Kafka cluster keeps the size it was formatted with (its quorum is written into every node's log), and
+        # ClickHouse the replica count its tables were created with (Replicated* or not).
         self.brokers = brokers or broker.recorded_nodes(self.state_dir) or settings.brokers
+        self.replicas = replicas or clickhouse.recorded_replicas(self.state_dir) or settings.clickhouse_replicas
         self._services = {name: self._broker_service(node) for node, name in self.broker_names()}
-        self._services.update({
-            "clickhouse": _Service(
-                name="clickhouse", argv=lambda: clickhouse.argv(s, self.state_dir), env=lambda: None,
-                ports=tuple(zip(ch_ports, clickhouse.PORT_SETTINGS, strict=True)),
-                address=clickhouse.address(s), is_ready=lambda t: clickhouse.is_ready(s.clickhouse_http_port, t),
-                logs=clickhouse.log_paths(self.state_dir)),
-        })
+        if self.replicas > 1:
+            self._services[zookeeper.NAME] = _Service(
+                name=zookeeper.NAME, argv=lambda: zookeeper.argv(s, self.state_dir), env=lambda: None,
+                ports=((s.zookeeper_port, zookeeper.PORT_SETTING),), address=zookeeper.address(s),
+                is_ready=lambda t: zookeeper.is_ready(s.zookeeper_port, t),
+                logs=(self.log_dir / f"{zookeeper.NAME}.log",))
+        for replica in range(1, self.replicas + 1):
+            self._services[clickhouse.service_name(replica)] = self._clickhouse_service(replica)
         self.services = tuple(self._services)
+
+    def clickhouse_names(self) -> list[str]:
+        """Service names of the ClickHouse replicas of this stack (one without a cluster)."""
+        return [clickhouse.service_name(r) for r in range(1, self.replicas + 1)]
+
+    def _clickhouse_service(self, replica: int) -> _Service:
+        s = self.settings
+        ports = (clickhouse.tcp_port(s, replica), clickhouse.http_port(s, replica))
+        if self.replicas > 1:
+            ports += (clickhouse.interserver_port(s, replica),)
+        return _Service(
+            name=clickhouse.service_name(replica), env=lambda: None,
+            argv=lambda: (clickhouse.argv(s, self.state_dir, replica, self.replicas) if self.replicas > 1
+                          else clickhouse.argv(s, self.state_dir)),
+            ports=tuple(zip(ports, (*clickhouse.PORT_SETTINGS, "clickhouse_tcp_port"), strict=False)),
+            address=clickhouse.address(s, replica),
+            is_ready=lambda t: clickhouse.is_ready(clickhouse.http_port(s, replica), t),
+            logs=clickhouse.log_paths(self.state_dir, replica))
 
     def broker_names(self) -> list[tuple[int, str]]:
         """(node id, service name) of each Kafka node of this stack."""
@@ -95,17 +119,29 @@ class LocalStack:
             raise StackError(f"the Kafka cluster in {self.state_dir / 'kafka'} has {recorded} node(s), not "
                              f"{self.brokers}: run `lrs stack up --brokers {recorded}`, or `lrs stack down` "
                              f"and remove that directory (its log is lost) to start a new one")
+        replicas = clickhouse.recorded_replicas(self.state_dir)
+        if replicas and replicas != self.replicas:
+            raise StackError(f"the ClickHouse in {self.state_dir} has {replicas} replica(s), not {self.replicas}: "
+                             f"its tables are {'replicated' if replicas > 1 else 'single-node'}; `lrs stack down` "
+                             f"and remove the clickhouse* (and zookeeper) directories there (their data is lost) "
+                             f"to start anew")
         broker.record_nodes(self.state_dir, self.brokers)
-        self._start(list(self.services), timeout)
+        clickhouse.record_replicas(self.state_dir, self.replicas)
+        deadline = time.monotonic() + timeout
+        if zookeeper.NAME in self._services:  # before the replicas: they load their replicated tables from it
+            self._start([zookeeper.NAME], timeout)
+        self._start([n for n in self.services if n != zookeeper.NAME], max(1.0, deadline - time.monotonic()))
         return self.status()
 
     def down(self) -> list[ServiceStatus]:
-        """Stop every process this stack started (apps first, then ClickHouse, then the brokers); safe if none run."""
+        """Stop every process this stack started (apps first, then ClickHouse, ZooKeeper, the brokers); safe if none
+        run."""
         tracked = process.tracked_names(self.run_dir)
         for name in tracked:
             if not _is_service(name):
                 process.stop(self.run_dir, name)
-        process.stop(self.run_dir, "clickhouse")
+        process.stop_all(self.run_dir, sorted({n for n in tracked if _is_clickhouse(n)} | set(self.clickhouse_names())))
+        process.stop(self.run_dir, zookeeper.NAME)
         # All Kafka nodes at once: a node stopping alone waits for the quorum to move its leaderships away.
         nodes = sorted({n for n in tracked if _is_broker(n)} | {name for _, name in self.broker_names()})
         process.stop_all(self.run_dir, nodes)
@@ -133,7 +169,8 @@ class LocalStack:
 
     # --- one service (fault-injection tests) ------------------------------------------------------
     def start_service(self, name: str, timeout: float = 30.0) -> None:
-        """Start ``broker`` (``broker-N``) or ``clickhouse`` unless it runs, and wait until it answers."""
+        """Start ``broker`` (``broker-N``), ``clickhouse`` (``clickhouse-N``) or ``zookeeper`` unless it runs, and
+        wait until it answers."""
         self._start([self._service(name).name], timeout)
 
     def stop_service(self, name: str) -> None:
@@ -246,6 +283,10 @@ def _is_broker(name: str) -> bool:
     return name == "broker" or name.startswith("broker-")
 
 
+def _is_clickhouse(name: str) -> bool:
+    return name == clickhouse.NAME or name.startswith(f"{clickhouse.NAME}-")
+
+
 def _is_service(name: str) -> bool:
     """Whether a pid-file name is an infrastructure service of the stack (not an LRS or worker process)."""
-    return name == "clickhouse" or _is_broker(name)
+    return _is_clickhouse(name) or _is_broker(name) or name == zookeeper.NAME
