@@ -194,11 +194,19 @@ def stack_up(
     brokers: Annotated[int | None, typer.Option(
         min=1, max=9, help="Kafka nodes: 1 (default), or 3 for a replicated cluster (replication 3, "
         "min.insync.replicas 2) to watch a failover. A stack keeps the size it was first started with.")] = None,
+    cluster: Annotated[bool, typer.Option("--cluster", help="A replicated stack: two ClickHouse replicas of one "
+        "shard with ZooKeeper, and three Kafka nodes (unless --brokers says otherwise). The LRS, workers and "
+        "`lrs migrate` then need LRS_CLICKHOUSE_CLUSTER=lrs LRS_CLICKHOUSE_REPLICAS=2 LRS_BROKERS=3.")] = False,
 ) -> None:
     """Start the Kafka broker(s) and ClickHouse (idempotent) and wait until all answer."""
     from lrs.tools.stack.stack import LocalStack
 
-    console.print(_status_table(LocalStack(Settings(), brokers=brokers).up()))
+    settings = Settings()
+    stack = LocalStack(settings, brokers=brokers or (3 if cluster else None), replicas=2 if cluster else None)
+    console.print(_status_table(stack.up(timeout=120 if stack.replicas > 1 else 30)))
+    if stack.replicas > 1 and not settings.clickhouse_cluster:
+        console.print(f"cluster stack: run lrs with LRS_CLICKHOUSE_CLUSTER=lrs LRS_CLICKHOUSE_REPLICAS={stack.replicas}"
+                      f" LRS_BROKERS={stack.brokers} (docs/deployment.md)")
 
 
 @stack_app.command("down")
