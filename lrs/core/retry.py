@@ -47,6 +47,14 @@ def jittered_backoff(initial_s: float, max_s: float) -> wait_base:
             + wait_random_exponential(multiplier=half_initial, max=half_max))
 
 
+def backoff_s(attempt: int, initial_s: float, max_s: float) -> float:
+    """The jittered pause before retry number ``attempt`` (1-based), for a schedule kept outside a loop (e.g. a
+    ``next attempt at`` time recorded with a failed job)."""
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = max(1, attempt)
+    return jittered_backoff(initial_s, max_s)(state)
+
+
 def worker_backoff(settings: Settings) -> wait_base:
     """The workers' wait between retries of a failed write: from 0.1 s up to ``sink_retry_max_s``."""
     return jittered_backoff(WORKER_INITIAL_S, settings.sink_retry_max_s)

@@ -10,7 +10,7 @@ import pytest
 from tenacity import RetryCallState
 
 from lrs.core.config import Settings
-from lrs.core.retry import apoll_until, jittered_backoff, poll_until, retry_forever, worker_backoff
+from lrs.core.retry import apoll_until, backoff_s, jittered_backoff, poll_until, retry_forever, worker_backoff
 
 
 def _state(attempt: int) -> RetryCallState:
@@ -34,6 +34,13 @@ def test_worker_backoff_is_capped_by_the_setting() -> None:
     wait = worker_backoff(Settings(sink_retry_max_s=2.0))
     assert all(1.0 <= wait(_state(20)) <= 2.0 for _ in range(100))
     assert all(0.05 <= wait(_state(1)) <= 0.1 for _ in range(100))
+
+
+def test_backoff_s_for_schedules_outside_a_loop() -> None:
+    pauses = [backoff_s(3, 2.0, 60.0) for _ in range(200)]
+    assert all(4.0 <= p <= 8.0 for p in pauses) and len(set(pauses)) > 150
+    assert all(30.0 <= backoff_s(50, 2.0, 60.0) <= 60.0 for _ in range(50))
+    assert 1.0 <= backoff_s(0, 2.0, 60.0) <= 2.0
 
 
 def test_retry_forever_retries_the_same_work_until_it_succeeds(caplog: pytest.LogCaptureFixture) -> None:
