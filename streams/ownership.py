@@ -2,6 +2,10 @@
 
 Partition assignment is the group's only shared view of who does what, so periodic jobs that one worker is
 enough for (clock ticks, clean-ups) run where partition 0 of their topic is assigned, and move with it.
+
+Superseded by Faust's own leader election: ``@app.timer(interval, on_leader=True)`` runs a job on the one worker
+holding the leader topic (``{worker_app_id}-__assignor-__leader``, created by ``lrs migrate``). New jobs use that;
+this module goes once its last callers (the analytics tick and clean-up, the erasure pass) have moved.
 """
 
 from __future__ import annotations
