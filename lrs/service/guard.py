@@ -188,13 +188,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._discarded > self.max_discard_bytes:
             self.transport.close()
 
-    def _refuse_head(self) -> None:
-        body = orjson.dumps(XAPIError(431, f"request line and headers larger than {self.max_header_bytes} "
-                                           "bytes").body())
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request it cannot parse, in xAPI form (JSON error body, version header)."""
+        self._write_error(400, "Bad Request", f"malformed HTTP request: {msg}")
+        self.transport.close()
+
+    def _write_error(self, status: int, reason: str, message: str) -> None:
+        body = orjson.dumps(XAPIError(status, message).body())
         self.transport.write(b"".join([
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n",
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n" % (status, reason.encode()),
             b"content-length: %d\r\nconnection: close\r\nx-experience-api-version: %s\r\n\r\n"
             % (len(body), self.default_version), body]))
+
+    def _refuse_head(self) -> None:
+        self._write_error(431, "Request Header Fields Too Large",
+                          f"request line and headers larger than {self.max_header_bytes} bytes")
         # Lingering close: closing with unread input would reset the connection, and the client, still
         # sending its head, might never read the answer. Discard what follows for a bounded time instead.
         self._refused = True

@@ -149,6 +149,117 @@ def test_fuzz_document_writes(fuzz_target, path: str) -> None:
     run()
 
 
+# --- chunked bodies and hostile headers (issue 14) --------------------------------------------------
+
+HEADER_SAFE = bytes([9, 32, *range(0x21, 0x7F), *range(0x80, 0x100)])  # what HTTP/1.1 lets a field value hold
+
+
+def _field(raw: bytes) -> bytes:
+    """``raw`` cut down to what an HTTP client may send as a field value (h11 refuses the rest itself)."""
+    return bytes(c for c in raw if c in HEADER_SAFE).strip(b" \t")
+
+
+header_values = st.one_of(
+    st.binary(max_size=60).map(_field),
+    st.text(max_size=20).map(lambda t: _field(t.encode("utf-8", "replace"))),
+    st.sampled_from([b"1.0.3", b"2.0.0", b"\xff\xfe", "caf\u00e9".encode("latin-1"), "日本".encode()]),
+    st.sampled_from([1_000, 20_000, 70_000, 120_000]).map(lambda n: b"h" * n),  # past the 64 KiB head limit
+)
+BAD_CONTENT_TYPES = [
+    "multipart/mixed", "multipart/mixed; boundary=", 'multipart/mixed; boundary=""', "multipart/mixed; boundary=" +
+    "b" * 71, "multipart/mixed; boundary=" + "b" * 200, 'multipart/mixed; boundary="a b "', "multipart/mixed; "
+    "boundary=abc; boundary=def", "multipart/mixed; boundary=abc", 'multipart/mixed; boundary="ab\\"c"',
+    "application/json; charset=latin-1", "application/json;;;", "text/plain", "", "*/*", "multipart/form-data",
+]
+HOSTILE_NAMES = ["X-Experience-API-Version", "Content-Type", "Accept-Language", "If-Match", "If-None-Match",
+                 "Origin", "Accept", "X-Filler", "Transfer-Encoding-Foo"]
+
+
+def _multipart(boundary: str, first: bytes) -> bytes:
+    dash = b"--" + boundary.encode("latin-1", "replace")
+    return dash + b"\r\nContent-Type: application/json\r\n\r\n" + first + b"\r\n" + dash + b"--\r\n"
+
+
+def _check_raw(response: httpx.Response) -> None:
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        assert response.json()["error"]["code"] == response.status_code
+
+
+def test_fuzz_chunked_bodies(fuzz_target) -> None:
+    """Statements and documents sent chunked (no Content-Length), in random pieces."""
+    _, http, recorder = fuzz_target
+
+    @settings(FUZZ, max_examples=REQUESTS_PER_ENDPOINT // 2)
+    @given(body=mutated_statements(), cuts=st.lists(st.integers(1, 400), max_size=8), to_state=st.booleans())
+    def run(body: Any, cuts: list[int], to_state: bool) -> None:
+        raw = json.dumps(body).encode()
+
+        def pieces():
+            rest = raw
+            for cut in cuts:
+                piece, rest = rest[:cut], rest[cut:]
+                yield piece  # empty pieces too: a zero-length write must not end the body early
+            yield rest
+
+        if to_state:
+            params = {"activityId": "http://x.example.com/a", "stateId": "s",
+                      "agent": '{"mbox":"mailto:a@b.c"}'}
+            recorder.check(http.put("/xapi/activities/state", params=params, content=pieces(),
+                                    headers={"Content-Type": "application/json"}))
+        else:
+            recorder.check(http.post("/xapi/statements", content=pieces(),
+                                     headers={"Content-Type": "application/json"}), [])
+
+    run()
+
+
+def test_fuzz_hostile_headers(fuzz_target) -> None:
+    """Huge, non-ASCII and repeated headers, broken Content-Types and boundaries: never a 5xx."""
+    _, http, recorder = fuzz_target
+
+    @settings(FUZZ, max_examples=REQUESTS_PER_ENDPOINT // 2)
+    @given(extra=st.lists(st.tuples(st.sampled_from(HOSTILE_NAMES), header_values), max_size=4),
+           content_type=st.sampled_from(BAD_CONTENT_TYPES), boundary=st.text(max_size=80),
+           repeat=st.booleans(), multipart=st.booleans())
+    def run(extra: list[tuple[str, bytes]], content_type: str, boundary: str, repeat: bool, multipart: bool) -> None:
+        first = json.dumps(statement(actor="hdr@example.com")).encode()
+        body = _multipart(boundary, first) if multipart else first
+        headers = [("Content-Type", content_type.encode("latin-1")), *((n, v) for n, v in extra)]
+        if repeat:  # the same header twice with different values
+            headers += [("X-Experience-API-Version", b"2.0.0"), ("Content-Type", b"application/json")]
+        response = http.post("/xapi/statements", content=body, headers=headers)
+        recorder.check(response, [])
+
+    run()
+
+
+def test_fuzz_malformed_authorization(pipeline: Pipeline) -> None:
+    """Broken, non-ASCII, oversized and repeated Authorization headers: 400/401/431, never a 5xx."""
+    import base64
+
+    tokens = st.one_of(
+        header_values,
+        st.text(max_size=40).map(lambda t: _field(b"Basic " + base64.b64encode(t.encode("utf-8")))),
+        st.binary(max_size=40).map(lambda b: _field(b"Basic " + base64.b64encode(b))),
+        st.text(max_size=40).map(lambda t: _field(b"Basic " + t.encode("utf-8", "replace"))),
+        st.sampled_from([b"Basic", b"Basic  x", b"Bearer x", b"basic Og==", b"Basic ====", b"Basic \xff\xfe",
+                         b"Basic " + base64.b64encode("k\u00e9y:s\u00e9cret".encode()), b"Digest a=b"]),
+    )
+
+    @settings(FUZZ, max_examples=REQUESTS_PER_ENDPOINT // 4)
+    @given(values=st.lists(tokens, min_size=1, max_size=2), path=st.sampled_from(
+        ["/xapi/statements", "/xapi/activities/state", "/xapi/agents/profile"]))
+    def run(values: list[bytes], path: str) -> None:
+        headers = [("X-Experience-API-Version", b"1.0.3"), *(("Authorization", v) for v in values)]
+        with httpx.Client(base_url=pipeline.base_url, timeout=60) as anonymous:
+            response = anonymous.get(path, headers=headers)
+        _check_raw(response)
+        assert response.status_code in (400, 401, 431), (values, response.text[:200])
+
+    run()
+
+
 def test_only_acknowledged_statements_were_stored(pipeline: Pipeline, fuzz_target) -> None:
     """Runs last in this module: Kafka and ClickHouse hold exactly the acknowledged statements."""
     tenant, _, recorder = fuzz_target

@@ -215,6 +215,15 @@ def test_non_ascii_secret_of_an_unknown_key_is_401(pipeline: Pipeline, secret: s
     assert response.headers["X-Experience-API-Version"] == "1.0.3"
 
 
+@pytest.mark.parametrize("token", [b"Basic \xc3\xa9\xc3\xa9", b"Basic Zm9v\xff", b"Basic \x80", b"Basic  x y"])
+def test_non_ascii_or_broken_basic_token_is_401(pipeline: Pipeline, token: bytes) -> None:
+    """Found by the header fuzzing: non-ASCII characters in the token gave 500 (base64 raises ValueError)."""
+    response = httpx.get(f"{pipeline.base_url}/xapi/statements", timeout=60,
+                         headers=[("Authorization", token), ("X-Experience-API-Version", "1.0.3")])
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["code"] == 401 and response.headers["X-Experience-API-Version"] == "1.0.3"
+
+
 def _log_size(pipeline: Pipeline) -> int:
     return pipeline.lrs.log_path.stat().st_size
 
