@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -63,7 +62,7 @@ async def authenticate(request: Request, *scopes: str) -> Client:
         raise XAPIError(401, "authentication required (HTTP Basic)", headers=challenge)
     try:
         key, _, secret = base64.b64decode(token, validate=True).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), non-ASCII token characters, or not UTF-8 once decoded
         raise XAPIError(401, "malformed Basic credentials", headers=challenge) from None
     store = services(request).credentials
     client = store.cached(key, secret) or await asyncio.to_thread(store.authenticate, key, secret)
