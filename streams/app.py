@@ -85,6 +85,18 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         except Exception as exc:  # only costs disk; the next hour tries again
             log.warning("document results cleanup failed (%s: %s)", type(exc).__name__, exc)
 
+    @app.timer(settings.erasure_poll_s, on_leader=True)
+    async def apply_erasures() -> None:
+        # One worker (the group's leader) moves GDPR erasures forward (streams/erasure.py); each pass is short and
+        # never waits for ClickHouse's mutations, and the sink only queues requests.
+        loop = asyncio.get_running_loop()
+        try:
+            for request, work in await loop.run_in_executor(None, sink.eraser.step):
+                await analytics.send_learners(work)  # recompute without the learner, then done
+                await loop.run_in_executor(None, sink.eraser.finish, request)
+        except Exception as exc:  # the requests keep their recorded state; the next pass goes on from it
+            log.warning("erasure pass failed (%s: %s)", type(exc).__name__, exc)
+
     return app
 
 

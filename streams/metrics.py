@@ -23,3 +23,5 @@ STATEMENT_CONFLICTS = Counter("lrs_worker_statement_conflicts_total",
                               "(recorded in statement_conflicts)")
 STATEMENT_DUPLICATES = Counter("lrs_worker_statement_duplicates_total",
                                "The same statement accepted twice under one id (by two LRS processes): first kept")
+ERASURE_FAILURES = Counter("lrs_worker_erasure_failures_total",
+                           "Erasure attempts that failed or timed out (each is retried with back-off)")

@@ -6,7 +6,6 @@ batch written twice leaves the same rows (ReplacingMergeTree key = tenant + stat
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -15,10 +14,10 @@ from dataclasses import dataclass, field
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
-from lrs.core.retry import poll_until
 from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
 from streams.conflicts import ConflictGuard
+from streams.erasure import Eraser
 from streams.mapping_rules import MappingRulesStore
 from streams.rows import COL, statement_row
 
@@ -65,6 +64,7 @@ class StatementSink:
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
         self.rules = MappingRulesStore(settings, self.clickhouse)
         self.conflicts = ConflictGuard(self.clickhouse)  # the first statement stored under an id wins
+        self.eraser = Eraser(settings, self.clickhouse)
 
     def write_batch(self, messages: Sequence[Message]) -> BatchResult:
         """Write one batch; return what was written and what is for the dead-letter topic.
@@ -129,22 +129,9 @@ class StatementSink:
         return len(rows)
 
     def erase(self, erasure: Erasure) -> set[tuple[str, str]]:
-        """Apply a GDPR erasure; return the analytics slices to recompute. Idempotent (safe to redo)."""
-        params = {"tenant": erasure.tenant, "ifis": list(erasure.ifis)}
-        statements, documents, courses = self.clickhouse.run("erasure_counts", params)[0]
-        for name in ("erase_statements", "erase_statements_by_stored", "erase_statements_by_time", "erase_documents",
-                     "erase_learner_course"):
-            self._timed(name, lambda n=name: self.clickhouse.run(n, params))
-        # Mutations are asynchronous: the slices may be recomputed, and the erasure reported done, only
-        # once no erased row can still be read.
-        poll_until(lambda: not int(self.clickhouse.run("erasure_pending_mutations")[0][0]), initial_s=0.01, max_s=0.5)
-        hashes = sorted(hashlib.sha256(i.encode()).hexdigest() for i in erasure.ifis)
-        now = int(time.time() * 1_000_000)
-        self.clickhouse.insert("erasure_insert", [[erasure.tenant, erasure.request_id, hashes, erasure.requested_us,
-                                                   now, int(statements), int(documents)]])
-        metrics.ERASURES.inc()
-        log.info("erasure %s applied: %s statements, %s documents", erasure.request_id, statements, documents)
-        return {(erasure.tenant, course) for course in courses}
+        """Queue a GDPR erasure (one insert; streams/erasure.py applies it without holding up the sink)."""
+        self.eraser.accept(erasure)
+        return set()  # the eraser re-marks the analytics once the deletes are visible
 
     @staticmethod
     def _dead(message: Message, reason: str, label: str) -> DeadLetter:

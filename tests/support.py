@@ -28,7 +28,7 @@ def make_settings(state_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
         state_dir=state_dir, broker_port=broker, clickhouse_tcp_port=ch_tcp, clickhouse_http_port=ch_http,
         http_port=http, topic_partitions=4, consistency_wait_s=10.0, sink_batch_within_s=0.1,
-        sink_retry_max_s=1.0,
+        sink_retry_max_s=1.0, erasure_timeout_s=3.0, erasure_retry_initial_s=0.5, erasure_retry_max_s=2.0,
     )
     values.update(overrides)
     return Settings(**values)

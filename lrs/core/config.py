@@ -109,6 +109,13 @@ class Settings(BaseSettings):
                                  "statements for one partition (up to 512 KiB), so this bounds the worker's memory.")
     sink_batch_within_s: float = 0.2
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
+    erasure_timeout_s: float = Field(600.0, description="How long one erasure attempt waits for its ClickHouse "
+                                     "mutations before it counts as failed and is retried (streams/erasure.py).")
+    erasure_retry_initial_s: float = Field(5.0, description="Back-off after an erasure's first failed attempt; "
+                                           "doubles per attempt up to erasure_retry_max_s.")
+    erasure_retry_max_s: float = Field(600.0, description="Longest back-off between erasure attempts.")
+    erasure_poll_s: float = Field(1.0, description="How often the worker group's leader moves erasure requests "
+                                  "forward.")
     kafka_session_timeout_s: float = Field(
         10.0, description="Group session timeout of the workers: how soon a crashed worker's partitions move.")
 

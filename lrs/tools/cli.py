@@ -539,18 +539,27 @@ def bench(ctx: typer.Context) -> None:
 
 @app.command()
 def erase(
-    tenant: Annotated[str, typer.Option(help="Tenant (brand) the learner belongs to.")],
-    agent: Annotated[str, typer.Option(help='The learner as xAPI Agent JSON, e.g. \'{"mbox": "mailto:a@b.c"}\'.')],
+    tenant: Annotated[str, typer.Option(help="Tenant (brand) the learner belongs to.")] = "",
+    agent: Annotated[str, typer.Option(help='The learner as xAPI Agent JSON, e.g. \'{"mbox": "mailto:a@b.c"}\'.')]
+    = "",
     wait: Annotated[float, typer.Option(help="Seconds to wait for the workers to apply it (0: do not wait).")] = 120,
+    status: Annotated[bool, typer.Option("--status", help="Show the erasure requests (of --tenant, or all) and "
+                                         "their state instead: requested, pending, applying, done, failed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --status: one JSON document.")] = False,
 ) -> None:
-    """GDPR erasure: remove a learner from the raw table, documents and every derived table."""
+    """GDPR erasure: remove a learner from the raw table, documents, attachments and every derived table."""
     import orjson
 
     from lrs.core.store.clickhouse import ClickHouse
     from lrs.service.publisher import Publisher
-    from lrs.tools.erasure import ErasureError, request_erasure, wait_applied
+    from lrs.tools.erasure import ErasureError, erasure_status, request_erasure, wait_applied
 
     settings = Settings()
+    if status:
+        _erasure_status(erasure_status(ClickHouse(settings, size=1), tenant), as_json)
+        return
+    if not tenant or not agent:
+        raise typer.BadParameter("--tenant and --agent are required (or --status)")
     try:
         parsed = orjson.loads(agent)
     except orjson.JSONDecodeError as exc:
@@ -561,7 +570,7 @@ def erase(
     _require_tenant(clickhouse, tenant)
     publisher = Publisher(settings)
     try:
-        erasure = request_erasure(settings, publisher, tenant, parsed)
+        erasure = request_erasure(settings, publisher, tenant, parsed, clickhouse)
     finally:
         publisher.close()
     console.print(f"erasure {erasure.request_id} accepted for {len(erasure.ifis)} identifier(s)")
@@ -578,11 +587,40 @@ def erase(
             done = wait_applied(clickhouse, erasure, min(1.0, deadline - started))
             advance(time.monotonic() - started)
     if done is None:
-        raise CliFailure(ExitCode.TIMEOUT, f"erasure not applied within {wait:.0f}s: it stays queued and will be "
-                         "applied; check that workers run (`lrs doctor`) and wait longer with --wait")
+        now = erasure_status(clickhouse, tenant)
+        state = next((f"{r.state} after {r.attempts} attempt(s){': ' + r.error if r.error else ''}" for r in now
+                      if r.request_id == erasure.request_id), "unknown")
+        raise CliFailure(ExitCode.TIMEOUT, f"erasure not applied within {wait:.0f}s (state: {state}): it stays queued "
+                         "and is retried until applied; check that workers run (`lrs doctor`), follow it with "
+                         "`lrs erase --status`, or wait longer with --wait")
     statements, documents = done
     console.print(f"[green]erased[/green]: {statements} statement(s), {documents} document(s); "
                   "the affected courses are being recomputed without them")
+
+
+def _erasure_status(requests: list, as_json: bool) -> None:
+    """Print erasure requests: a table, or JSON (no identifiers: they are never shown)."""
+    import datetime as dt
+
+    import orjson
+    from rich.table import Table
+
+    def when(us: int) -> str:
+        return dt.datetime.fromtimestamp(us / 1e6, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if us else ""
+
+    docs = [{"tenant": r.tenant, "request_id": r.request_id, "state": r.state, "attempts": r.attempts,
+             "requested": when(r.requested_us), "next_try": when(r.next_try_us) if r.state == "failed" else "",
+             "error": r.error, "statements": r.statements_erased, "documents": r.documents_erased,
+             "attachments": r.attachments_erased} for r in requests]
+    if as_json:
+        sys.stdout.write(orjson.dumps(docs).decode() + "\n")
+        return
+    table = Table("tenant", "request", "state", "attempts", "requested", "erased (st/doc/att)", "next try / error")
+    for d in docs:
+        table.add_row(d["tenant"], d["request_id"], d["state"], str(d["attempts"]), d["requested"],
+                      f"{d['statements']}/{d['documents']}/{d['attachments']}",
+                      " ".join(x for x in (d["next_try"], d["error"]) if x))
+    console.print(table)
 
 
 if __name__ == "__main__":

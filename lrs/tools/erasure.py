@@ -1,10 +1,10 @@
 """GDPR erasure requests: forget one learner of a tenant everywhere (``lrs erase``).
 
 The request travels as a message on the statements topic, keyed like the learner's statements, so
-the sink applies it after everything the learner sent before it, and a replay of the topic replays
-the erasure too. The sink deletes the raw statements naming the learner, their documents and their
-per-course analytics rows, recomputes the affected courses, and records the erasure (with hashed
-identifiers only). See docs/operations.md.
+the sink queues it after everything the learner sent before it, and a replay of the topic replays
+the erasure too. The eraser (streams/erasure.py) then deletes, asynchronously and with retries, every row
+naming the learner in every table with a learner column, their documents and the attachments only they used,
+recomputes the affected courses, and records the erasure (with hashed identifiers only). See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from lrs.core.kafka.envelope import Erasure, encode_erasure, message_key
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.xapi import XAPIValidationError, actor_ifi, validate_actor
 from lrs.service.publisher import Publisher
+from streams.erasure import Request, ifi_hashes
 
 
 class ErasureError(ValueError):
@@ -39,12 +40,24 @@ def learner_ifis(agent: dict[str, Any]) -> list[str]:
     return ifis
 
 
-def request_erasure(settings: Settings, publisher: Publisher, tenant: str, agent: dict[str, Any]) -> Erasure:
-    """Publish the erasure (acknowledged by the broker) and return it."""
+def request_erasure(settings: Settings, publisher: Publisher, tenant: str, agent: dict[str, Any],
+                    clickhouse: ClickHouse | None = None) -> Erasure:
+    """Publish the erasure (acknowledged by the broker) and return it; with ``clickhouse``, record it as
+    ``requested`` first (hashes only), so ``lrs erase --status`` shows it before a worker reaches it."""
     ifis = learner_ifis(agent)
     erasure = Erasure(tenant, str(uuid.uuid4()), tuple(ifis), int(time.time() * 1_000_000))
+    if clickhouse is not None:
+        request = Request(tenant, erasure.request_id, ifi_hashes(ifis), [], erasure.requested_us, "requested",
+                          updated_us=erasure.requested_us)
+        clickhouse.insert("erasure_request_insert", [request.as_row()])
     publisher.send(settings.statements_topic, message_key(tenant, ifis[0]), encode_erasure(erasure))
     return erasure
+
+
+def erasure_status(clickhouse: ClickHouse, tenant: str = "", limit: int = 100) -> list[Request]:
+    """The newest erasure requests (of ``tenant``, or of every tenant), newest first."""
+    return [Request.from_row(row) for row in clickhouse.run("erasure_requests_list",
+                                                             {"tenant": tenant, "limit": limit})]
 
 
 def wait_applied(clickhouse: ClickHouse, erasure: Erasure, timeout_s: float) -> tuple[int, int] | None:

@@ -1,4 +1,5 @@
-"""GDPR erasure: ``lrs erase`` removes a learner from the raw table, documents and analytics, nothing else."""
+"""GDPR erasure: ``lrs erase`` removes a learner from the raw table, documents, attachments and analytics, nothing
+else; it runs asynchronously, never holds up ingest, and retries what fails (``lrs erase --status``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hashlib
 import json
 import subprocess
 import sys
+
+import orjson
 
 from tests.support import ROOT, Pipeline, statement, wait_until
 
@@ -33,6 +36,30 @@ def _learners(pipeline: Pipeline, tenant: str) -> set[str]:
         client.disconnect()
 
 
+def _erase(pipeline: Pipeline, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lrs", "erase", *args], env=pipeline.env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _status(pipeline: Pipeline, tenant: str) -> list[dict]:
+    done = _erase(pipeline, "--status", "--tenant", tenant, "--json", timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return orjson.loads(done.stdout)
+
+
+def _with_attachment(actor: str, payload: bytes) -> tuple[dict, bytes, str]:
+    """A statement of ``actor`` in the course with one attachment: (statement, multipart body, boundary)."""
+    sha2 = hashlib.sha256(payload).hexdigest()
+    sent = _in_course(actor, attachments=[{
+        "usageType": "http://id.tincanapi.com/attachment/supporting_media", "display": {"en-US": "note"},
+        "contentType": "text/plain", "length": len(payload), "sha2": sha2}])
+    boundary = "erasure-boundary"
+    body = (f"--{boundary}\r\nContent-Type: application/json\r\n\r\n{json.dumps(sent)}\r\n"
+            f"--{boundary}\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: binary\r\n"
+            f"X-Experience-API-Hash: {sha2}\r\n\r\n").encode() + payload + f"\r\n--{boundary}--\r\n".encode()
+    return sent, body, boundary
+
+
 def _scalar(pipeline: Pipeline, sql: str, params: dict) -> int:
     client = pipeline.clickhouse()
     try:
@@ -48,6 +75,14 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
     mentions_erased = _in_course(KEPT, context={"instructor": erased_agent})
     batch = [_in_course(ERASED), _in_course(ERASED, "completed"), kept_only, mentions_erased]
     assert http.post("/xapi/statements", json=batch).status_code == 200
+    # Attachments: one only the erased learner's statement uses (erased), one another learner's also uses (kept).
+    private, private_body, boundary = _with_attachment(ERASED, b"private note of the erased learner")
+    shared_payload = b"course handout"
+    shared_erased, shared_body, _ = _with_attachment(ERASED, shared_payload)
+    shared_kept, shared_kept_body, _ = _with_attachment(KEPT, shared_payload)
+    for body in (private_body, shared_body, shared_kept_body):
+        assert http.post("/xapi/statements", content=body,
+                         headers={"Content-Type": f"multipart/mixed; boundary={boundary}"}).status_code == 200
     state = {"activityId": COURSE, "agent": json.dumps(erased_agent), "stateId": "bookmark"}
     assert http.put("/xapi/activities/state", params=state, json={"page": 3}).status_code == 204
     kept_state = {**state, "agent": json.dumps({"mbox": f"mailto:{KEPT}"})}
@@ -55,40 +90,98 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
     wait_until(lambda: _learners(pipeline, tenant) == {f"mbox:mailto:{ERASED}", f"mbox:mailto:{KEPT}"}, 60,
                what="both learners in the analytics")
 
-    env = {**pipeline.env}
-    done = subprocess.run([sys.executable, "-m", "lrs", "erase", "--tenant", tenant, "--agent",
-                           json.dumps(erased_agent), "--wait", "90"], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=120)
+    done = _erase(pipeline, "--tenant", tenant, "--agent", json.dumps(erased_agent), "--wait", "90")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "erased" in done.stdout and "3 statement(s), 1 document(s)" in done.stdout, done.stdout
+    assert "erased" in done.stdout and "5 statement(s), 1 document(s)" in done.stdout, done.stdout
+    (request,) = _status(pipeline, tenant)
+    assert request["state"] == "done" and request["attempts"] == 1 and request["attachments"] == 1, request
 
     ifi = f"mbox:mailto:{ERASED}"
-    # Raw table: no row (of any version, merged or not) names the learner; the unrelated statement stays.
-    for table in ("statements", "statements_by_stored", "statements_by_time"):  # and the copies GETs and panels read
-        assert _scalar(pipeline, f"SELECT count() FROM {table} WHERE tenant = %(t)s AND has(related_agents, %(i)s)",
+    # Every table with a learner column (found the eraser's way): no row of any version names the learner.
+    client = pipeline.clickhouse()
+    try:
+        tables = dict(client.execute("SELECT table, groupArray(name) FROM system.columns WHERE database = "
+                                     "currentDatabase() AND name IN ('related_agents', 'actor_ifi', 'agent') "
+                                     "GROUP BY table"))
+    finally:
+        client.disconnect()
+    assert {"statements", "statements_by_stored", "statements_by_time", "statement_conflicts", "documents",
+            "learner_course_data"} <= set(tables)
+    for table, columns in tables.items():
+        where = ("has(related_agents, %(i)s)" if "related_agents" in columns
+                 else "actor_ifi = %(i)s" if "actor_ifi" in columns else "agent = %(i)s")
+        assert _scalar(pipeline, f"SELECT count() FROM {table} WHERE tenant = %(t)s AND {where}",
                        {"t": tenant, "i": ifi}) == 0, table
     ids = [s["id"] for s in http.get("/xapi/statements").json()["statements"]]
-    assert ids == [kept_only["id"]]
+    assert sorted(ids) == sorted([kept_only["id"], shared_kept["id"]])
     assert http.get("/xapi/statements", params={"agent": json.dumps(erased_agent)}).json()["statements"] == []
+    # Attachments: the one only the learner used is gone, the shared one stays (and is served with the kept one).
+    sha = {p: hashlib.sha256(p).hexdigest() for p in (b"private note of the erased learner", shared_payload)}
+    for payload, kept in ((b"private note of the erased learner", False), (shared_payload, True)):
+        rows = _scalar(pipeline, "SELECT count() FROM attachments WHERE tenant = %(t)s AND sha2 = %(h)s",
+                       {"t": tenant, "h": sha[payload]})  # every version, merged or not
+        assert bool(rows) == kept, (payload, rows)
+    got = http.get("/xapi/statements", params={"statementId": shared_kept["id"], "attachments": "true"})
+    assert got.status_code == 200 and shared_payload in got.content
+    assert private["id"] not in ids and shared_erased["id"] not in ids
     # Documents: the learner's state is gone, the other learner's stays.
     assert http.get("/xapi/activities/state", params=state).status_code == 404
     assert http.get("/xapi/activities/state", params=kept_state).json() == {"page": 1}
     # Analytics: no version of the per-learner table holds them; the views are recomputed without them.
-    assert _scalar(pipeline, "SELECT count() FROM learner_course_data WHERE tenant = %(t)s AND actor_ifi = %(i)s",
-                   {"t": tenant, "i": ifi}) == 0
     assert _learners(pipeline, tenant) == {f"mbox:mailto:{KEPT}"}
-    # Aggregates are recomputed from what remains: one statement (the other one named the erased learner).
+    # Aggregates are recomputed from what remains: two statements (the other one named the erased learner).
     wait_until(lambda: _scalar(pipeline, "SELECT sum(statements) FROM engagement_daily WHERE tenant = %(t)s",
-                               {"t": tenant}) == 1, 60, what="aggregates recomputed without the learner")
-    # The erasure log keeps hashes, never the identifier itself.
+                               {"t": tenant}) == 2, 60, what="aggregates recomputed without the learner")
+    # The logs keep hashes, never the identifier itself (no older request row keeps it either).
     client = pipeline.clickhouse()
     try:
         logged = client.execute("SELECT ifi_sha256 FROM erasures WHERE tenant = %(t)s", {"t": tenant})
+        requests = client.execute("SELECT ifis, ifi_sha256 FROM erasure_requests WHERE tenant = %(t)s",
+                                  {"t": tenant})
     finally:
         client.disconnect()
-    assert logged == [(sorted([hashlib.sha256(ifi.encode()).hexdigest(), hashlib.sha256(
-        f"mbox_sha1sum:{hashlib.sha1(f'mailto:{ERASED}'.encode()).hexdigest()}".encode()).hexdigest()]),)]
-    assert ERASED not in str(logged)
+    hashes = sorted([hashlib.sha256(ifi.encode()).hexdigest(), hashlib.sha256(
+        f"mbox_sha1sum:{hashlib.sha1(f'mailto:{ERASED}'.encode()).hexdigest()}".encode()).hexdigest()])
+    assert logged == [(hashes,)]
+    assert requests == [([], hashes)]
+    assert ERASED not in str(logged) + str(requests)
+
+
+def test_erasure_never_holds_up_ingest_and_retries_until_it_can_finish(pipeline: Pipeline) -> None:
+    """A table with learner data whose mutations cannot finish: the erasure fails, is retried with back-off and
+    shown as failed, while statements keep flowing; once the table is fixed, the next attempt finishes it."""
+    tenant, http = pipeline.new_tenant()
+    stuck = f"zz_erasure_stuck_{tenant}"
+    ifi = f"mbox:mailto:{ERASED}"
+    client = pipeline.clickhouse()
+    try:
+        # A mutation that throws on every part it touches stays unfinished (18.16 has no KILL MUTATION), and
+        # every later mutation of the same parts waits behind it: our erasure's delete on this table cannot finish.
+        client.execute(f"CREATE TABLE {stuck} (tenant String, related_agents Array(String), poison UInt8) "
+                       "ENGINE = MergeTree() ORDER BY tenant")
+        client.execute(f"INSERT INTO {stuck} (tenant, related_agents, poison) VALUES", [[tenant, [ifi], 1]])
+        client.execute(f"ALTER TABLE {stuck} DELETE WHERE throwIf(poison = 1) = 1")
+        assert http.post("/xapi/statements", json=[_in_course(ERASED), _in_course(KEPT)]).status_code == 200
+        wait_until(lambda: pipeline.stored_count(tenant) == 2, 60, what="the statements stored")
+        agent = json.dumps({"mbox": f"mailto:{ERASED}"})
+        timed_out = _erase(pipeline, "--tenant", tenant, "--agent", agent, "--wait", "3")
+        assert timed_out.returncode == 12, timed_out.stdout + timed_out.stderr  # ExitCode.TIMEOUT
+        # Ingest goes on meanwhile: a statement sent now is stored and read back at once (read-your-writes).
+        for _ in range(3):
+            sent = _in_course(KEPT)
+            assert http.post("/xapi/statements", json=sent).status_code == 200
+            assert http.get("/xapi/statements", params={"statementId": sent["id"]}).status_code == 200
+        failed = wait_until(lambda: [r for r in _status(pipeline, tenant) if r["state"] == "failed"
+                                     and r["attempts"] >= 2], 90, interval=1, what="two failed attempts")
+        assert "unfinished" in failed[0]["error"] and failed[0]["next_try"], failed
+        client.execute(f"DROP TABLE {stuck}")  # fixed: the next attempt has no stuck table to wait for
+        wait_until(lambda: _status(pipeline, tenant)[0]["state"] == "done", 90, interval=1, what="the erasure done")
+        ids = {s["id"] for s in http.get("/xapi/statements", params={"limit": 0}).json()["statements"]}
+        assert len(ids) == 4  # the kept learner's four statements; the erased learner's one is gone
+        assert http.get("/xapi/statements", params={"agent": agent}).json()["statements"] == []
+    finally:
+        client.execute(f"DROP TABLE IF EXISTS {stuck}")
+        client.disconnect()
 
 
 def test_erase_rejects_what_is_not_an_agent(pipeline: Pipeline) -> None:

@@ -1,0 +1,233 @@
+"""GDPR erasure, bounded and asynchronous: it never holds up the sink.
+
+The sink only records a request when it reaches the erasure message in the learner's partition (``accept``: one
+insert; everything the learner sent before is written by then). The eraser (``step``, run on a timer by one
+worker, the group leader) does the rest, one short pass at a time:
+
+1. ``pending``/due ``failed``: finds every table with a learner column (``erasure_tables``: by column, so a new
+   table is covered without code changes), what is to be recomputed afterwards and the attachments only the
+   learner's statements use; records them (state ``applying``); issues one ALTER DELETE per table.
+2. ``applying``: done once no mutation of the attempt is unfinished; the attempt fails if its mutations have not
+   finished within ``erasure_timeout_s`` (or if anything raised), and is retried with back-off from
+   ``next_try_us`` (deletes are idempotent).
+3. ``done``: the courses are re-marked (analytics recomputed without the learner), the request keeps counts and
+   hashes only, and the erasure is logged in ``erasures`` (what ``lrs erase --wait`` reads).
+
+States are rows of ``erasure_requests`` (newest wins), so a worker restart or a new group leader loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from lrs.core.config import Settings
+from lrs.core.kafka.envelope import Erasure
+from lrs.core.store.clickhouse import ClickHouse, bind
+from lrs.core.store.queries import query
+from streams import metrics
+
+log = logging.getLogger(__name__)
+
+Slice = tuple[str, str]
+# Per learner column: the delete template and the table name written in it (replaced by each table's name).
+TEMPLATES = (("related_agents", "erase_by_related_agents", "statements"),
+             ("actor_ifi", "erase_by_actor", "learner_course_data"),
+             ("agent", "erase_by_agent", "documents"))
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+US = 1_000_000
+
+
+def now_us() -> int:
+    """Wall-clock time in microseconds (the default clock of the eraser)."""
+    return time.time_ns() // 1000
+
+
+def ifi_hashes(ifis: tuple[str, ...] | list[str]) -> list[str]:
+    """What the logs keep of the learner's identifiers."""
+    return sorted(hashlib.sha256(i.encode()).hexdigest() for i in ifis)
+
+
+@dataclass
+class Request:
+    """One row of ``erasure_requests`` (field order = column order of the queries)."""
+
+    tenant: str
+    request_id: str
+    ifi_sha256: list[str]
+    ifis: list[str]
+    requested_us: int
+    state: str
+    attempts: int = 0
+    issued_us: int = 0
+    next_try_us: int = 0
+    error: str = ""
+    attachments: list[str] = field(default_factory=list)
+    work_courses: list[str] = field(default_factory=list)
+    work_learners: list[str] = field(default_factory=list)
+    statements_erased: int = 0
+    documents_erased: int = 0
+    attachments_erased: int = 0
+    updated_us: int = 0
+
+    @classmethod
+    def from_row(cls, row: tuple) -> Request:
+        """A request from a row of the ``erasure_request*`` queries."""
+        return cls(*[list(v) if isinstance(v, list | tuple) else v for v in row])
+
+    def as_row(self) -> list[Any]:
+        """The row for ``erasure_request_insert``."""
+        return [getattr(self, f.name) for f in fields(self)]
+
+    def work(self) -> dict[Slice, set[str]]:
+        """The analytics to recompute: per (tenant, course), the other learners whose rows change."""
+        result: dict[Slice, set[str]] = {}
+        for course, learner in zip(self.work_courses, self.work_learners, strict=True):
+            learners = result.setdefault((self.tenant, course), set())
+            if learner:
+                learners.add(learner)
+        return result
+
+
+def delete_statements(clickhouse: ClickHouse) -> list[tuple[str, str, str]]:
+    """``(table, query name, SQL)``: one ALTER DELETE per table holding learner data, from ``erasure_tables``."""
+    statements = []
+    for table, columns in clickhouse.run("erasure_tables"):
+        if not IDENTIFIER.match(table):
+            raise ValueError(f"table name {table!r} cannot be written into a statement")
+        for column, name, placeholder in TEMPLATES:  # the first matching column decides (related_agents first)
+            if column in columns:
+                sql = query(name).sql
+                head = f"ALTER TABLE {placeholder} "
+                if not sql.startswith(head):
+                    raise ValueError(f"{name}.sql must start with {head!r}")
+                statements.append((table, name, f"ALTER TABLE {table} " + sql[len(head):]))
+                break
+    return statements
+
+
+class Eraser:
+    """Records erasure requests (for the sink) and moves them forward (for the timer)."""
+
+    def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None,
+                 clock: Callable[[], int] = now_us) -> None:
+        self.settings = settings
+        self.clickhouse = clickhouse or ClickHouse(settings, size=1)
+        self.clock = clock
+
+    # --- the sink ------------------------------------------------------------------------------------------
+
+    def accept(self, erasure: Erasure) -> None:
+        """Record the request as ``pending`` (one insert). A redelivered or replayed message makes it pending
+        again, which re-applies it (idempotent); the counts of an earlier run are kept."""
+        found = self.clickhouse.run("erasure_request", {"tenant": erasure.tenant, "request_id": erasure.request_id})
+        previous = Request.from_row(found[0]) if found else None
+        request = Request(erasure.tenant, erasure.request_id, ifi_hashes(erasure.ifis), list(erasure.ifis),
+                          erasure.requested_us, "pending", updated_us=self.clock())
+        if previous is not None:
+            request = replace(request, attempts=previous.attempts, statements_erased=previous.statements_erased,
+                              documents_erased=previous.documents_erased,
+                              attachments_erased=previous.attachments_erased)
+        self._save(request)
+        log.info("erasure %s of tenant %s queued", erasure.request_id, erasure.tenant)
+
+    # --- the timer -----------------------------------------------------------------------------------------
+
+    def step(self) -> list[tuple[Request, dict[Slice, set[str]]]]:
+        """One pass over the open requests; the requests finished in it, with the analytics they changed.
+
+        Never waits on ClickHouse's mutations: an attempt is checked on the next pass.
+        """
+        finished = []
+        for row in self.clickhouse.run("erasure_requests_open"):
+            request = Request.from_row(row)
+            issuing = request.state == "pending" or (request.state == "failed" and request.next_try_us <= self.clock())
+            try:
+                if issuing:
+                    self._issue(request)
+                elif request.state == "applying" and self._check(request):
+                    finished.append((request, request.work()))
+            except Exception as exc:  # this request fails this attempt; the others go on
+                self._fail(replace(request, attempts=request.attempts + 1) if issuing else request,
+                           f"{type(exc).__name__}: {exc}")
+        return finished
+
+    def finish(self, request: Request) -> None:
+        """Record a request whose analytics were re-marked as done: counts and hashes only from now on."""
+        now = self.clock()
+        self.clickhouse.insert("erasure_insert", [[request.tenant, request.request_id, request.ifi_sha256,
+                                                   request.requested_us, now, request.statements_erased,
+                                                   request.documents_erased]])
+        self._save(replace(request, state="done", ifis=[], work_courses=[], work_learners=[], error="",
+                           updated_us=max(now, request.updated_us + 1)))
+        self.clickhouse.run("erasure_request_merge")  # the older rows with the identifiers go now
+        metrics.ERASURES.inc()
+        log.info("erasure %s applied: %s statements, %s documents, %s attachments", request.request_id,
+                 request.statements_erased, request.documents_erased, request.attachments_erased)
+
+    def _issue(self, request: Request) -> None:
+        params = {"tenant": request.tenant, "ifis": request.ifis}
+        deletes = delete_statements(self.clickhouse)
+        statements, documents, _ = self.clickhouse.run("erasure_counts", params)[0]
+        # Read before the deletes (a retry after them finds less, so what an earlier attempt found is kept).
+        work = set(zip(request.work_courses, request.work_learners, strict=True))
+        erased = set(request.ifis)
+        for course, learner in self.clickhouse.run("erasure_learners", params):
+            # The erased learner's own rows are deleted, not recomputed (a recompute would write their id again).
+            work.add((course, "" if learner in erased else learner))
+        attachments = set(request.attachments) | {h for (h,) in self.clickhouse.run("erasure_attachments", params)}
+        now = self.clock()
+        ordered = sorted(work)
+        applying = replace(
+            request, state="applying", attempts=request.attempts + 1, issued_us=now, error="",
+            attachments=sorted(attachments), work_courses=[c for c, _ in ordered],
+            work_learners=[learner for _, learner in ordered],
+            statements_erased=max(int(statements), request.statements_erased),
+            documents_erased=max(int(documents), request.documents_erased),
+            attachments_erased=max(len(attachments), request.attachments_erased),
+            updated_us=max(now, request.updated_us + 1))
+        self._save(applying)  # before the deletes: a retry after a crash still knows what they will remove
+        try:
+            with self.clickhouse.client() as client:
+                for _, _, sql in deletes:
+                    client.execute(sql, bind(params))
+                if attachments:
+                    client.execute(query("erase_attachments").sql,
+                                   bind({"tenant": request.tenant, "hashes": sorted(attachments)}))
+        except Exception as exc:
+            self._fail(applying, f"{type(exc).__name__}: {exc}")
+
+    def _check(self, request: Request) -> bool:
+        tables = sorted({table for table, _, _ in delete_statements(self.clickhouse)} | {"attachments"})
+        # ClickHouse stamps mutations in whole seconds of its own clock: a second of margin either way.
+        since_s = request.issued_us // US - 1
+        pending = int(self.clickhouse.run("erasure_mutations_pending", {"tables": tables, "since_s": since_s})[0][0])
+        if not pending:
+            return True
+        waited_s = (self.clock() - request.issued_us) / US
+        if waited_s > self.settings.erasure_timeout_s:
+            self._fail(request, f"{pending} ClickHouse mutation(s) unfinished after {waited_s:.0f}s "
+                                f"(LRS_ERASURE_TIMEOUT_S); see system.mutations")
+        return False
+
+    def _fail(self, request: Request, reason: str) -> None:
+        attempts = max(request.attempts, 1)
+        pause_s = min(self.settings.erasure_retry_max_s, self.settings.erasure_retry_initial_s * 2 ** (attempts - 1))
+        now = self.clock()
+        metrics.ERASURE_FAILURES.inc()
+        log.warning("erasure %s of tenant %s: attempt %s failed (%s); retrying in %.0fs", request.request_id,
+                    request.tenant, attempts, reason, pause_s)
+        try:
+            self._save(replace(request, state="failed", attempts=attempts, error=reason[:1000],
+                               next_try_us=now + int(pause_s * US), updated_us=max(now, request.updated_us + 1)))
+        except Exception as exc:  # ClickHouse is down: the request stays as it was and the next pass retries
+            log.warning("erasure %s: could not record the failure (%s: %s)", request.request_id,
+                        type(exc).__name__, exc)
+
+    def _save(self, request: Request) -> None:
+        self.clickhouse.insert("erasure_request_insert", [request.as_row()])
