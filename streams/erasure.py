@@ -28,6 +28,7 @@ from typing import Any
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure
+from lrs.core.retry import backoff_s
 from lrs.core.store.clickhouse import ClickHouse, bind
 from lrs.core.store.queries import query
 from streams import metrics
@@ -217,7 +218,7 @@ class Eraser:
 
     def _fail(self, request: Request, reason: str) -> None:
         attempts = max(request.attempts, 1)
-        pause_s = min(self.settings.erasure_retry_max_s, self.settings.erasure_retry_initial_s * 2 ** (attempts - 1))
+        pause_s = backoff_s(attempts, self.settings.erasure_retry_initial_s, self.settings.erasure_retry_max_s)
         now = self.clock()
         metrics.ERASURE_FAILURES.inc()
         log.warning("erasure %s of tenant %s: attempt %s failed (%s); retrying in %.0fs", request.request_id,

@@ -43,14 +43,15 @@ def learner_ifis(agent: dict[str, Any]) -> list[str]:
 def request_erasure(settings: Settings, publisher: Publisher, tenant: str, agent: dict[str, Any],
                     clickhouse: ClickHouse | None = None) -> Erasure:
     """Publish the erasure (acknowledged by the broker) and return it; with ``clickhouse``, record it as
-    ``requested`` first (hashes only), so ``lrs erase --status`` shows it before a worker reaches it."""
+    ``requested`` (hashes only), so ``lrs erase --status`` shows it before a worker reaches it. Recorded after the
+    broker has it (no request that was never sent); a worker's newer state wins however the two inserts land."""
     ifis = learner_ifis(agent)
     erasure = Erasure(tenant, str(uuid.uuid4()), tuple(ifis), int(time.time() * 1_000_000))
+    publisher.send(settings.statements_topic, message_key(tenant, ifis[0]), encode_erasure(erasure))
     if clickhouse is not None:
         request = Request(tenant, erasure.request_id, ifi_hashes(ifis), [], erasure.requested_us, "requested",
                           updated_us=erasure.requested_us)
         clickhouse.insert("erasure_request_insert", [request.as_row()])
-    publisher.send(settings.statements_topic, message_key(tenant, ifis[0]), encode_erasure(erasure))
     return erasure
 
 

@@ -1,0 +1,165 @@
+"""The eraser's bookkeeping on an injected clock: attempts, the timeout of unfinished mutations, back-off, done.
+
+ClickHouse is a small fake that records what the eraser writes and answers its reads (the deletes themselves are
+tested on the real server in tests/integration/test_erasure.py).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+from lrs.core.config import Settings
+from lrs.core.kafka.envelope import Erasure
+from streams.erasure import US, Eraser, Request, delete_statements
+
+TABLES = [("documents", ["agent"]), ("learner_state", ["actor_ifi"]), ("statements", ["actor_ifi", "related_agents"])]
+
+
+class FakeClickHouse:
+    """Request rows kept newest-wins, the way ``erasure_requests FINAL`` reads them."""
+
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str], Request] = {}
+        self.pending_mutations = 0
+        self.executed: list[str] = []
+        self.logged: list[list[Any]] = []
+
+    def run(self, name: str, params: dict | None = None) -> list[tuple]:
+        params = params or {}
+        if name == "erasure_tables":
+            return TABLES
+        if name == "erasure_request":
+            found = self.requests.get((params["tenant"], params["request_id"]))
+            return [tuple(found.as_row())] if found else []
+        if name == "erasure_requests_open":
+            return [tuple(r.as_row()) for r in self.requests.values() if r.state in ("pending", "applying", "failed")]
+        if name == "erasure_counts":
+            return [(3, 1, [])]
+        if name == "erasure_learners":
+            return [("course", "mbox:mailto:erased@example.com"), ("course", "mbox:mailto:other@example.com")]
+        if name == "erasure_attachments":
+            return [("ab12",)]
+        if name == "erasure_mutations_pending":
+            return [(self.pending_mutations,)]
+        if name == "erasure_request_merge":
+            return []
+        raise AssertionError(f"unexpected query {name}")
+
+    def insert(self, name: str, rows: list[list[Any]]) -> None:
+        if name == "erasure_request_insert":
+            for row in rows:
+                request = Request.from_row(tuple(row))
+                key = (request.tenant, request.request_id)
+                if key not in self.requests or self.requests[key].updated_us <= request.updated_us:
+                    self.requests[key] = request
+        elif name == "erasure_insert":
+            self.logged += rows
+        else:
+            raise AssertionError(f"unexpected insert {name}")
+
+    @contextmanager
+    def client(self):  # noqa: ANN201 - the driver's client, reduced to execute
+        outer = self
+
+        class Client:
+            def execute(self, sql: str, params: dict) -> None:
+                outer.executed.append(sql.split(" DELETE")[0])
+
+        yield Client()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000 * US
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def _eraser() -> tuple[Eraser, FakeClickHouse, Clock]:
+    fake, clock = FakeClickHouse(), Clock()
+    settings = Settings(erasure_timeout_s=60, erasure_retry_initial_s=10, erasure_retry_max_s=40)
+    return Eraser(settings, fake, clock=clock), fake, clock  # type: ignore[arg-type]
+
+
+def _request(fake: FakeClickHouse) -> Request:
+    (request,) = fake.requests.values()
+    return request
+
+
+def test_one_delete_per_learner_table_chosen_by_column() -> None:
+    fake = FakeClickHouse()
+    statements = {table: sql for table, _, sql in delete_statements(fake)}  # type: ignore[arg-type]
+    assert set(statements) == {"documents", "learner_state", "statements"}
+    assert statements["documents"].startswith("ALTER TABLE documents DELETE") and "agent IN" in statements["documents"]
+    assert "actor_ifi IN" in statements["learner_state"]
+    assert "related_agents" in statements["statements"]  # related_agents wins over actor_ifi
+
+
+def test_an_erasure_is_issued_then_done_once_its_mutations_finish() -> None:
+    eraser, fake, clock = _eraser()
+    erased = "mbox:mailto:erased@example.com"
+    eraser.accept(Erasure("t", "r1", (erased,), 5))
+    assert _request(fake).state == "pending" and _request(fake).ifis == [erased]
+    fake.pending_mutations = 2
+    assert eraser.step() == []
+    issued = _request(fake)
+    assert issued.state == "applying" and issued.attempts == 1 and issued.attachments == ["ab12"]
+    assert fake.executed == ["ALTER TABLE documents", "ALTER TABLE learner_state", "ALTER TABLE statements",
+                             "ALTER TABLE attachments"]
+    # The erased learner is deleted, never recomputed (that would write their identifier again).
+    assert issued.work() == {("t", "course"): {"mbox:mailto:other@example.com"}}
+    clock.now += 30 * US
+    assert eraser.step() == []  # still running, within the timeout: nothing changes, nothing is re-issued
+    assert _request(fake).state == "applying" and len(fake.executed) == 4
+    fake.pending_mutations = 0
+    ((finished, work),) = eraser.step()
+    assert work == {("t", "course"): {"mbox:mailto:other@example.com"}}
+    eraser.finish(finished)
+    done = _request(fake)
+    assert done.state == "done" and done.ifis == [] and done.work_learners == [] and done.statements_erased == 3
+    assert erased not in str(fake.logged) and fake.logged[0][1] == "r1"
+
+
+def test_unfinished_mutations_fail_the_attempt_which_is_retried_with_backoff() -> None:
+    eraser, fake, clock = _eraser()
+    eraser.accept(Erasure("t", "r1", ("mbox:mailto:erased@example.com",), 5))
+    fake.pending_mutations = 1
+    eraser.step()
+    clock.now += 61 * US  # past erasure_timeout_s
+    eraser.step()
+    failed = _request(fake)
+    assert failed.state == "failed" and failed.attempts == 1 and "unfinished after 61s" in failed.error
+    # Back-off: between half and all of the initial 10 s; not retried before that.
+    assert clock.now + 5 * US <= failed.next_try_us <= clock.now + 10 * US
+    eraser.step()
+    assert _request(fake).state == "failed" and len(fake.executed) == 4
+    clock.now = failed.next_try_us
+    eraser.step()
+    retried = _request(fake)
+    assert retried.state == "applying" and retried.attempts == 2 and len(fake.executed) == 8
+    clock.now += 61 * US
+    eraser.step()
+    second = _request(fake)
+    assert second.state == "failed" and second.attempts == 2
+    assert clock.now + 10 * US <= second.next_try_us <= clock.now + 20 * US  # doubled
+
+
+def test_a_failing_query_fails_the_attempt_and_counts_it() -> None:
+    eraser, fake, clock = _eraser()
+    eraser.accept(Erasure("t", "r1", ("mbox:mailto:erased@example.com",), 5))
+    original = fake.run
+
+    def broken(name: str, params: dict | None = None) -> list[tuple]:
+        if name == "erasure_counts":
+            raise OSError("connection refused")
+        return original(name, params)
+
+    fake.run = broken  # type: ignore[method-assign]
+    eraser.step()
+    failed = _request(fake)
+    assert failed.state == "failed" and failed.attempts == 1 and "OSError: connection refused" in failed.error
+    clock.now = failed.next_try_us
+    eraser.step()
+    assert _request(fake).attempts == 2
