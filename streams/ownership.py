@@ -5,7 +5,7 @@ enough for (clock ticks, clean-ups) run where partition 0 of their topic is assi
 
 Superseded by Faust's own leader election: ``@app.timer(interval, on_leader=True)`` runs a job on the one worker
 holding the leader topic (``{worker_app_id}-__assignor-__leader``, created by ``lrs migrate``). New jobs use that;
-this module goes once its last callers (the analytics tick and clean-up, the erasure pass) have moved.
+this module goes once its last callers (streams/refresh.py: the analytics tick and clean-up) have moved.
 """
 
 from __future__ import annotations
