@@ -74,6 +74,7 @@ class Recomputed:
 
 Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
 LEARNERS_CHUNK = 2000
+DERIVE_PARALLEL = 2  # slices derived at once in a round (each derivation is a pure function of its learner rows)
 CLIENT_NAME = "lrs-analytics"  # the refresh's ClickHouse connections (system.query_log.client_name)
 
 
@@ -103,6 +104,7 @@ class SliceRefresher:
             cap_us=int(settings.analytics_session_cap_s * US),
             cert_verbs=frozenset(split_list(settings.analytics_certificate_verbs)),
             cert_types=frozenset(split_list(settings.analytics_certificate_types)))
+        self.built: set[Slice] = set()  # courses known to have learner rows built from all their statements
 
     def dirty_learners(self, touched: Touched) -> dict[Slice, set[str]]:
         """The learners a sink batch (``BatchResult.touched``) changed, per slice: its statements' learners and
@@ -129,14 +131,18 @@ class SliceRefresher:
         if learners is not None and not learners:
             return 0
         params = {"tenant": tenant, "course_id": course_id}
-        if learners is not None and not int(self.clickhouse.run("learner_courses_built", params)[0][0]):
-            learners = None  # statements from before the learner rows existed (an upgrade): the whole course once
+        if learners is not None and (tenant, course_id) not in self.built:
+            if int(self.clickhouse.run("learner_courses_built", params)[0][0]):
+                self.built.add((tenant, course_id))  # once built, a course stays built (kept incrementally)
+            else:
+                learners = None  # statements from before the learner rows existed (an upgrade): the whole course
         if learners is None:
             names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}
             rows = self.clickhouse.run("learner_rows_course", params)
             state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
             self._insert_learners(state)
             self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
+            self.built.add((tenant, course_id))
             return len(state)
         ordered = sorted(learners)
         for start in range(0, len(ordered), LEARNERS_CHUNK):
@@ -158,7 +164,8 @@ class SliceRefresher:
         """The clock the tenant's slices are derived at, read from its learners' rows."""
         return clock_us(self.settings, self.clickhouse, tenant, from_learners=True)
 
-    def derive(self, tenant: str, course_id: str, clock: int, *, learners_changed: bool = True) -> Recomputed:
+    def derive(self, tenant: str, course_id: str, clock: int, *, learners_changed: bool = True,
+               started_us: int | None = None) -> Recomputed:
         """Write every table of the slice under a new version, derived from ``learner_state`` at ``clock``; return
         the at-risk events to publish.
 
@@ -167,8 +174,9 @@ class SliceRefresher:
         of derived again.
         """
         previous = int(self.clickhouse.run("analytics_slice_latest", {"tenant": tenant, "course_id": course_id})[0][0])
-        # Version = derivation start time: the highest version read the newest learner rows.
-        version = max(now_us(), previous + 1)
+        # Version = the start of the round (before its learner rows were recomputed): the highest version read the
+        # newest learner rows, and a statement stored before that time is in it.
+        version = max(started_us or now_us(), previous + 1)
         params = bind({**query_params(self.settings, tenant, [course_id], clock), "version": version,
                        "course_id": course_id, "previous": previous})
         with self.clickhouse.client() as client:
@@ -186,8 +194,10 @@ class SliceRefresher:
 
     def recompute(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
         """Recompute ``learners`` (None: all) of the slice, then derive the slice at the tenant's clock."""
-        self.update_learners(tenant, course_id, learners, now_us())
-        return self.derive(tenant, course_id, self.tenant_clock(tenant), learners_changed=learners != set())
+        started = now_us()
+        self.update_learners(tenant, course_id, learners, started)
+        return self.derive(tenant, course_id, self.tenant_clock(tenant), learners_changed=learners != set(),
+                           started_us=started)
 
     def publish(self, recomputed: Recomputed) -> None:
         """The swap: from now on the public views show ``recomputed.version`` of the slice."""
@@ -293,12 +303,13 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     at_risk = app.topic(settings.analytics_at_risk_topic, key_serializer="raw", value_serializer="raw")
     marker = DirtyMarker(dirty, refresher, settings.sink_retry_max_s)
 
-    async def refresh_slice(tenant: str, course_id: str, learners: set[str] | None, clocks: dict[str, int]) -> None:
+    async def refresh_slice(tenant: str, course_id: str, learners: set[str] | None, clocks: dict[str, int],
+                            started_us: int) -> None:
         loop = asyncio.get_running_loop()
         if tenant not in clocks:  # once per tenant and round, after the round's learner rows are written
             clocks[tenant] = await loop.run_in_executor(None, refresher.tenant_clock, tenant)
         recomputed = await loop.run_in_executor(None, lambda: refresher.derive(
-            tenant, course_id, clocks[tenant], learners_changed=learners != set()))
+            tenant, course_id, clocks[tenant], learners_changed=learners != set(), started_us=started_us))
         # Events before the swap: a crash in between replays them with the same event_id (at least once);
         # swapping first could lose them, since the next recompute compares with the swapped version.
         pending = [await at_risk.send(key=dropoff.event_key(e), value=orjson.dumps(e), force=True)
@@ -309,6 +320,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
 
     async def refresh_round(work: dict[Slice, set[str] | None]) -> None:
         loop = asyncio.get_running_loop()
+        started_us = now_us()
         # 1. The learners the markers name (every learner of a slice marked without a list), all slices first,
         #    so the round reads each tenant's clock once, after all its learner rows moved.
         for (tenant, course_id), learners in sorted(work.items()):
@@ -316,10 +328,19 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
                 None, refresher.update_learners, t, c, a, now_us()),
                 f"recomputing learners of analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
         # 2. Each slice derived from its learner rows at its tenant's clock, events sent, then published.
+        #    The clocks first, then the slices two at a time (the refresh's pool has two connections).
         clocks: dict[str, int] = {}
-        for (tenant, course_id), learners in sorted(work.items()):
-            await retry_forever(lambda t=tenant, c=course_id, a=learners: refresh_slice(t, c, a, clocks),
-                                f"deriving analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
+        for tenant in sorted({t for t, _ in work}):
+            clocks[tenant] = await retry_forever(lambda t=tenant: loop.run_in_executor(None, refresher.tenant_clock, t),
+                                                 f"reading the analytics clock of {tenant}", settings.sink_retry_max_s)
+        parallel = asyncio.Semaphore(DERIVE_PARALLEL)
+
+        async def derive(tenant: str, course_id: str, learners: set[str] | None) -> None:
+            async with parallel:
+                await retry_forever(lambda: refresh_slice(tenant, course_id, learners, clocks, started_us),
+                                    f"deriving analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
+
+        await asyncio.gather(*(derive(t, c, a) for (t, c), a in sorted(work.items())))
         # 3. The tenants' other slices follow their clock (derived again; no learner changed there).
         for tenant, clock in sorted(clocks.items()):
             async def follow(t: str = tenant, c: int = clock) -> None:

@@ -18,14 +18,14 @@ QUERIES = HERE.parent / "queries"
 EXAMPLE_PARAMS = {
     "tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000,
     "dropped_us": 604800000000, "active_us": 604800000000,
-    "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": '"type":"(x)"',
+    "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": '"type":"(x)"', "version": 1,
 }
 
 
 def render() -> dict[str, str]:
     """File name -> generated query text."""
     block = {name: (HERE / f"_{name}.sql.in").read_text(encoding="utf-8").rstrip()
-             for name in ("base", "mo", "ls_mo")}
+             for name in ("base", "mo", "ls_mo", "lc_rows")}
     learners = (HERE / "_learners.sql.in").read_text(encoding="utf-8").rstrip()
     learners = learners.replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
     # The same blocks over the learners' rows (learner_state): what the refresh derives the course tables from.
@@ -36,6 +36,7 @@ def render() -> dict[str, str]:
         text = template.read_text(encoding="utf-8")
         text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
         text = text.replace("{LS_LEARNERS}", ls_learners).replace("{LS_MO}", block["ls_mo"])
+        text = text.replace("{LC_ROWS}", block["lc_rows"])
         text = text.replace("{PARAMS}", "-- params: " + json.dumps(EXAMPLE_PARAMS))
         out[template.name.removesuffix(".in")] = text
     page = {name: (HERE / f"_page_{name}.sql.in").read_text(encoding="utf-8").rstrip("\n")

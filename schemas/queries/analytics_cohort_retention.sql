@@ -1,6 +1,6 @@
 -- Batch recomputation of `cohort_retention`: weekly cohorts of learners by the Monday of their first statement in
 -- the course; for each week since (0 = the cohort's week) up to the clock's week, learners active that week.
--- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\""}
+-- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, course_id, cohort_week, toUInt32(week_index) AS week_number, cohort_size,
        toUInt64(active_counts[indexOf(week_numbers, toInt64(week_index))]) AS active_learners,
        active_learners / cohort_size AS retention

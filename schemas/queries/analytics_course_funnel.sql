@@ -1,6 +1,6 @@
 -- Batch recomputation of `course_funnel`: per course and module (declared order, else inferred from
 -- learners' first visits), learners who reached the module and dropped learners whose furthest module it is.
--- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\""}
+-- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, mo_course AS course_id, mo_position AS position, mo_module AS module_id,
        mo_declared AS declared, learners_reached, dropped_here
 FROM (

@@ -1,6 +1,6 @@
 -- Batch recomputation of `course_summary`: per course, learners started, active in the last active_us,
 -- completed/passed/certified, at risk, dropped, rates, and the module where most dropped learners stopped.
--- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\""}
+-- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, course_id, learners_started, active_learners, completed, passed, certified, at_risk,
        dropped, completed / learners_started AS completion_rate, passed / learners_started AS pass_rate,
        if(completed = 0, 0, certified / completed) AS certificate_conversion,

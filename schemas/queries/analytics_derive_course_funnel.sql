@@ -1,6 +1,6 @@
--- `course_funnel` derived from the learners' rows (learner_state): equal row for row to analytics_course_funnel
--- over `statements` (the batch query).
--- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\""}
+-- `course_funnel` derived from the learners' rows (learner_state, and the learner_course rows of the same version
+-- for the dropped learners): equal row for row to analytics_course_funnel over `statements` (the batch query).
+-- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, mo_course AS course_id, mo_position AS position, mo_module AS module_id,
        mo_declared AS declared, learners_reached, dropped_here
 FROM (
@@ -44,94 +44,11 @@ FROM (
 ANY LEFT JOIN (
     SELECT course_id AS d_course, furthest_module AS d_module, count() AS dropped_here
     FROM (
-SELECT course_id, actor_ifi, first_seen_us, last_seen_us, statements, sessions, tot_us, furthest_module,
-       furthest_position, completed, passed, certified,
-       toInt64(%(clock_us)s) - last_seen_us AS inactive_us,
-       multiIf(completed = 1, 'completed', inactive_us >= %(dropped_us)s, 'dropped',
-               inactive_us >= %(at_risk_us)s, 'at_risk', 'started') AS status
-FROM (
-    SELECT course_id, actor_ifi, first_seen_us, last_seen_us, statements, sessions, tot_us, furthest_module,
-           furthest_position, passed, certified,
-           -- completed: on the course itself, or on the last module of the declared structure
-           toUInt8(has(done_objects, course_id) OR (last_module != '' AND has(done_objects, last_module))) AS completed
-    FROM (
-        SELECT course_id, actor_ifi, first_seen_us, last_seen_us, statements, sessions, tot_us, done_objects,
-               passed, certified, furthest_module, furthest_position
-        FROM (
-            SELECT course_id, actor_ifi, first_seen_us, last_seen_us, statements, sessions, tot_us, done_objects,
-                   passed, certified
-            FROM learner_state FINAL
-            WHERE tenant = %(tenant)s AND course_id IN %(courses)s AND present = 1
-        ) AS l
-        ANY LEFT JOIN (
-            -- furthest module: the highest position among the modules the learner visited
-            SELECT v_course, v_actor, argMax(mo_module, mo_position) AS furthest_module,
-                   max(mo_position) AS furthest_position
-            FROM (
-                SELECT course_id AS v_course, actor_ifi AS v_actor, v_module
-                FROM learner_state FINAL
-                ARRAY JOIN visit_modules AS v_module
-                WHERE tenant = %(tenant)s AND course_id IN %(courses)s AND present = 1
-            ) AS v
-            ALL INNER JOIN (
-        SELECT course_id AS mo_course, module_id AS mo_module, toUInt32(position) AS mo_position, toUInt8(1) AS mo_declared
-        FROM course_structure
-        WHERE tenant = %(tenant)s AND course_id IN %(courses)s
-          AND (course_id, declared_us) IN (SELECT course_id, max(declared_us) FROM course_structure
-                                           WHERE tenant = %(tenant)s AND course_id IN %(courses)s GROUP BY course_id)
-        UNION ALL
-        SELECT course_id, tupleElement(ranked, 2), toUInt32(rank), toUInt8(0)
-        FROM (
-            SELECT course_id, arraySort(groupArray((avg_rank, module_id))) AS modules
-            FROM (
-                SELECT course_id, tupleElement(visit, 2) AS module_id, avg(visit_rank) AS avg_rank
-                FROM (
-                    -- each learner's modules in the order of their first visits (learner_state.visit_*)
-                    SELECT course_id, arraySort(arrayMap((m, t) -> (t, m), visit_modules, visit_first_us)) AS visits
-                    FROM learner_state FINAL
-                    WHERE tenant = %(tenant)s AND course_id IN %(courses)s AND present = 1
-                ) ARRAY JOIN visits AS visit, arrayEnumerate(visits) AS visit_rank
-                GROUP BY course_id, module_id
-            )
-            GROUP BY course_id
-        ) ARRAY JOIN modules AS ranked, arrayEnumerate(modules) AS rank
-        WHERE course_id NOT IN (SELECT course_id FROM course_structure
-                                WHERE tenant = %(tenant)s AND course_id IN %(courses)s)
-            ) AS mo ON v.v_course = mo.mo_course AND v.v_module = mo.mo_module
-            GROUP BY v_course, v_actor
-        ) AS f ON l.course_id = f.v_course AND l.actor_ifi = f.v_actor
-    ) AS lf
-    ANY LEFT JOIN (
-        SELECT mo_course AS s_course, argMax(mo_module, mo_position) AS last_module
-        FROM (
-        SELECT course_id AS mo_course, module_id AS mo_module, toUInt32(position) AS mo_position, toUInt8(1) AS mo_declared
-        FROM course_structure
-        WHERE tenant = %(tenant)s AND course_id IN %(courses)s
-          AND (course_id, declared_us) IN (SELECT course_id, max(declared_us) FROM course_structure
-                                           WHERE tenant = %(tenant)s AND course_id IN %(courses)s GROUP BY course_id)
-        UNION ALL
-        SELECT course_id, tupleElement(ranked, 2), toUInt32(rank), toUInt8(0)
-        FROM (
-            SELECT course_id, arraySort(groupArray((avg_rank, module_id))) AS modules
-            FROM (
-                SELECT course_id, tupleElement(visit, 2) AS module_id, avg(visit_rank) AS avg_rank
-                FROM (
-                    -- each learner's modules in the order of their first visits (learner_state.visit_*)
-                    SELECT course_id, arraySort(arrayMap((m, t) -> (t, m), visit_modules, visit_first_us)) AS visits
-                    FROM learner_state FINAL
-                    WHERE tenant = %(tenant)s AND course_id IN %(courses)s AND present = 1
-                ) ARRAY JOIN visits AS visit, arrayEnumerate(visits) AS visit_rank
-                GROUP BY course_id, module_id
-            )
-            GROUP BY course_id
-        ) ARRAY JOIN modules AS ranked, arrayEnumerate(modules) AS rank
-        WHERE course_id NOT IN (SELECT course_id FROM course_structure
-                                WHERE tenant = %(tenant)s AND course_id IN %(courses)s)
-        )
-        WHERE mo_declared = 1
-        GROUP BY mo_course
-    ) AS s ON lf.course_id = s.s_course
-)
+        SELECT course_id, actor_ifi, last_seen_us, furthest_module, furthest_position, completed, passed, certified,
+               status
+        -- the learner_course rows this derivation has just written (same version): one narrow read
+        FROM learner_course_data
+        WHERE tenant = %(tenant)s AND course_id IN %(courses)s AND version = %(version)s
     )
     WHERE status = 'dropped' AND furthest_module != ''
     GROUP BY course_id, furthest_module

@@ -1,6 +1,6 @@
 -- `learner_course` derived from the learners' rows (learner_state), not from the raw statements: what the refresh
 -- agent writes. Equal row for row to analytics_learner_course over `statements` (the batch query).
--- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\""}
+-- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, course_id, actor_ifi,
        toDateTime(intDiv(first_seen_us, 1000000)) AS first_seen,
        toDateTime(intDiv(last_seen_us, 1000000)) AS last_seen,

@@ -1,6 +1,6 @@
 -- Batch recomputation of `engagement_daily`: per course and UTC day, active learners, statements, sessions
 -- started that day and time-on-task (in-session gaps, counted on the day of the statement ending the gap).
--- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\""}
+-- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, course_id, day, uniqExact(actor_ifi) AS active_learners, count() AS statements,
        toUInt64(sum(starts)) AS sessions, sum(gap_in) / 1000000 AS time_on_task_s
 FROM (

@@ -1,28 +1,64 @@
-"""Step of the ``queries`` phase: the analytics recompute of the big tenant, by the stream worker."""
+"""Step of the ``queries`` phase: the analytics of the big tenant, whose history is ``query_rows`` statements.
+
+- ``analytics backfill of a <size> tenant``: ``lrs analytics refresh``, until the worker has every course.
+- ``analytics rows read per 1,000 statements (history <size>)`` and ``analytics CPU ms per 1,000 statements
+  (history <size>)``: new statements of learners already in the history, written straight into ``statements``,
+  then the refresh's own work for them run here, batch by batch, as a worker runs it (the learners' rows, each
+  touched course derived, the tenant's other courses following the clock). Rows read come from ClickHouse's
+  query log (this step's connections have their own ``client_name``); CPU is this process's plus the ClickHouse
+  server's over the step.
+- ``analytics freshness p99 (history <size>)``: statements POSTed into the big tenant at a share of the stored
+  ingest rate, from acknowledgement until the course's analytics version includes them (as the freshness phase).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import subprocess
 import sys
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrs.core.util.timeparse import format_timestamp, timestamp_micros
+from lrs.tools.bench import corpus
 from lrs.tools.bench.env import wait_until
+from lrs.tools.bench.load import FreshBodies, basic_headers, paced
 from lrs.tools.bench.phases.common import QueryData
 from lrs.tools.bench.report import Result
+from lrs.tools.bench.stats import rate, summarize
+from lrs.tools.bench.targets import FRESHNESS_TARGET
 
 if TYPE_CHECKING:
     from lrs.tools.bench.suite import Suite
 
+REPLAY_CLIENT = "lrs-bench-analytics"
+REPLAY_STATEMENTS = 5_000
+REPLAY_BATCH = 1_000  # about what a refresh round merges under load
+
 
 def run(suite: Suite, data: QueryData) -> None:
-    """``queries.analytics_refresh``: seconds until every course slice of the tenant is recomputed."""
+    """Backfill, then the incremental cost and freshness on top of the tenant's history."""
     analytics = refresh_analytics(suite, data.tenant, suite.options.analytics_wait_s)
     data.info["analytics_refresh"] = analytics
     if analytics.get("seconds") is not None:
-        suite.add(Result("queries.analytics_refresh", f"analytics recompute of a {data.size} tenant "
-                         f"({analytics['courses']} courses, by the worker)", "s", analytics["seconds"],
-                         details=analytics))
+        suite.add(
+            Result(
+                "queries.analytics_backfill",
+                f"analytics backfill of a {data.size} tenant ({analytics['courses']} courses, by the worker)",
+                "s",
+                analytics["seconds"],
+                details=analytics,
+            )
+        )
+    for step in (replay, history_freshness):
+        try:
+            step(suite, data)
+        except Exception as exc:  # a failed measurement is reported, the suite goes on
+            suite.errors.append(f"analytics {step.__name__}: {type(exc).__name__}: {exc}")
 
 
 def refresh_analytics(suite: Suite, tenant: str, timeout: float) -> dict[str, Any]:
@@ -34,16 +70,27 @@ def refresh_analytics(suite: Suite, tenant: str, timeout: float) -> dict[str, An
     env = suite.env
     assert env is not None
     client = env.clickhouse()
-    courses = int(client.execute("SELECT uniqExact(course_id) FROM statements WHERE tenant = %(t)s "
-                                 "AND course_id != ''", {"t": tenant})[0][0])
+    courses = int(
+        client.execute(
+            "SELECT uniqExact(course_id) FROM statements WHERE tenant = %(t)s AND course_id != ''", {"t": tenant}
+        )[0][0]
+    )
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "lrs", "analytics", "refresh", "--tenant", tenant],
-                          env=env.env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "lrs", "analytics", "refresh", "--tenant", tenant],
+        env=env.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0:
         return {"courses": courses, "seconds": None, "error": (done.stdout + done.stderr)[-500:]}
 
     def computed() -> bool:
-        rows = client.execute("SELECT count() FROM analytics_slices FINAL WHERE tenant = %(t)s", {"t": tenant})
+        rows = client.execute(
+            "SELECT count() FROM analytics_slices FINAL WHERE tenant = %(t)s AND computed_us >= %(s)s",
+            {"t": tenant, "s": int((time.time() - (time.perf_counter() - start)) * 1_000_000)},
+        )
         return int(rows[0][0]) >= courses
 
     try:
@@ -51,3 +98,162 @@ def refresh_analytics(suite: Suite, tenant: str, timeout: float) -> dict[str, An
     except RuntimeError as exc:
         return {"courses": courses, "seconds": None, "error": str(exc)}
     return {"courses": courses, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def _server_cpu_s(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 if unknown)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _new_statements(suite: Suite, count: int) -> list[dict[str, Any]]:
+    """``count`` statements of learners of the history (its first chunk), later than the history, new ids."""
+    out = []
+    for statement in corpus.take(count, seed=suite.options.seed + 20):
+        moved = dict(statement)
+        moved["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"replay|{statement['id']}"))
+        stamp = datetime.fromtimestamp(timestamp_micros(statement["timestamp"]) / 1e6, UTC)
+        moved["timestamp"] = format_timestamp(stamp + timedelta(days=90))
+        out.append(moved)
+    return out
+
+
+def replay(suite: Suite, data: QueryData) -> None:
+    """Rows read and CPU of the refresh's work per 1,000 new statements on top of the history."""
+    from lrs.core.store.clickhouse import ClickHouse
+    from lrs.core.store.queries import query
+    from streams.refresh import SliceRefresher
+    from streams.rows import COL
+
+    env = suite.env
+    assert env is not None
+    settings = env.settings
+    statements = _new_statements(suite, REPLAY_STATEMENTS)
+    rows = corpus.raw_rows(statements, tenant=data.tenant, client_key=data.key)
+    pool = ClickHouse(settings, size=2, client_name=REPLAY_CLIENT, log_queries=True)
+    refresher = SliceRefresher(settings, pool)
+    client = env.new_clickhouse()
+    server = env.process_pids().get("clickhouse")
+    insert = query("statements_insert").sql
+    cpu = server_cpu = 0.0
+    started_s = int(time.time()) - 1
+    try:
+        for first in range(0, len(rows), REPLAY_BATCH):
+            batch = rows[first : first + REPLAY_BATCH]
+            client.execute(insert, batch)  # the sink's write (not counted)
+            touched: dict[str, tuple[dict[str, set[str]], set[str]]] = {data.tenant: ({}, set())}
+            for row in batch:
+                touched[data.tenant][0].setdefault(row[COL["course_id"]], set()).add(row[COL["actor_ifi"]])
+            cpu0, server0 = time.process_time(), _server_cpu_s(server)
+            work = refresher.dirty_learners(touched)
+            for (tenant, course), learners in sorted(work.items()):
+                refresher.update_learners(tenant, course, learners, refresher_now())
+            clock = refresher.tenant_clock(data.tenant)
+            for tenant, course in sorted(work):
+                refresher.publish(refresher.derive(tenant, course, clock))
+            for tenant, course in refresher.lagging_slices(data.tenant, clock):
+                refresher.publish(refresher.derive(tenant, course, clock, learners_changed=False))
+            cpu += time.process_time() - cpu0
+            server_cpu += _server_cpu_s(server) - server0
+        client.execute("SYSTEM FLUSH LOGS")
+        read_rows, queries, duration_ms = client.execute(
+            "SELECT sum(read_rows), count(), sum(query_duration_ms) FROM system.query_log "
+            "WHERE type = 2 AND client_name = %(c)s AND event_date >= toDate(toDateTime(%(s)s)) "
+            "AND event_time >= toDateTime(%(s)s)",
+            {"c": REPLAY_CLIENT, "s": started_s},
+        )[0]
+    finally:
+        client.disconnect()
+        pool.close()
+    per_k = len(rows) / 1000
+    info = {
+        "statements": len(rows),
+        "batch": REPLAY_BATCH,
+        "queries": int(queries),
+        "read_rows": int(read_rows),
+        "clickhouse_query_ms": int(duration_ms),
+        "worker_cpu_ms": round(cpu * 1000),
+        "clickhouse_cpu_ms": round(server_cpu * 1000),
+        "learners": len({r[COL["actor_ifi"]] for r in rows}),
+    }
+    data.info["analytics_replay"] = info
+    suite.add(
+        Result(
+            f"queries.analytics_rows_read_{data.size}",
+            f"analytics rows read per 1,000 statements (history {data.size})",
+            "rows",
+            round(int(read_rows) / per_k),
+            details=info,
+            note="from system.query_log; batches of 1,000 statements of learners in the history",
+        )
+    )
+    suite.add(
+        Result(
+            f"queries.analytics_cpu_{data.size}",
+            f"analytics CPU ms per 1,000 statements (history {data.size})",
+            "ms",
+            round((cpu + server_cpu) * 1000 / per_k, 1),
+            details=info,
+            note="refresh process + ClickHouse server",
+        )
+    )
+
+
+def refresher_now() -> int:
+    """A learner row version (the refresh uses its start time in microseconds)."""
+    return int(time.time() * 1_000_000)
+
+
+def history_freshness(suite: Suite, data: QueryData) -> None:
+    """Ack -> analytics tables while statements stream into the big tenant at a share of the stored rate."""
+    from lrs.tools.bench.phases.freshness import FreshnessProbe
+
+    env = suite.env
+    assert env is not None
+    o = suite.options
+    basis = suite.max_stored_rate or suite.max_ingest_rate or 2_000.0
+    offered = max(100.0, basis * o.freshness_load)
+    # Learners of the history, timestamped by the LRS as they arrive (no timestamp): the tenant's clock moves with
+    # every batch, as in a live campaign, so every course follows it.
+    templates = [{k: v for k, v in s.items() if k != "timestamp"} for s in corpus.take(20_000, seed=o.seed + 20)]
+    bodies = FreshBodies(templates, 100, salt=data.tenant)
+    probe = FreshnessProbe(env, data.tenant)
+    with probe:
+        result = asyncio.run(
+            paced(
+                suite.url,
+                bodies,
+                per_request=100,
+                statements_per_s=offered,
+                duration_s=o.freshness_seconds,
+                headers=basic_headers(data.key, data.secret),
+                on_ack=probe.acked,
+            )
+        )
+        probe.drain(timeout=60)
+    a = summarize(probe.analytics_lags_ms())
+    info = {
+        "offered_statements_per_s": round(offered),
+        "basis_statements_per_s": round(basis),
+        "achieved_statements_per_s": round(rate(result.statements_ok, result.elapsed_s)),
+        "analytics_freshness_ms": a.as_dict(),
+        "raw_freshness_ms": summarize(probe.lags_ms()).as_dict(),
+        "unseen_samples": len(probe.pending) + len(probe.pending_analytics),
+    }
+    data.info["analytics_history_freshness"] = info
+    suite.add(
+        Result(
+            f"queries.analytics_freshness_{data.size}.p99",
+            f"analytics freshness p99 (history {data.size})",
+            "ms",
+            a.p99,
+            target=FRESHNESS_TARGET,
+            details=info,
+            note=f"{o.freshness_load:.0%} of the stored ingest rate, {offered:,.0f}/s",
+        )
+    )
