@@ -110,11 +110,12 @@ def test_json_document_shape(tmp_path) -> None:
     write_json(doc, paths)
     loaded = json.loads(paths[0].read_text())
     assert loaded == json.loads(paths[1].read_text())
-    assert loaded["schema"] == 1
+    assert loaded["schema"] == 2
     assert set(loaded) >= {"started_at", "finished_at", "duration_s", "machine", "config", "results", "summary",
                            "errors"}
     first = loaded["results"][0]
-    assert set(first) == {"key", "metric", "unit", "ours", "ralph", "ratio", "target", "met", "note", "details"}
+    assert set(first) == {"key", "metric", "unit", "ours", "ralph", "ratio", "target", "met", "note", "samples",
+                          "insufficient", "details"}
     assert first["target"] == {"op": ">=", "value": 10_000, "applies_to": "ours", "text": ">= 10,000 statements/s"}
     side = loaded["results"][1]
     assert side["ratio"] == 4.0 and side["met"] is False

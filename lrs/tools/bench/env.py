@@ -64,7 +64,7 @@ class BenchEnv:
         from lrs.core.kafka.topics import ensure_topics
         from lrs.core.store.migrate import migrate_clickhouse
 
-        self.stack.up()
+        self.stack.up(timeout=120.0)  # a loaded machine starts the JVM slowly
         migrate_clickhouse(self.settings)
         ensure_topics(self.settings)
         self.start_lrs()

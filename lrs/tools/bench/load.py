@@ -1,22 +1,28 @@
-"""HTTP load generation (aiohttp): closed-loop blasts with N concurrent clients, and paced steady load.
+"""HTTP load generation (aiohttp): closed-loop blasts with N concurrent clients, and open-loop paced load.
 
 Bodies are serialized before the clock starts, so the client spends its share of the 2 cores on sending,
-not on JSON encoding.
+not on JSON encoding. The open loop (:func:`open_loop`, :func:`paced`) is corrected for coordinated omission:
+request ``i`` has an intended send time ``start + i * interval`` fixed in advance, its latency is measured from
+that time (a request that waited for a free connection because the server was behind counts that wait), and
+requests that fell due within the run but were never sent are counted as dropped, never silently skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import orjson
+
+from lrs.tools.bench.stats import LatencyRecorder
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,13 @@ def basic_headers(key: str, secret: str, version: str = "1.0.3") -> dict[str, st
 
 @dataclass
 class LoadResult:
-    """What a load run did: counts, time and per-request latencies (ms) of successful requests."""
+    """What a load run did: counts, time and per-request latencies (ms).
+
+    ``latencies_ms`` holds successful requests only (closed loop: from send to response; open loop: from the
+    intended send time). An open loop also fills ``latency`` with every request that got an answer or an error
+    (failures count, from their intended send time) and its schedule: ``due`` requests fell due within the run,
+    ``dropped`` of them were never sent, ``late`` were sent more than 10 ms after their intended time.
+    """
 
     requests: int = 0
     ok: int = 0
@@ -60,20 +72,40 @@ class LoadResult:
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     first_error: str = ""
-    skipped: int = 0
+    due: int = 0
+    dropped: int = 0
+    late: int = 0
+    max_send_delay_ms: float = 0.0
+    offered_per_s: float = 0.0
+    latency: LatencyRecorder = field(default_factory=LatencyRecorder)
+
+    @property
+    def failed(self) -> int:
+        """Requests sent that got no 200/204 (an error status, a timeout or a connection error)."""
+        return self.requests - self.ok
 
     def as_details(self) -> dict[str, Any]:
-        """JSON-ready counters (latencies summarized by the caller)."""
-        return {"requests": self.requests, "ok": self.ok, "statements_ok": self.statements_ok,
-                "elapsed_s": round(self.elapsed_s, 3), "statuses": {str(k): v for k, v in self.statuses.items()},
-                "skipped": self.skipped,
-                "first_error": self.first_error[:300]}
+        """JSON-ready counters (latencies summarized by the caller; the open loop's schedule and latency)."""
+        out = {"requests": self.requests, "ok": self.ok, "failed": self.failed, "statements_ok": self.statements_ok,
+               "elapsed_s": round(self.elapsed_s, 3), "statuses": {str(k): v for k, v in self.statuses.items()},
+               "first_error": self.first_error[:300]}
+        if self.due:
+            out.update({"offered_requests_per_s": round(self.offered_per_s, 2), "due": self.due,
+                        "dropped": self.dropped, "late": self.late,
+                        "max_send_delay_ms": round(self.max_send_delay_ms, 1),
+                        "achieved_requests_per_s": round(self.ok / self.elapsed_s, 2) if self.elapsed_s else 0.0,
+                        "latency_from_intended_ms": self.latency.as_dict()})
+        return out
 
 
 async def _post(session: aiohttp.ClientSession, url: str, body: Body, headers: dict[str, str],
-                result: LoadResult) -> float | None:
-    """POST one body; record status; return ack time (perf_counter) on 200/204, else None."""
-    start = time.perf_counter()
+                result: LoadResult, intended: float | None = None) -> float | None:
+    """POST one body; record status; return ack time (perf_counter) on 200/204, else None.
+
+    ``intended`` (perf_counter) is the open loop's intended send time: latency is measured from it, and every
+    request (failed ones too) goes into ``result.latency``.
+    """
+    start = time.perf_counter() if intended is None else intended
     try:
         async with session.post(url, data=body.data, headers=headers) as response:
             text = await response.read()
@@ -83,6 +115,8 @@ async def _post(session: aiohttp.ClientSession, url: str, body: Body, headers: d
     done = time.perf_counter()
     result.requests += 1
     result.statuses[status] += 1
+    if intended is not None:
+        result.latency.record((done - start) * 1000)
     if status in (200, 204):
         result.ok += 1
         result.statements_ok += body.statements
@@ -121,48 +155,107 @@ async def blast(url: str, bodies: Sequence[Body], *, concurrency: int, headers: 
     return result
 
 
+class Clock:
+    """Real time for the open loop (tests inject a simulated one)."""
+
+    def now(self) -> float:
+        """Seconds on a monotonic clock."""
+        return time.perf_counter()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``."""
+        await asyncio.sleep(seconds)
+
+
+@dataclass
+class Schedule:
+    """What an open loop did with its schedule."""
+
+    due: int = 0
+    sent: int = 0
+    dropped: int = 0
+    late: int = 0
+    max_send_delay_s: float = 0.0
+    elapsed_s: float = 0.0
+
+
+LATE_AFTER_S = 0.010
+
+
+async def open_loop(send: Callable[[int, float], Awaitable[None]], *, interval: float, duration_s: float,
+                    max_in_flight: int, clock: Clock | None = None) -> Schedule:
+    """Send request ``i`` at its intended time ``start + i * interval`` for ``duration_s``; corrected for
+    coordinated omission.
+
+    ``send(i, intended)`` runs in its own task and must time the request from ``intended`` (``clock`` time),
+    not from when it actually went out. At most ``max_in_flight`` requests are outstanding: when the server is
+    behind, due requests wait for a slot (late, their wait counted in their latency); when the run's time is
+    up, requests that fell due but were never sent are ``dropped``. Returns once every sent request finished.
+    """
+    clock = clock or Clock()
+    slots = asyncio.Semaphore(max_in_flight)
+    tasks: set[asyncio.Task] = set()
+    schedule = Schedule(due=max(0, math.ceil(round(duration_s / interval, 9))))
+
+    async def one(index: int, intended: float) -> None:
+        try:
+            await send(index, intended)
+        finally:
+            slots.release()
+
+    start = clock.now()
+    for index in range(schedule.due):
+        intended = start + index * interval
+        now = clock.now()
+        if intended > now:
+            await clock.sleep(intended - now)
+        await slots.acquire()
+        now = clock.now()
+        if now - start >= duration_s:  # waited for a slot past the end: the rest is dropped
+            slots.release()
+            break
+        delay = now - intended
+        schedule.max_send_delay_s = max(schedule.max_send_delay_s, delay)
+        if delay > LATE_AFTER_S:
+            schedule.late += 1
+        task = asyncio.ensure_future(one(index, intended))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        schedule.sent += 1
+    if tasks:
+        await asyncio.gather(*tasks)
+    schedule.dropped = schedule.due - schedule.sent
+    schedule.elapsed_s = clock.now() - start
+    return schedule
+
+
 async def paced(url: str, bodies: Callable[[int], Body], *, per_request: int, statements_per_s: float,
                 duration_s: float, headers: dict[str, str], max_in_flight: int = 64,
                 on_ack: Callable[[Body, float, float], None] | None = None, timeout_s: float = 60.0) -> LoadResult:
-    """Open loop: request ``i`` (body ``bodies(i)``) every ``per_request / statements_per_s`` s for ``duration_s``.
+    """Open loop (:func:`open_loop`): request ``i`` (body ``bodies(i)``) every ``per_request / statements_per_s``
+    s for ``duration_s``, latency from each request's intended send time.
 
-    ``on_ack(body, sent, acked)`` is called for every acknowledged request with ``time.time()`` at send and ack.
-    When ``max_in_flight`` requests are outstanding, due requests are skipped (counted in ``skipped``): the offered
-    rate is then not reached, but the run still ends on time.
+    ``on_ack(body, intended, acked)`` is called for every acknowledged request with the wall-clock
+    (``time.time()``) intended send time and acknowledgement time. ``result.elapsed_s`` runs from the first
+    intended send until the last answer, so ``ok / elapsed_s`` is the achieved rate.
     """
     result = LoadResult()
     interval = per_request / statements_per_s
-    limit = asyncio.Semaphore(max_in_flight)
-    tasks: set[asyncio.Task] = set()
-
-    async def one(session: aiohttp.ClientSession, body: Body) -> None:
-        async with limit:
-            sent = time.time()
-            acked = await _post(session, url, body, headers, result)
-            if acked is not None and on_ack is not None:
-                on_ack(body, sent, time.time())
+    result.offered_per_s = 1 / interval
 
     async with _session(max_in_flight, timeout_s) as session:
-        start = time.perf_counter()
-        index = 0
-        while True:
-            due = start + index * interval
-            now = time.perf_counter()
-            if due - start >= duration_s:
-                break
-            if due > now:
-                await asyncio.sleep(due - now)
-            if len(tasks) >= max_in_flight:
-                result.skipped += 1  # the server is behind: do not build an unbounded backlog
-                index += 1
-                continue
-            task = asyncio.create_task(one(session, bodies(index)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            index += 1
-        if tasks:
-            await asyncio.gather(*tasks)
-        result.elapsed_s = time.perf_counter() - start
+        wall0, perf0 = time.time(), time.perf_counter()
+
+        async def send(index: int, intended: float) -> None:
+            body = bodies(index)
+            acked = await _post(session, url, body, headers, result, intended=intended)
+            if acked is not None and on_ack is not None:
+                on_ack(body, wall0 + (intended - perf0), wall0 + (acked - perf0))
+
+        schedule = await open_loop(send, interval=interval, duration_s=duration_s, max_in_flight=max_in_flight)
+    result.elapsed_s = schedule.elapsed_s
+    result.due, result.dropped, result.late = schedule.due, schedule.dropped, schedule.late
+    result.max_send_delay_ms = schedule.max_send_delay_s * 1000
     return result
 
 

@@ -161,3 +161,9 @@ def python_speed_ms(repeats: int = 5) -> float:
             total += i
         best = min(best, time.perf_counter() - start)
     return round(best * 1000, 1)
+
+
+def machine_now(repeats: int = 3) -> dict[str, Any]:
+    """The machine's speed and load right now, kept with every measured run (the machine is shared)."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"python_loop_ms": python_speed_ms(repeats), "load_average": [round(v, 1) for v in load] if load else None}

@@ -43,11 +43,12 @@ def ralph_version(python: Path) -> str:
 
 @dataclass
 class RalphServer:
-    """A Ralph LRS process (one uvicorn worker, as ``ralph runserver`` starts it)."""
+    """A Ralph LRS server: uvicorn with ``workers`` processes (the suite gives it as many as our LRS has)."""
 
     python: Path
     state_dir: Path
     port: int = 0
+    workers: int = 1
 
     def __post_init__(self) -> None:
         self.port = self.port or free_ports(1)[0]
@@ -81,7 +82,17 @@ class RalphServer:
     def argv(self) -> list[str]:
         """The uvicorn command serving the wrapped app on loopback."""
         return [str(self.python), "-m", "uvicorn", "ralph_fs_append:app", "--app-dir", str(BENCH_DIR),
-                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning", "--no-access-log",
+                "--workers", str(self.workers)]
+
+    def written(self) -> int:
+        """Statements in Ralph's store: JSON lines in the files of its data directory."""
+        total = 0
+        for path in (self.state_dir / "data").rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as data:
+                    total += sum(chunk.count(b"\n") for chunk in iter(lambda: data.read(1 << 20), b""))
+        return total
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until Ralph answers its heartbeat."""
@@ -89,10 +100,11 @@ class RalphServer:
                    what="Ralph to answer")
 
     def smoke(self) -> None:
-        """Two consecutive POSTs must both succeed (the second fails without the APPEND wrapper)."""
+        """Consecutive POSTs must all succeed (the second fails without the APPEND wrapper); one per worker
+        and more, so every worker process has written once."""
         import uuid
 
-        for _ in range(2):
+        for _ in range(2 * max(1, self.workers)):
             statement = {"id": str(uuid.uuid4()), "actor": {"mbox": "mailto:smoke@example.com"},
                          "verb": {"id": "http://adlnet.gov/expapi/verbs/experienced"},
                          "object": {"id": "https://example.com/smoke"},

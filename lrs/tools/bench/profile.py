@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,7 +18,8 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ClickHouse queries (id check, consistency)",
      ("(clickhouse_driver/", "(lrs/core/store/", "(lrs/service/consistency.py")),
     ("Kafka produce (kafka-python)", ("(kafka/", "(lrs/service/publisher.py")),
-    ("JSON encode/decode", ("(json/", "orjson", "(lrs/core/kafka/envelope.py")),
+    ("JSON encode/decode", ("(json/", "orjson", "(lrs/core/kafka/envelope.py", "(lrs/core/util/jsondepth.py")),
+    ("stream worker: sink rows and inserts", ("(streams/",)),
     ("statement preparation (lrs/service/statements)", ("(lrs/service/statements/",)),
     ("request handling (lrs/service/routes, lrs/service/app)",
      ("(lrs/service/routes/", "(lrs/service/app.py", "(lrs/service/errors.py")),
@@ -28,16 +30,26 @@ GENERIC = ("asyncio / threads / other", ("(asyncio/", "(threading.py", "(concurr
 _OWN_CODE = ("(lrs/", "(streams/")
 
 
+def executable() -> str | None:
+    """py-spy on PATH or beside this Python (a virtualenv's bin, when the venv is not activated)."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return shutil.which("py-spy") or (str(beside) if beside.is_file() else None)
+
+
 def available() -> bool:
     """Whether py-spy is installed."""
-    return shutil.which("py-spy") is not None
+    return executable() is not None
 
 
-def record(pid: int, seconds: float, output: Path, rate: int = 100) -> subprocess.Popen:
-    """Start py-spy on ``pid`` and its subprocesses for ``seconds``; returns the running py-spy."""
+def record(pid: int, seconds: float, output: Path, rate: int = 100, fmt: str = "raw") -> subprocess.Popen:
+    """Start py-spy on ``pid`` and its subprocesses for ``seconds``; returns the running py-spy.
+
+    ``fmt`` is py-spy's output format: ``raw`` (collapsed stacks, for :func:`summarize`) or ``flamegraph`` (SVG).
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
-    argv = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--duration", str(max(1, int(seconds))),
-            "--rate", str(rate), "--format", "raw", "--output", str(output), "--nonblocking"]
+    argv = [executable() or "py-spy", "record", "--pid", str(pid), "--subprocesses",
+            "--duration", str(max(1, int(seconds))), "--rate", str(rate), "--format", fmt, "--output", str(output),
+            "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 

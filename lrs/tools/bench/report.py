@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rich.markup import escape
 from rich.table import Table
 
-from lrs.tools.bench.stats import ratio
+from lrs.tools.bench.stats import min_samples, ratio
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rows carry samples and insufficient (issue 17)
 _OPS = {">=": operator.ge, "<": operator.lt, "<=": operator.le, ">": operator.gt}
 
 
@@ -54,6 +55,29 @@ class Result:
     target: Target | None = None
     details: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+    samples: int | None = None  # what a percentile (or a rate) rests on: samples, or requests of the run
+    percentile: float | None = None  # set on percentile rows: checked against stats.min_samples
+    short: bool = False  # a run below the suite's minimum length (30 s or 100 requests): shown, not judged
+
+    @property
+    def insufficient(self) -> bool:
+        """A percentile over too few samples, or a run too short to judge."""
+        if self.short:
+            return True
+        return self.percentile is not None and (self.samples or 0) < min_samples(self.percentile)
+
+    @property
+    def label(self) -> str:
+        """The metric with its sample count, marked when it is not enough to judge."""
+        if self.samples is None:
+            return self.metric
+        what = "requests" if self.percentile is None else "samples"
+        text = f"{self.metric} [n={self.samples:,}"
+        if self.short:
+            text += ", short run: not judged"
+        elif self.insufficient and self.percentile is not None:
+            text += f", insufficient: a p{self.percentile:g} needs {min_samples(self.percentile):,} {what}"
+        return text + "]"
 
     @property
     def ratio(self) -> float | None:
@@ -63,7 +87,7 @@ class Result:
     @property
     def met(self) -> bool | None:
         """Target verdict: True, False, or None (no target, or nothing measured)."""
-        if self.target is None:
+        if self.target is None or self.insufficient:
             return None
         return self.target.met(self.ratio if self.target.applies_to == "ratio" else self.ours)
 
@@ -75,7 +99,8 @@ class Result:
             "target": None if self.target is None else {
                 "op": self.target.op, "value": self.target.value, "applies_to": self.target.applies_to,
                 "text": self.target.describe(self.unit)},
-            "met": self.met, "note": self.note, "details": self.details,
+            "met": self.met, "note": self.note, "samples": self.samples, "insufficient": self.insufficient,
+            "details": self.details,
         }
 
 
@@ -108,7 +133,7 @@ def render_table(results: Sequence[Result], title: str = "lrs bench") -> Table:
     """The terminal table: metric, ours, Ralph, ratio, target, met?."""
     table = Table("metric", "ours", "Ralph", "ratio", "target", "met?", title=title)
     for r in results:
-        table.add_row(r.metric, format_value(r.ours, r.unit), format_value(r.ralph, r.unit) if r.ralph else "-",
+        table.add_row(escape(r.label), format_value(r.ours, r.unit), format_value(r.ralph, r.unit) if r.ralph else "-",
                       f"{r.ratio:.1f}x" if r.ratio is not None else "-",
                       r.target.describe(r.unit) if r.target else "-", _verdict(r.met))
     return table
@@ -119,7 +144,7 @@ def markdown_table(results: Sequence[Result]) -> str:
     lines = ["| metric | ours | Ralph | ratio | target | met? |", "|---|---|---|---|---|---|"]
     for r in results:
         met = {True: "yes", False: "**no**", None: "-"}[r.met]
-        lines.append(f"| {r.metric} | {format_value(r.ours, r.unit)} | "
+        lines.append(f"| {r.label} | {format_value(r.ours, r.unit)} | "
                      f"{format_value(r.ralph, r.unit) if r.ralph else '-'} | "
                      f"{f'{r.ratio:.1f}x' if r.ratio is not None else '-'} | "
                      f"{r.target.describe(r.unit) if r.target else '-'} | {met} |")

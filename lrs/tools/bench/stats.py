@@ -89,3 +89,58 @@ def late_growth(samples: Sequence[float]) -> float:
     second = percentile(samples[quarter:2 * quarter], 50)
     last = percentile(samples[len(samples) - quarter:], 50)
     return (last - second) / second if second else math.nan
+
+
+def min_samples(q: float) -> int:
+    """Samples a ``q``-th percentile needs to rest on: at least 10 beyond it (p50: 20, p90: 100, p99: 1,000).
+
+    With fewer, the percentile is one of the few largest samples (a p99 of 300 samples is their 3rd largest)
+    and says little about the tail; rows print such a value marked as insufficient and judge no target on it.
+    """
+    if not 0 <= q < 100:
+        raise ValueError(f"percentile must be within 0..100 (exclusive), got {q}")
+    return math.ceil(round(10 / (1 - q / 100), 6))
+
+
+def sufficient(count: int, q: float) -> bool:
+    """Whether ``count`` samples are enough for the ``q``-th percentile (see :func:`min_samples`)."""
+    return count >= min_samples(q)
+
+
+class LatencyRecorder:
+    """Latencies (ms) of a load run: exact samples for percentiles, and an HDR histogram when available.
+
+    The exact list keeps percentiles identical to :func:`percentile` (the suite's runs hold at most a few
+    hundred thousand samples); the HDR histogram (PyPI ``hdrhistogram``, the dev extra; 1 us .. 1 h, 3
+    significant digits) is written into the JSON in its standard compressed encoding, so other HDR tools can
+    read and merge a run's distribution. Without the package only the exact samples are kept.
+    """
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        try:
+            from hdrh.histogram import HdrHistogram
+        except ImportError:  # an installed wheel without the dev extra
+            self.histogram = None
+        else:
+            self.histogram = HdrHistogram(1, 3_600_000_000, 3)
+
+    def record(self, ms: float) -> None:
+        """Record one latency in milliseconds."""
+        self.values.append(ms)
+        if self.histogram is not None:
+            self.histogram.record_value(max(1, min(3_600_000_000, round(ms * 1000))))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def summary(self) -> Summary:
+        """The exact p50/p90/p99/max/mean."""
+        return summarize(self.values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Summary with the sample count and whether each percentile rests on enough samples, plus the HDR
+        encoding (None without the package)."""
+        s = self.summary()
+        return {**s.as_dict(), "p99_sufficient": sufficient(s.count, 99), "p99_needs": min_samples(99),
+                "hdr": self.histogram.encode().decode() if self.histogram is not None and s.count else None}

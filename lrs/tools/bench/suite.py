@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from lrs.tools.bench.env import BenchEnv
 from lrs.tools.bench.monitor import python_speed_ms
@@ -59,6 +60,8 @@ class Options:
     workers: int = 1
     partitions: int = 6
     max_load_seconds: float = 60.0
+    min_requests: int = 100  # a measured run lasts at least min_seconds or min_requests (issue 17)
+    min_seconds: float = 30.0
     profile_seconds: float = 0.0
     seed: int = 7
     only: tuple[str, ...] = PHASES
@@ -67,9 +70,10 @@ class Options:
 
     @classmethod
     def quick(cls) -> Options:
-        """Tiny sizes for developing the suite itself (numbers are not meaningful)."""
+        """Tiny sizes for developing the suite itself (numbers are not meaningful; runs shorter than 30 s and
+        100 requests are marked short and not judged)."""
         return cls(ingest_statements=2_000, single_requests=300, freshness_seconds=8, stream_statements=3_000,
-                   query_rows=20_000, query_repeats=5, pages=2, ralph_statements=1_000)
+                   query_rows=20_000, query_repeats=5, pages=2, ralph_statements=1_000, min_requests=10)
 
 
 @dataclass
@@ -154,7 +158,7 @@ class Suite:
     def add(self, result: Result) -> None:
         """Record a row and echo it."""
         self.results.append(result)
-        self.console.print(f"  {result.metric}: {result.ours if result.ours is None else round(result.ours, 1)} "
+        self.console.print(f"  {escape(result.label)}: {result.ours if result.ours is None else round(result.ours, 1)} "
                            f"{result.unit}" + (f" (Ralph {result.ralph:.1f})" if result.ralph else ""))
 
     @property

@@ -7,23 +7,38 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lrs.tools.bench.load import LoadResult, blast, make_bodies
+from lrs.tools.bench.load import FreshBodies, LoadResult, blast, make_bodies
 
 if TYPE_CHECKING:
     from lrs.tools.bench.suite import Suite
 
 
 def ingest_run(suite: Suite, url: str, statements: list[dict[str, Any]], per_request: int, concurrency: int,
-               headers: dict[str, str]) -> tuple[LoadResult, int]:
-    """Warm-up, then the measured closed-loop run (bounded by ``max_load_seconds``); (result, warm-up ok)."""
-    bodies = make_bodies(statements, per_request)
-    warm = min(len(bodies) // 10, max(4, concurrency))  # credentials cache, connections, code paths
+               headers: dict[str, str], salt: str = "ingest") -> tuple[LoadResult, int]:
+    """Warm-up, then the measured closed-loop run (bounded by ``max_load_seconds``); (result, warm-up ok).
+
+    The measured run has at least ``min_requests`` bodies: when ``statements`` are too few, bodies are made
+    from them as templates with fresh ids (``salt`` makes them unique per run). :func:`short_run` tells whether
+    the run still fell below the minimum (30 s or 100 requests) and must not be judged.
+    """
+    warm = min(max(1, len(statements) // per_request // 10), max(4, concurrency))  # credentials, connections
+    needed = warm + suite.options.min_requests
+    if len(statements) >= needed * per_request:
+        bodies = make_bodies(statements, per_request)
+    else:
+        fresh = FreshBodies(statements, per_request, salt=salt)
+        bodies = [fresh(i) for i in range(max(needed, -(-len(statements) // per_request)))]
     warmed = asyncio.run(blast(url, bodies[:warm], concurrency=concurrency, headers=headers))
     result = asyncio.run(blast(url, bodies[warm:], concurrency=concurrency, headers=headers,
                                max_seconds=suite.options.max_load_seconds))
     if not result.ok:
         raise RuntimeError(f"no request succeeded: {result.first_error}")
     return result, warmed.statements_ok
+
+
+def short_run(suite: Suite, result: LoadResult) -> bool:
+    """Whether a measured run was below both minimums (``min_seconds`` and ``min_requests``)."""
+    return result.requests < suite.options.min_requests and result.elapsed_s < suite.options.min_seconds
 
 
 def time_sql(suite: Suite, sql: str, repeats: int, params: dict[str, Any] | None = None) -> tuple[list[float], str]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
-from lrs.tools.bench.load import Body, FreshBodies, basic_headers, paced
+from lrs.tools.bench.load import Body, FreshBodies, LoadResult, basic_headers, paced
+from lrs.tools.bench.monitor import CpuMeter, machine_now
 from lrs.tools.bench.phases.common import ingest_run
 from lrs.tools.bench.report import Result, Target
 from lrs.tools.bench.stats import rate, summarize
@@ -20,68 +22,104 @@ if TYPE_CHECKING:
 
 
 def run(suite: Suite) -> None:
-    """Paced load at a share of the maximum ingest rate, one sampled statement per request polled for.
+    """Open-loop load at ``freshness_load`` of the best rate the pipeline *stored* (the issue's basis), sampled
+    statements polled for in ClickHouse.
 
-    Run twice: at the share of the best *acknowledged* rate (the issue's definition), and at the share of
-    the best rate the whole pipeline *stored* (batched x1000, acknowledged and in ClickHouse). Acks can
-    outrun the sink for a while, so the first load may be near what the 2 cores sustain end to end.
+    Without an ingest phase in the run, a short batched run measures the stored rate first.
     """
     env = suite.env
     assert env is not None
     o = suite.options
-    if not suite.max_ingest_rate:
-        suite.console.print("no ingest rate measured yet: measuring a short batched run first")
+    if not suite.max_stored_rate:
+        suite.console.print("no stored rate measured yet: measuring a short batched run first")
         tenant, key, secret = env.new_tenant("calib")
-        calib, _ = ingest_run(suite, suite.url, corpus.take(3000, seed=o.seed + 100), 100, o.clients,
-                              basic_headers(key, secret))
-        suite.max_ingest_rate = rate(calib.statements_ok, calib.elapsed_s)
-    runs = [("freshness", "max", suite.max_ingest_rate, FRESHNESS_TARGET)]
-    if suite.max_stored_rate:
-        runs.append(("freshness.sustained", "max stored", suite.max_stored_rate, None))
+        start = time.perf_counter()
+        calib, warmed = ingest_run(suite, suite.url, corpus.take(3000, seed=o.seed + 100), 100, o.clients,
+                                   basic_headers(key, secret), salt=tenant)
+        env.wait_stored(tenant, warmed + calib.statements_ok)
+        suite.max_stored_rate = rate(warmed + calib.statements_ok, time.perf_counter() - start)
+        suite.max_ingest_rate = suite.max_ingest_rate or rate(calib.statements_ok, calib.elapsed_s)
     suite.extra["freshness"] = {}
-    for key_base, basis, max_rate, target in runs:
-        _freshness_run(suite, key_base, basis, max(100.0, max_rate * o.freshness_load), target)
+    offered = max(100.0, suite.max_stored_rate * o.freshness_load)
+    _freshness_run(suite, "freshness", "max stored", offered, FRESHNESS_TARGET)
+
+
+def samples_per_request(offered: float, per_request: int, seconds: float, wanted: int = 1_200) -> int:
+    """Statements sampled per request so that a run gives about ``wanted`` samples (>= 1,000 for a p99)."""
+    requests = max(1.0, offered / per_request * seconds)
+    return max(1, min(per_request, math.ceil(wanted / requests)))
+
+
+def open_loop_rows(suite: Suite, key_base: str, what: str, result: LoadResult, per_request: int,
+                   info: dict[str, Any]) -> None:
+    """The rows every open-loop run reports: offered vs achieved rate with dropped and failed requests, and the
+    request latency from the intended send time (coordinated-omission corrected; failures included)."""
+    offered = result.offered_per_s * per_request
+    achieved = rate(result.statements_ok, result.elapsed_s)
+    suite.add(Result(f"{key_base}.achieved", f"{what}: achieved statements/s (offered {offered:,.0f}/s; "
+                     f"{result.due:,} requests due, {result.dropped:,} dropped, {result.failed:,} failed, "
+                     f"{result.late:,} sent late)", "statements/s", achieved, details=info, samples=result.due))
+    lat = result.latency.summary()
+    suite.add(Result(f"{key_base}.latency_p99", f"{what}: request latency p99 from intended send "
+                     f"(p50 {lat.p50:,.0f} ms; failures included)", "ms", lat.p99, samples=lat.count,
+                     percentile=99))
 
 
 def _freshness_run(suite: Suite, key_base: str, basis: str, offered: float, target: Target | None) -> None:
     env = suite.env
     assert env is not None
     o = suite.options
+    per_request = 100
     tenant, key, secret = env.new_tenant("fresh")
-    bodies = FreshBodies(corpus.take(20_000, seed=o.seed + 1), 100, salt=tenant)
-    probe = FreshnessProbe(env, tenant)
-    with probe:
-        result = asyncio.run(paced(suite.url, bodies, per_request=100, statements_per_s=offered,
+    bodies = FreshBodies(corpus.take(20_000, seed=o.seed + 1), per_request, salt=tenant)
+    probe = FreshnessProbe(env, tenant, per_body=samples_per_request(offered, per_request, o.freshness_seconds))
+    machine = machine_now()
+    with probe, CpuMeter(env.process_pids) as cpu:
+        result = asyncio.run(paced(suite.url, bodies, per_request=per_request, statements_per_s=offered,
                                    duration_s=o.freshness_seconds, headers=basic_headers(key, secret),
                                    on_ack=probe.acked))
         probe.drain(timeout=60)
-    lags = probe.lags_ms()
-    s = summarize(lags)
+    s = summarize(probe.lags_ms())
+    intended = summarize(probe.intended_lags_ms())
     info = {**result.as_details(), "offered_statements_per_s": round(offered), "basis": basis,
             "achieved_statements_per_s": round(rate(result.statements_ok, result.elapsed_s)),
-            "freshness_ms": s.as_dict(), "poll_interval_ms": probe.interval * 1000,
-            "unseen_samples": len(probe.pending), "latency_ms": summarize(result.latencies_ms).as_dict()}
+            "freshness_ms": s.as_dict(), "intended_send_to_raw_ms": intended.as_dict(),
+            "samples_per_request": probe.per_body, "poll_interval_ms": probe.interval * 1000,
+            "unseen_samples": len(probe.pending), "latency_ms": summarize(result.latencies_ms).as_dict(),
+            "machine": machine, "cpu": cpu.report(result.statements_ok)}
     suite.extra["freshness"][key_base] = info
     share = f"{o.freshness_load:.0%} of {basis}, {offered:,.0f}/s"
-    suite.add(Result(f"{key_base}.p50", f"freshness ack -> raw table p50 ({share})", "ms", s.p50, details=info))
+    open_loop_rows(suite, f"{key_base}.load", f"freshness load ({share})", result, per_request, info)
+    suite.add(Result(f"{key_base}.p50", f"freshness ack -> raw table p50 ({share})", "ms", s.p50, details=info,
+                     samples=s.count, percentile=50))
     suite.add(Result(f"{key_base}.p99", f"freshness ack -> raw table p99 ({share})", "ms", s.p99,
-                     target=target, details=info))
+                     target=target, details=info, samples=s.count, percentile=99,
+                     note=f"{len(probe.pending)} samples never seen" if probe.pending else ""))
+    suite.add(Result(f"{key_base}.intended.p99", f"freshness intended send -> raw table p99 ({share})", "ms",
+                     intended.p99, samples=intended.count, percentile=99,
+                     note="coordinated-omission corrected: from when the request was due"))
     a = summarize(probe.analytics_lags_ms())
     info["analytics_freshness_ms"] = a.as_dict()
     info["analytics_refresh_s"] = env.settings.analytics_refresh_s
     suite.add(Result(f"{key_base}.analytics.p50", f"freshness ack -> analytics tables p50 ({share})", "ms", a.p50,
-                     details=info))
+                     details=info, samples=a.count, percentile=50))
     suite.add(Result(f"{key_base}.analytics.p99", f"freshness ack -> analytics tables p99 ({share})", "ms", a.p99,
-                     details=info))
+                     details=info, samples=a.count, percentile=99))
 
 
 class FreshnessProbe:
-    """Samples one statement per acknowledged request and polls ClickHouse until each is visible."""
+    """Samples ``per_body`` statements of each acknowledged request and polls ClickHouse until each is visible.
 
-    def __init__(self, env: BenchEnv, tenant: str, interval: float = 0.05) -> None:
-        self.env, self.tenant, self.interval = env, tenant, interval
+    Lags are measured from the acknowledgement (the issue's freshness) and from the request's intended send
+    time (what a client waiting on the statement sees when the LRS is behind).
+    """
+
+    def __init__(self, env: BenchEnv, tenant: str, interval: float = 0.05, per_body: int = 1) -> None:
+        self.env, self.tenant, self.interval, self.per_body = env, tenant, interval, per_body
         self.pending: dict[str, float] = {}
+        self.intended: dict[str, float] = {}
         self.lags: list[float] = []
+        self.intended_lags: list[float] = []
         # Raw-visible samples waiting for their course's analytics slice: id -> (acked, course, seen in raw, µs).
         self.pending_analytics: dict[str, tuple[float, str, int]] = {}
         self.analytics_lags: list[float] = []
@@ -90,9 +128,14 @@ class FreshnessProbe:
         self._thread = threading.Thread(target=self._poll, name="freshness-poller", daemon=True)
 
     def acked(self, body: Body, sent: float, acked: float) -> None:
-        """Called by the load generator for each acknowledged request."""
+        """Called by the load generator for each acknowledged request (``sent``: its intended send time)."""
+        count = min(self.per_body, len(body.ids))
+        step = len(body.ids) / count
         with self._lock:
-            self.pending[body.ids[len(body.ids) // 2]] = acked
+            for k in range(count):
+                statement_id = body.ids[int(k * step + step / 2)]
+                self.pending[statement_id] = acked
+                self.intended[statement_id] = sent
 
     def _poll(self) -> None:
         client = self.env.new_clickhouse()
@@ -110,6 +153,8 @@ class FreshnessProbe:
                             acked = self.pending.pop(str(statement_id), None)
                             if acked is not None:
                                 self.lags.append(max(0.0, seen_at - acked) * 1000)
+                                sent = self.intended.pop(str(statement_id), acked)
+                                self.intended_lags.append(max(0.0, seen_at - sent) * 1000)
                                 if course_id:
                                     self.pending_analytics[str(statement_id)] = (acked, course_id,
                                                                                  int(seen_at * 1_000_000))
@@ -137,6 +182,11 @@ class FreshnessProbe:
         """Ack-to-visible times seen so far (ms)."""
         with self._lock:
             return list(self.lags)
+
+    def intended_lags_ms(self) -> list[float]:
+        """Intended-send-to-visible times seen so far (ms)."""
+        with self._lock:
+            return list(self.intended_lags)
 
     def analytics_lags_ms(self) -> list[float]:
         """Ack-to-analytics-tables times seen so far (ms)."""

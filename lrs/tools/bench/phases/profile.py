@@ -1,4 +1,9 @@
-"""Phase ``profile`` (only with ``--profile-seconds``): py-spy on the LRS processes under load."""
+"""Phase ``profile`` (only with ``--profile-seconds``): py-spy on the LRS processes and the stream worker under load.
+
+For each workload (batched x1000, single-statement POSTs at concurrency 32) py-spy records the LRS (``lrs serve``
+and its worker processes) and the first stream worker (the sink) at the same time, twice: collapsed stacks for
+the summary in the JSON, and a flame graph SVG in the run directory (``profile-<process>-<workload>.svg``).
+"""
 
 from __future__ import annotations
 
@@ -8,34 +13,46 @@ from typing import TYPE_CHECKING
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench import profile as pyspy
-from lrs.tools.bench.load import basic_headers, blast, make_bodies
+from lrs.tools.bench.load import FreshBodies, basic_headers, blast, make_bodies
 
 if TYPE_CHECKING:
     from lrs.tools.bench.suite import Suite
 
 
 def run(suite: Suite) -> None:
-    """py-spy on the LRS processes during a batched x100 run and a single-statement run (concurrency 32)."""
+    """py-spy during a batched x1000 run and a single-statement run (concurrency 32)."""
     env = suite.env
     assert env is not None
     if not pyspy.available():
         raise RuntimeError("py-spy is not installed (pip install py-spy)")
     o = suite.options
-    pid = env.process_pids()["lrs"]
-    statements = corpus.take(o.ingest_statements * 4, seed=o.seed + 4)
-    summaries = {}
-    for label, per_request, concurrency in (("batch100", 100, o.clients),
-                                            ("single", 1, o.single_concurrency)):
+    pids = env.process_pids()
+    targets = {name: pids[name] for name in ("lrs", "worker0") if name in pids}
+    templates = corpus.take(o.ingest_statements, seed=o.seed + 4)
+    summaries: dict[str, dict] = {}
+    for label, per_request, concurrency in (("batch1000", 1000, o.clients), ("single", 1, o.single_concurrency)):
         tenant, key, secret = env.new_tenant("profile")
-        out = suite.run_dir / f"profile-lrs-{label}.txt"
-        spy = pyspy.record(pid, o.profile_seconds, out)
+        if per_request == 1:
+            bodies = make_bodies(templates, 1)
+        else:  # enough bodies for the whole recording, fresh ids
+            fresh = FreshBodies(templates, per_request, salt=tenant)
+            bodies = [fresh(i) for i in range(max(20, int(o.profile_seconds * 4)))]
+        spies = []
+        for name, pid in targets.items():
+            raw = suite.run_dir / f"profile-{name}-{label}.txt"
+            svg = suite.run_dir / f"profile-{name}-{label}.svg"
+            spies.append((name, raw, svg, pyspy.record(pid, o.profile_seconds, raw),
+                          pyspy.record(pid, o.profile_seconds, svg, fmt="flamegraph")))
         time.sleep(1.0)
-        asyncio.run(blast(suite.url, make_bodies(statements, per_request), concurrency=concurrency,
-                          headers=basic_headers(key, secret), max_seconds=o.profile_seconds))
-        spy.wait(timeout=o.profile_seconds + 60)
-        summary = pyspy.summarize(pyspy.parse_raw(out.read_text().splitlines()))
-        summary["raw"] = str(out)
-        summaries[label] = summary
-        suite.console.print(f"[bold]{label}[/bold]: where the LRS processes spent their samples")
-        suite.console.print_json(data=summary["categories_pct"])
+        asyncio.run(blast(suite.url, bodies, concurrency=concurrency, headers=basic_headers(key, secret),
+                          max_seconds=o.profile_seconds))
+        for name, raw, svg, spy, flame in spies:
+            spy.wait(timeout=o.profile_seconds + 60)
+            flame.wait(timeout=o.profile_seconds + 60)
+            summary = pyspy.summarize(pyspy.parse_raw(raw.read_text().splitlines()))
+            summary["raw"] = str(raw)
+            summary["flamegraph"] = str(svg) if svg.exists() else None
+            summaries[f"{name}.{label}"] = summary
+            suite.console.print(f"[bold]{name} {label}[/bold]: where its samples went ({svg.name})")
+            suite.console.print_json(data=summary["categories_pct"])
     suite.extra["profile"] = summaries
