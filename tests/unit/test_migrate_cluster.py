@@ -66,3 +66,14 @@ def test_client_settings_only_with_a_cluster() -> None:
     assert cluster_settings(Settings(clickhouse_cluster="c", clickhouse_insert_quorum=1)) == {}
     assert cluster_settings(Settings(clickhouse_cluster="c")) == {
         "insert_quorum": 2, "insert_quorum_timeout": 10_000, "select_sequential_consistency": 1}
+
+
+def test_which_queries_get_a_barrier_or_run_on_every_replica() -> None:
+    from lrs.core.store.clickhouse import _MUTATION, _PER_REPLICA
+
+    assert _MUTATION.match(query("erase_documents").sql)["table"] == "documents"
+    assert _MUTATION.match("ALTER TABLE `statements` UPDATE voided = 1 WHERE 1")["table"] == "statements"
+    assert not _MUTATION.match("ALTER TABLE statements ADD COLUMN x String")
+    assert not _MUTATION.match(query("statements_mark_voided").sql)  # an insert: nothing to unblock
+    assert _PER_REPLICA.search(query("erasure_pending_mutations").sql)
+    assert not any(_PER_REPLICA.search(q.sql) for q in map(query, ("sink_offsets", "erasure_counts")))

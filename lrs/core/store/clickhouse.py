@@ -6,6 +6,7 @@ clickhouse-driver clients are not thread-safe, so a small pool hands one client 
 from __future__ import annotations
 
 import queue
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -64,6 +65,40 @@ def _quorum_busy(exc: BaseException) -> bool:
     return isinstance(exc, ServerException) and exc.code == QUORUM_BUSY
 
 
+# Queries about a replica's own state: system.mutations lists what this replica has applied. On a cluster they are
+# asked of every replica and their one row of counts is summed (an erasure is done when no replica has one left).
+_PER_REPLICA = re.compile(r"\bFROM\s+system\.mutations\b", re.IGNORECASE)
+
+
+# A mutation on a replicated table skips the part its partition's latest quorum insert wrote until another quorum
+# insert lands in that partition (ClickHouse excludes `quorum/last_part` from merges and mutations). Without one
+# an erasure would never finish on a quiet table, so on a cluster every ALTER ... DELETE/UPDATE of a table with a
+# `tenant` column is followed by a barrier: one all-default row (tenant '', which no tenant can be; never
+# deduplicated), written with the quorum. In a ReplacingMergeTree those rows merge into one.
+_MUTATION = re.compile(r"^\s*ALTER\s+TABLE\s+`?(?P<table>\w+)`?\s+(?:DELETE|UPDATE)\b", re.IGNORECASE)
+BARRIER_TENANT = ""
+
+
+def replica_clients(settings: Settings) -> list[Client]:
+    """One client per replica of ``settings.clickhouse_cluster`` (``remote_servers``), with the DSN's user."""
+    first = make_client(settings)
+    try:
+        addresses = first.execute("SELECT host_name, port FROM system.clusters WHERE cluster = %(c)s",
+                                  {"c": settings.clickhouse_cluster})
+        conn = first.connection
+        user, password, database = conn.user, conn.password, conn.database
+    finally:
+        first.disconnect()
+    if not addresses:
+        raise ClickHouseError(f"ClickHouse has no cluster {settings.clickhouse_cluster!r} in remote_servers")
+    clients = []
+    for host, port in addresses:
+        client = Client(host=host, port=port, user=user, password=password, database=database, connect_timeout=3,
+                        send_receive_timeout=30, settings=cluster_settings(settings))
+        clients.append(client)
+    return clients
+
+
 def bind(params: dict[str, Any] | None) -> dict[str, Any]:
     """Parameters as clickhouse-driver should render them: lists become tuples, for ``IN %(ids)s``."""
     return {k: tuple(v) if isinstance(v, list) else v for k, v in (params or {}).items()}
@@ -102,9 +137,36 @@ class ClickHouse:
             self._pool.put(client)
 
     def run(self, name: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        """Run the named query from ``schemas/queries`` with bound parameters."""
+        """Run the named query from ``schemas/queries`` with bound parameters.
+
+        On a cluster, a query of ``system.mutations`` runs on every replica and its one row of counts is summed.
+        """
+        sql = query(name).sql
+        if self._settings.clickhouse_cluster and _PER_REPLICA.search(sql):
+            return self._run_on_every_replica(name, params)
         with self.client() as client:
-            return self._busy_retry.copy()(client.execute, query(name).sql, bind(params))
+            rows = self._busy_retry.copy()(client.execute, sql, bind(params))
+            mutation = _MUTATION.match(sql) if cluster_settings(self._settings) else None
+            if mutation:
+                self._barrier(client, mutation["table"])
+            return rows
+
+    def _barrier(self, client: Client, table: str) -> None:
+        """The quorum insert after a mutation on a cluster that lets the mutation reach every part (see above)."""
+        has_tenant = client.execute("SELECT count() FROM system.columns WHERE database = currentDatabase() "
+                                    "AND table = %(t)s AND name = 'tenant'", {"t": table})[0][0]
+        if has_tenant:  # the table name comes from our own query file, not from a request
+            self._busy_retry.copy()(client.execute, f"INSERT INTO `{table}` (tenant) VALUES", [(BARRIER_TENANT,)],
+                                    settings={"insert_deduplicate": 0})
+
+    def _run_on_every_replica(self, name: str, params: dict[str, Any] | None) -> list[tuple]:
+        clients = replica_clients(self._settings)
+        try:
+            results = [client.execute(query(name).sql, bind(params)) for client in clients]
+        finally:
+            for client in clients:
+                client.disconnect()
+        return [tuple(sum(values) for values in zip(*(rows[0] for rows in results), strict=True))]
 
     def run_in_chunks(self, name: str, params: dict[str, Any], key: str = "ids") -> list[tuple]:
         """:meth:`run` once per ``IN_CHUNK`` values of the list parameter ``key``; the rows of all runs.
