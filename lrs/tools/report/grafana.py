@@ -18,7 +18,7 @@ in the query file                                               in the dashboard
 
 Any other ``%(name)s`` is an error. :func:`expand_grafana` does what Grafana and the plugin do at query time
 (variables, then macros), so tests can check that the expanded dashboard SQL is exactly the query file rendered
-with the same values, and execute it.
+with the same values, and execute it; ``lrs bench`` times every panel's SQL expanded by it.
 """
 
 from __future__ import annotations
