@@ -36,6 +36,9 @@ class AlternateRequestSyntax:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive, self.max_body_bytes)
+        if body is None:  # counted as it streamed in, like every other request (lrs/service/guard.py)
+            await _error(send, 413, f"request body larger than {self.max_body_bytes} bytes")
+            return
         try:
             rewritten, new_body = _rewrite(scope, query, body)
         except ValueError as exc:
@@ -94,7 +97,8 @@ def _rewrite(scope: Scope, query: list[tuple[str, str]], body: bytes) -> tuple[S
     return rewritten, content
 
 
-async def _read_body(receive: Callable, limit: int) -> bytes:
+async def _read_body(receive: Callable, limit: int) -> bytes | None:
+    """The request body, or None as soon as it passes ``limit`` bytes."""
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -103,7 +107,7 @@ async def _read_body(receive: Callable, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            break
+            return None
         chunks.append(chunk)
         if not message.get("more_body"):
             break
