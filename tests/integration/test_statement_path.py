@@ -382,3 +382,110 @@ def test_a_get_waits_only_for_its_own_tenants_writes(pipeline: Pipeline) -> None
     # The writer itself still reads its own write once the sink resumes.
     wait_until(lambda: pipeline.stored_count(writer_tenant) == 1, 60, what="the writer's statement")
     assert writer.get("/xapi/statements", params={"statementId": theirs["id"]}).status_code == 200
+
+
+def test_every_filter_and_combination_matches_a_reference_on_the_lookup_tables(pipeline: Pipeline) -> None:
+    # Issue 16: filtered pages come from statement_keys (one range per filter value, in stored-time windows sized
+    # by statement_key_hours) merged with matching StatementRefs. Every filter, combination, order and page size
+    # must list exactly what the xAPI rules select, here computed in Python from the same row columns.
+    import random
+
+    from lrs.core.kafka.envelope import Envelope
+    from lrs.core.store.clickhouse import ClickHouse
+    from streams.rows import COL, statement_row
+
+    rng = random.Random(16)
+    tenant, http = pipeline.new_tenant()
+    now = datetime.now(UTC)
+    agents = [f"k{i}@example.com" for i in range(3)]
+    verbs = [f"http://example.com/verbs/v{i}" for i in range(2)]
+    acts = [f"https://example.com/act/{i}" for i in range(3)]
+    regs = [str(uuid.uuid4()) for _ in range(2)]
+    rows: list[list] = []
+    # Ages from 90 days down to 1 s, a few sharing a stored time (ties are settled by id).
+    ages = sorted((rng.choice([90 * 86400, 20 * 86400, 3 * 86400, 7200, 600, 5]) + rng.randint(0, 3) for _ in
+                   range(70)), reverse=True)
+    for age in ages:
+        stored = (now - timedelta(seconds=age)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        context: dict = {"contextActivities": {"parent": [{"id": rng.choice(acts)}]}}
+        if rng.random() < 0.5:
+            context["registration"] = rng.choice(regs)
+        if rng.random() < 0.3:
+            context["instructor"] = {"mbox": f"mailto:{rng.choice(agents)}"}
+        st = statement(actor=rng.choice(agents), verb=rng.choice(verbs), activity=rng.choice(acts),
+                       stored=stored, timestamp=stored, context=context)
+        if rows and rng.random() < 0.15:  # a StatementRef to an earlier statement
+            st["object"] = {"objectType": "StatementRef", "id": rows[rng.randrange(len(rows))][COL["statement_id"]]}
+        rows.append(statement_row(Envelope(tenant, st, "k")))
+    store = ClickHouse(pipeline.settings, size=1)
+    try:
+        store.insert("statements_insert", rows)
+    finally:
+        store.close()
+    by_id = {r[COL["statement_id"]]: r for r in rows}
+
+    def matches(r: list, f: dict) -> bool:
+        if "agent" in f and f["agent"] not in r[COL["related_agents" if f.get("related_agents") else "agents"]]:
+            return False
+        if "verb" in f and r[COL["verb_id"]] != f["verb"]:
+            return False
+        if "activity" in f and not ((f.get("related_activities") and f["activity"] in r[COL["related_activities"]])
+                                    or (r[COL["object_type"]] == "Activity" and r[COL["object_id"]] == f["activity"])):
+            return False
+        return "registration" not in f or r[COL["registration"]] == f["registration"]
+
+    def expected(f: dict, since_us: int | None, until_us: int | None, ascending: bool) -> list[str]:
+        chosen = []
+        for r in by_id.values():
+            target = by_id.get(r[COL["object_id"]]) if r[COL["object_type"]] == "StatementRef" else None
+            if not (matches(r, f) or (target is not None and matches(target, f))):
+                continue
+            if (since_us is not None and r[COL["stored_us"]] <= since_us) or (
+                    until_us is not None and r[COL["stored_us"]] > until_us):
+                continue
+            chosen.append(r)
+        chosen.sort(key=lambda r: (r[COL["stored_us"]], r[COL["statement_id"]]), reverse=not ascending)
+        return [r[COL["statement_id"]] for r in chosen]
+
+    def listed(params: dict) -> list[str]:
+        ids, path, query = [], "/xapi/statements", params
+        while path:
+            body = http.get(path, params=query).json()
+            ids += [s["id"] for s in body["statements"]]
+            path, query = body["more"], None
+        return ids
+
+    since = now - timedelta(days=4)
+    until = now - timedelta(minutes=30)
+    to_us = lambda t: int(t.timestamp() * 1_000_000)  # noqa: E731
+    mbox = lambda a: json.dumps({"mbox": f"mailto:{a}"})  # noqa: E731
+    filters = [
+        {}, {"agent": agents[0]}, {"agent": agents[1], "related_agents": True}, {"verb": verbs[0]},
+        {"activity": acts[0]}, {"activity": acts[1], "related_activities": True}, {"registration": regs[0]},
+        {"agent": agents[0], "verb": verbs[1]}, {"agent": agents[2], "activity": acts[2]},
+        {"registration": regs[1], "verb": verbs[0], "agent": agents[1], "related_agents": True},
+        {"verb": verbs[1], "activity": acts[0], "related_activities": True},
+    ]
+    checked = 0
+    for f in filters:
+        for ascending in (False, True):
+            for since_t, until_t in ((None, None), (since, None), (None, until), (since, until)):
+                params: dict = {"limit": rng.choice([1, 3, 50]), "ascending": str(ascending).lower()}
+                for name in ("verb", "activity", "registration"):
+                    if name in f:
+                        params[name] = f[name]
+                if "agent" in f:
+                    params["agent"] = mbox(f["agent"])
+                for flag in ("related_agents", "related_activities"):
+                    if f.get(flag):
+                        params[flag] = "true"
+                if since_t:
+                    params["since"] = since_t.isoformat().replace("+00:00", "Z")
+                if until_t:
+                    params["until"] = until_t.isoformat().replace("+00:00", "Z")
+                want = expected({k: (f"mbox:mailto:{v}" if k == "agent" else v) for k, v in f.items()},
+                                to_us(since_t) if since_t else None, to_us(until_t) if until_t else None, ascending)
+                got = listed(params)
+                assert got == want, (f, ascending, since_t, until_t, params["limit"])
+                checked += bool(want)
+    assert checked > 60  # most combinations select something

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -51,23 +51,9 @@ class StatementQuery:
     format: str = "exact"
     attachments: bool = False
 
-    def sql_params(self, page_size: int) -> dict[str, Any]:
-        """Bound parameters of one page; asks for one extra row to know whether more follow."""
-        params = asdict(self)
-        for name in ("ascending", "format", "attachments"):
-            params.pop(name)
-        params["filtered"] = int(self.filtered())
-        params["limit"] = page_size + 1
-        return params
-
     def filtered(self) -> bool:
         """Whether an agent, verb, activity or registration filter is set."""
         return bool(self.agent or self.verb or self.activity or self.registration)
-
-    def query_name(self) -> str:
-        """The named query finding a page's ids, for this order (a lighter one without filters)."""
-        kind = "statements_page" if self.filtered() else "statements_page_all"
-        return f"{kind}_asc" if self.ascending else f"{kind}_desc"
 
     def after(self, stored_us: int, statement_id: str) -> StatementQuery:
         """The same query continuing after the given row (what the ``more`` token of a page carries)."""

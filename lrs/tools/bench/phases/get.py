@@ -1,16 +1,21 @@
-"""Step of the ``queries`` phase: GET statements with common filters, and ``more`` paging, on the big tenant."""
+"""Step of the ``queries`` phase: GET statements with every filter, ``more`` paging and HEAD on the big tenant, and
+the GET while another tenant ingests at full speed (issue 16)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
 
+from lrs.tools.bench import corpus
+from lrs.tools.bench.load import basic_headers, blast, make_bodies
 from lrs.tools.bench.phases.common import QueryData
-from lrs.tools.bench.report import Result
+from lrs.tools.bench.report import Result, Target
 from lrs.tools.bench.stats import summarize
 
 if TYPE_CHECKING:
@@ -18,21 +23,38 @@ if TYPE_CHECKING:
 
 
 def filters(data: QueryData) -> dict[str, dict[str, str]]:
-    """The GET queries timed, by name (the row key is ``queries.get_<name>.p99``)."""
+    """The GET queries timed, by name (the row key is ``queries.get_<name>.p99``): every filter of issue 16."""
     picks = data.picks
     agent = json.dumps(picks["agent"], separators=(",", ":"))
-    return {
-        "unfiltered": {"limit": "100"},
-        "agent": {"agent": agent, "limit": "100"},
-        "verb": {"verb": picks["verb"], "limit": "100"},
-        "activity": {"activity": picks["activity"], "limit": "100"},
-        "since": {"since": picks["since"], "limit": "100"},
-        "agent+verb+since": {"agent": agent, "verb": picks["verb"], "since": picks["early_since"], "limit": "100"},
+    verb = picks["verb"]
+    chosen = {
+        "unfiltered": {},
+        "agent": {"agent": agent},
+        "verb": {"verb": verb},
+        "activity": {"activity": picks["activity"]},
+        "registration": {"registration": picks.get("registration", "")},
+        "related_activities": {"activity": picks["course"], "related_activities": "true"},
+        "related_agents": {"agent": agent, "related_agents": "true"},
+        "since": {"since": picks["since"]},
+        "until": {"until": picks["early_since"]},
+        "ascending": {"ascending": "true"},
+        "verb+ascending": {"verb": verb, "ascending": "true"},
+        "agent+verb+since": {"agent": agent, "verb": verb, "since": picks["early_since"]},
+        "activity+verb": {"activity": picks["activity"], "verb": verb},
+        "registration+verb": {"registration": picks.get("registration", ""), "verb": verb},
     }
+    return {name: {**params, "limit": "100"} for name, params in chosen.items() if all(params.values())}
+
+
+# Filters whose `more` pages are timed too (each page continues the query where the last one ended).
+PAGED = ("unfiltered", "agent", "verb", "related_activities")
+GET_TARGET = Target("<", 100)  # issue 16: every filter, first and `more` pages, at 1M and 10M
+CROSS_TENANT_TARGET = Target("<", 150)  # issue 16: GET p99 while another tenant ingests at full speed
 
 
 def run(suite: Suite, data: QueryData) -> None:
-    """One row per filter (p99 over HTTP, with its SQL alone timed too), then one for ``more`` pages."""
+    """One row per filter (p99 over HTTP, with its SQL alone timed too), its ``more`` pages, HEAD, and the GET
+    p99 while another tenant ingests at full speed."""
     env = suite.env
     assert env is not None
     o = suite.options
@@ -50,29 +72,97 @@ def run(suite: Suite, data: QueryData) -> None:
                                    "params": params}
             suite.add(Result(f"queries.get_{name}.p99",
                              f"GET ?{name} ({size}): p99 (p50 {s.p50:,.0f} ms; its SQL alone p50 {sql.p50:,.0f} ms)",
-                             "ms", s.p99, details=info[f"get.{name}"]))
-        pages = time_more(suite, http, "/xapi/statements?limit=100", o.pages, o.query_repeats)
-        s = summarize(pages)
-        info["get.more"] = {"latency_ms": s.as_dict(), "pages": o.pages}
-        suite.add(Result("queries.more.p99", f"GET more pages ({size}): p99 (p50 {s.p50:,.0f} ms)", "ms", s.p99,
-                         details=info["get.more"]))
+                             "ms", s.p99, target=GET_TARGET, details=info[f"get.{name}"]))
+            if name in PAGED:
+                pages = summarize(time_more(suite, http, path, o.pages, o.query_repeats))
+                info[f"get.{name}.more"] = {"latency_ms": pages.as_dict(), "pages": o.pages}
+                key = "queries.more.p99" if name == "unfiltered" else f"queries.more_{name}.p99"
+                suite.add(Result(key, f"GET more pages ?{name} ({size}): p99 (p50 {pages.p50:,.0f} ms)", "ms",
+                                 pages.p99, target=GET_TARGET, details=info[f"get.{name}.more"]))
+        agent_path = f"/xapi/statements?{urlencode(filters(data)['agent'])}"
+        head = summarize(time_get(suite, http, agent_path, o.query_repeats, method="HEAD")[0])
+        info["get.head_agent"] = {"latency_ms": head.as_dict()}
+        suite.add(Result("queries.head_agent.p99", f"HEAD ?agent ({size}): p99 (p50 {head.p50:,.0f} ms)", "ms",
+                         head.p99, target=GET_TARGET, details=info["get.head_agent"]))
+        storage(suite, data)
+        cross_tenant(suite, data, http, agent_path)
 
 
-def time_get(suite: Suite, http: httpx.Client, path: str, repeats: int) -> tuple[list[float], int]:
-    """Milliseconds of each GET of ``path`` (a warm-up first) and how many statements the last one returned."""
+# The tables a statement is written to (the raw table, its copies and the lookup tables of GET).
+STATEMENT_TABLES = ("statements", "statement_json", "statements_by_stored", "statements_by_time", "statement_ids",
+                    "statement_keys", "statement_key_hours")
+
+
+def storage(suite: Suite, data: QueryData) -> None:
+    """Compressed bytes per statement of each statement table (the query tenant is nearly all of the data)."""
+    assert suite.env is not None
+    from lrs.core.store.clickhouse import ClickHouse
+
+    clickhouse = ClickHouse(suite.env.settings, size=1)
+    try:
+        tables = {t: (int(rows), int(comp), int(unc)) for t, rows, comp, unc in clickhouse.run("storage_by_table")}
+    finally:
+        clickhouse.close()
+    per = {t: {"rows": tables[t][0], "compressed_bytes_per_statement": round(tables[t][1] / max(data.rows, 1), 1),
+               "uncompressed_bytes_per_statement": round(tables[t][2] / max(data.rows, 1), 1)}
+           for t in STATEMENT_TABLES if t in tables}
+    total = sum(v["compressed_bytes_per_statement"] for v in per.values())
+    data.info["storage"] = {"tables": per, "compressed_bytes_per_statement": round(total, 1)}
+    suite.add(Result("queries.bytes_per_statement", f"Stored bytes per statement, compressed ({data.size}; "
+                     + ", ".join(f"{t} {v['compressed_bytes_per_statement']:,.0f}" for t, v in per.items()) + ")",
+                     "B", total, details=data.info["storage"]))
+
+
+def cross_tenant(suite: Suite, data: QueryData, http: httpx.Client, path: str) -> None:
+    """GET p99 of this tenant while another tenant POSTs batches as fast as the LRS takes them (closed loop)."""
+    env = suite.env
+    assert env is not None
+    o = suite.options
+    tenant, key, secret = env.new_tenant("flood")
+    bodies = make_bodies(corpus.take(20_000, seed=o.seed + 99), 100)
+    stop = threading.Event()
+    loaded: dict[str, Any] = {}
+
+    def flood() -> None:
+        start = time.perf_counter()
+        result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=4,
+                                   headers=basic_headers(key, secret), max_seconds=o.query_budget_s + 30))
+        elapsed = time.perf_counter() - start
+        loaded.update(statements=result.statements_ok, elapsed_s=round(elapsed, 1),
+                      statements_per_s=round(result.statements_ok / max(elapsed, 1e-9)))
+        stop.set()
+
+    thread = threading.Thread(target=flood, name="bench-flood", daemon=True)
+    thread.start()
+    time.sleep(2)  # the flood is under way
+    times: list[float] = []
+    while not stop.is_set() and len(times) < max(o.query_repeats, 20):
+        times += time_get(suite, http, path, 1)[0]
+    thread.join(timeout=o.query_budget_s + 60)
+    s = summarize(times)
+    info = data.info["get.cross_tenant"] = {"latency_ms": s.as_dict(), "flood": loaded}
+    suite.add(Result("queries.get_cross_tenant.p99",
+                     f"GET ?agent while another tenant ingests ({data.size}): p99 (p50 {s.p50:,.0f} ms)", "ms",
+                     s.p99, target=CROSS_TENANT_TARGET, details=info))
+
+
+def time_get(suite: Suite, http: httpx.Client, path: str, repeats: int,
+             method: str = "GET") -> tuple[list[float], int]:
+    """Milliseconds of each GET (or HEAD) of ``path`` (a warm-up first) and how many statements the last one
+    returned."""
     times, returned = [], 0
     deadline = time.perf_counter() + suite.options.query_budget_s
     for i in range(repeats + 1):
         if len(times) >= 3 and time.perf_counter() > deadline:
             break
         start = time.perf_counter()
-        response = http.get(path)
+        response = http.request(method, path)
         elapsed = (time.perf_counter() - start) * 1000
         if response.status_code != 200:
-            raise RuntimeError(f"GET {path[:120]}: {response.status_code} {response.text[:200]}")
+            raise RuntimeError(f"{method} {path[:120]}: {response.status_code} {response.text[:200]}")
         if i or elapsed > 1000:  # the first is a warm-up, unless it is slow anyway
             times.append(elapsed)
-        returned = len(response.json()["statements"])
+        returned = len(response.json()["statements"]) if method == "GET" else 0
     return times, returned
 
 

@@ -57,6 +57,7 @@ def load_rows(suite: Suite, tenant: str, key: str, count: int) -> tuple[int, flo
                 picks = {"agent": sample["actor"], "verb": "http://adlnet.gov/expapi/verbs/answered",
                          "learner": actor_ifi(sample["actor"]), "course": grouping,
                          "activity": sample["object"]["id"],
+                         "registration": sample["context"].get("registration", ""),
                          "early_since": chunk[len(chunk) // 4]["timestamp"]}
             stored_max = max(stored_max, max(r[2] for r in rows))
             loaded += len(chunk)
