@@ -5,9 +5,9 @@ SELECT toStartOfDay(a.at) AS time, if(n.course_name = '', a.course_id, n.course_
        uniqExact(a.statement_id) AS statements
 FROM (
     SELECT course_id, statement_id, toDateTime(intDiv(timestamp_us, 1000000)) AS at
-    FROM statements_by_time
-    WHERE tenant = %(tenant)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
-      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000 AND actor_ifi = %(learner)s
+    FROM statements_by_learner
+    WHERE tenant = %(tenant)s AND actor_ifi = %(learner)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
+      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000
       AND voiding_target = '' AND course_id != ''
       AND statement_id NOT IN (SELECT target_id FROM statement_voids WHERE tenant = %(tenant)s)
 ) AS a

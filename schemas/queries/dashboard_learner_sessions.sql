@@ -11,9 +11,9 @@ FROM (
         SELECT course_id, arraySort(groupArray(timestamp_us)) AS ts
         FROM (
             SELECT course_id, timestamp_us, statement_id
-            FROM statements_by_time
-            WHERE tenant = %(tenant)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
-      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000 AND actor_ifi = %(learner)s
+            FROM statements_by_learner
+            WHERE tenant = %(tenant)s AND actor_ifi = %(learner)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
+      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000
               AND voiding_target = '' AND course_id != ''
               AND statement_id NOT IN (SELECT target_id FROM statement_voids WHERE tenant = %(tenant)s)
             LIMIT 1 BY statement_id

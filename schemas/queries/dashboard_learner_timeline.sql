@@ -5,9 +5,9 @@ SELECT toDateTime(intDiv(timestamp_us, 1000000)) AS time, course_id AS course,
        arrayElement(splitByChar('/', verb_id), -1) AS verb, object_id AS object, result_success AS success,
        result_completion AS completion, result_score_scaled AS score,
        toUInt8(statement_id IN (SELECT target_id FROM statement_voids WHERE tenant = %(tenant)s)) AS voided
-FROM statements_by_time
-WHERE tenant = %(tenant)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
-      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000 AND actor_ifi = %(learner)s AND voiding_target = ''
+FROM statements_by_learner
+WHERE tenant = %(tenant)s AND actor_ifi = %(learner)s AND timestamp_us >= toInt64(toDateTime(%(from_s)s)) * 1000000
+      AND timestamp_us < (toInt64(toDateTime(%(to_s)s)) + 1) * 1000000 AND voiding_target = ''
 ORDER BY timestamp_us DESC, statement_id DESC
 LIMIT 1 BY statement_id
 LIMIT 500
