@@ -96,7 +96,7 @@ def test_a_server_slower_than_the_offered_rate_drops_what_it_never_got() -> None
 
 def test_the_schedule_counts_requests_due_within_the_run() -> None:
     schedule, _, _ = simulate(lambda i: 0.001, interval=0.3, duration_s=1.0, max_in_flight=8)
-    assert schedule.due == 4  # at 0, 0.3, 0.6, 0.9
+    assert schedule.due == 4 and schedule.elapsed_s == pytest.approx(1.0)  # at 0, 0.3, 0.6, 0.9; window 1 s
     schedule, _, _ = simulate(lambda i: 0.001, interval=0.25, duration_s=1.0, max_in_flight=8)
     assert schedule.due == 4  # 1.0 itself is past the run
 
@@ -138,3 +138,27 @@ def test_open_loop_counters_in_details() -> None:
     d = result.as_details()
     assert d["failed"] == 2 and d["dropped"] == 2 and d["due"] == 12 and d["achieved_requests_per_s"] == 4.0
     assert math.isnan(LatencyRecorder().summary().p99)
+
+
+def test_profile_counts_a_waiting_loop_as_idle_not_as_the_http_server() -> None:
+    from lrs.tools.bench import profile
+
+    raw = [
+        "main (uvicorn/main.py:1);asyncio_run (uvicorn/_compat.py:2);Runner.run (asyncio/runners.py:118) 30",
+        "main (uvicorn/main.py:1);post_statements (lrs/service/routes/statements.py:9);"
+        "validate_statements (lrs/core/xapi/validate.py:5) 10",
+    ]
+    summary = profile.summarize(profile.parse_raw(raw))
+    assert summary["categories_pct"][profile.IDLE[0]] == 75.0
+    assert "HTTP server (uvicorn/starlette/fastapi)" not in summary["categories_pct"]
+
+
+def test_a_run_under_100_requests_and_30_seconds_is_short_and_not_judged() -> None:
+    from lrs.tools.bench.phases.common import short_run
+
+    assert short_run(None, LoadResult(requests=99, elapsed_s=29.9))  # type: ignore[arg-type]
+    assert not short_run(None, LoadResult(requests=100, elapsed_s=2.0))  # type: ignore[arg-type]
+    assert not short_run(None, LoadResult(requests=9, elapsed_s=30.0))  # type: ignore[arg-type]
+    row = Result("ingest.batch1000.rate", "x1000", "statements/s", 20_000, target=Target(">=", 10_000), samples=9,
+                 short=True)
+    assert row.met is None and "short run: not judged" in row.label

@@ -34,8 +34,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-load-seconds", type=float, default=d.max_load_seconds,
                    help="upper bound of each closed-loop ingest run (the rate covers what was sent)")
     p.add_argument("--min-requests", type=int, default=d.min_requests,
-                   help="a measured run lasts at least this many requests or --min-seconds (else marked short)")
-    p.add_argument("--min-seconds", type=float, default=d.min_seconds)
+                   help="requests a measured run sends at least (a run under 100 requests and 30 s is not judged)")
     p.add_argument("--analytics-wait-seconds", type=float, default=d.analytics_wait_s,
                    help="how long to wait for the worker to recompute the query tenant's analytics")
     p.add_argument("--pages", type=int, default=d.pages, help="'more' pages followed per paging run")
@@ -66,8 +65,7 @@ def options_from(args: argparse.Namespace) -> Options:
                   workers=args.workers, partitions=args.partitions, seed=args.seed, out_dir=args.out_dir,
                   keep_data=args.keep_data, soak_minutes=args.soak_minutes, soak_load=args.soak_load,
                   profile_seconds=args.profile_seconds, query_budget_s=args.query_budget_seconds,
-                  max_load_seconds=args.max_load_seconds, analytics_wait_s=args.analytics_wait_seconds,
-                  min_seconds=args.min_seconds)
+                  max_load_seconds=args.max_load_seconds, analytics_wait_s=args.analytics_wait_seconds)
     if args.quick:
         options = Options.quick()
         for k, v in common.items():

@@ -27,6 +27,11 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # Frames that say little on their own: a sample is put here only if no specific frame is on its stack.
 GENERIC = ("asyncio / threads / other", ("(asyncio/", "(threading.py", "(concurrent/", "(selectors.py", "(queue.py"))
+# Leaf frames of a thread or process that is waiting for work (py-spy samples idle threads too): such a sample is
+# idle, not a cost of the code that happens to be further up its stack (uvicorn's loop, a thread pool).
+IDLE = ("idle: event loop, pool or pipe waiting for work",
+        ("Runner.run (asyncio/runners.py", "_worker (concurrent/futures/thread.py",
+         "Connection._recv (multiprocessing/", "select (selectors.py", "_run_once (asyncio/base_events.py"))
 _OWN_CODE = ("(lrs/", "(streams/")
 
 
@@ -69,7 +74,10 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[list[str], int]]:
 
 
 def categorize(frames: list[str]) -> str:
-    """The category of a sample: the first specific pattern that matches, scanning from the leaf toward the root."""
+    """The category of a sample: idle when its leaf waits for work, else the first specific pattern that
+    matches, scanning from the leaf toward the root."""
+    if frames and any(p in frames[-1] for p in IDLE[1]):
+        return IDLE[0]
     for frame in reversed(frames):
         for name, patterns in CATEGORIES:
             if any(p in frame for p in patterns):

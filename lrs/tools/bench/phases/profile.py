@@ -37,6 +37,10 @@ def run(suite: Suite) -> None:
         else:  # enough bodies for the whole recording, fresh ids
             fresh = FreshBodies(templates, per_request, salt=tenant)
             bodies = [fresh(i) for i in range(max(20, int(o.profile_seconds * 4)))]
+        # Warm up first: the tenant's key is verified (argon2, once per LRS process) and connections are open,
+        # so the recording shows the steady state, not the one-off cost of a new key.
+        asyncio.run(blast(suite.url, make_bodies(templates[:8 * o.lrs_workers], 1), concurrency=2 * o.lrs_workers,
+                          headers=basic_headers(key, secret)))
         spies = []
         for name, pid in targets.items():
             raw = suite.run_dir / f"profile-{name}-{label}.txt"
