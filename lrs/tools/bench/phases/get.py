@@ -119,7 +119,8 @@ def cross_tenant(suite: Suite, data: QueryData, http: httpx.Client, path: str) -
     assert env is not None
     o = suite.options
     tenant, key, secret = env.new_tenant("flood")
-    bodies = make_bodies(corpus.take(20_000, seed=o.seed + 99), 100)
+    flood_size = 20_000 if o.query_rows >= 100_000 else 2_000  # --quick: a short flood
+    bodies = make_bodies(corpus.take(flood_size, seed=o.seed + 99), 100)
     stop = threading.Event()
     loaded: dict[str, Any] = {}
 
