@@ -63,9 +63,10 @@ def test_statement_kinds(sql: str, expected: str) -> None:
 
 def test_client_settings_only_with_a_cluster() -> None:
     assert cluster_settings(Settings()) == {}
-    assert cluster_settings(Settings(clickhouse_cluster="c", clickhouse_insert_quorum=1)) == {}
+    assert cluster_settings(Settings(clickhouse_cluster="c", clickhouse_insert_quorum=1)) == {"insert_deduplicate": 0}
     assert cluster_settings(Settings(clickhouse_cluster="c")) == {
-        "insert_quorum": 2, "insert_quorum_timeout": 10_000, "select_sequential_consistency": 1}
+        "insert_quorum": 2, "insert_quorum_timeout": 10_000, "select_sequential_consistency": 1,
+        "insert_deduplicate": 0}
 
 
 def test_which_queries_get_a_barrier_or_run_on_every_replica() -> None:

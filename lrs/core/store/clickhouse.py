@@ -48,12 +48,20 @@ def cluster_settings(settings: Settings) -> dict[str, int]:
     what read-your-writes, the document writer's read-decide-write, the analytics version swap and the
     erasure's record rely on. Quorum and sequential consistency go together: a sequentially consistent select
     does not see rows inserted without a quorum.
+
+    ``insert_deduplicate = 0``: a replicated table drops a block it already has, and ClickHouse then skips the
+    materialized views too. An insert that failed after its block was written (the quorum timed out, the
+    connection broke) and is retried would leave every derived table without those rows. Our tables are built
+    for at-least-once writes (ReplacingMergeTree keys, as on a single node, which never deduplicates), so the
+    retry simply writes again.
     """
-    if not settings.clickhouse_cluster or settings.clickhouse_insert_quorum < 2:
+    if not settings.clickhouse_cluster:
         return {}
+    if settings.clickhouse_insert_quorum < 2:
+        return {"insert_deduplicate": 0}
     return {"insert_quorum": settings.clickhouse_insert_quorum,
             "insert_quorum_timeout": int(settings.clickhouse_quorum_timeout_s * 1000),
-            "select_sequential_consistency": 1}
+            "select_sequential_consistency": 1, "insert_deduplicate": 0}
 
 
 # ClickHouse 18.16 refuses a quorum insert while the table's previous one is still waiting for its replicas
@@ -146,7 +154,7 @@ class ClickHouse:
             return self._run_on_every_replica(name, params)
         with self.client() as client:
             rows = self._busy_retry.copy()(client.execute, sql, bind(params))
-            mutation = _MUTATION.match(sql) if cluster_settings(self._settings) else None
+            mutation = _MUTATION.match(sql) if "insert_quorum" in cluster_settings(self._settings) else None
             if mutation:
                 self._barrier(client, mutation["table"])
             return rows
