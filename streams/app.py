@@ -12,6 +12,7 @@ import logging
 import faust
 
 from lrs.core.config import Settings
+from lrs.core.kafka.security import ssl_context, uses_sasl
 from lrs.core.retry import retry_forever
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
@@ -25,6 +26,16 @@ log = logging.getLogger(__name__)
 def broker_url(bootstrap: str) -> str:
     """Faust's broker URL for a comma-separated bootstrap list."""
     return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """Faust's (aiokafka's) form of the Kafka TLS / SASL settings (lrs.core.kafka.security); None = plaintext."""
+    context = ssl_context(settings)
+    if uses_sasl(settings):
+        return faust.SASLCredentials(username=settings.kafka_sasl_username,
+                                     password=settings.kafka_sasl_password.get_secret_value(),
+                                     ssl_context=context, mechanism=settings.kafka_sasl_mechanism)
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.App:
@@ -43,6 +54,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         web_enabled=False,
         web_bind="127.0.0.1",
         store="memory://",
+        broker_credentials=broker_credentials(settings),
     )
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     clickhouse_quorum_timeout_s: float = Field(
         10.0, gt=0, description="With a cluster: how long an insert waits for its quorum before it fails "
         "(insert_quorum_timeout); the writer then retries, deduplicated by ClickHouse.")
+
+    # --- TLS / SASL to a managed Kafka (ClickHouse TLS goes in the DSN: ?secure=True&ca_certs=...) ------
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How the LRS, workers and CLI talk to Kafka (kafka-python and Faust/aiokafka).")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="SASL mechanism with SASL_PLAINTEXT / SASL_SSL.")
+    kafka_sasl_username: str = Field("", description="SASL user.")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="SASL password (or a file: "
+                                           "LRS_KAFKA_SASL_PASSWORD_FILE).")
+    kafka_ssl_cafile: str = Field("", description="CA bundle for the brokers' certificates; empty = the system's.")
+    kafka_ssl_certfile: str = Field("", description="Client certificate (mutual TLS), PEM.")
+    kafka_ssl_keyfile: str = Field("", description="Client key (mutual TLS), PEM.")
 
     # --- topics ----------------------------------------------------------------------------
     statements_topic: str = "xapi.statements"
@@ -150,6 +162,19 @@ class Settings(BaseSettings):
     analytics_certificate_types: str = Field(
         "", description="Comma-separated activity types whose presence in a statement means 'certified'.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: object) -> object:
+        """``LRS_<NAME>_FILE=/run/secrets/x``: the setting's value is that file's content (Docker/Kubernetes
+        secrets), unless ``LRS_<NAME>`` itself is given. Read once, here, like every other setting."""
+        if not isinstance(data, dict):
+            return data
+        for name in cls.model_fields:
+            path = os.environ.get(f"LRS_{name.upper()}_FILE")
+            if path and name not in data and f"LRS_{name.upper()}" not in os.environ:
+                data[name] = Path(path).read_text(encoding="utf-8").strip()
+        return data
+
     @model_validator(mode="after")
     def _default_endpoints(self) -> Settings:
         # Endpoints default to the embedded stack so the CLI works with zero configuration.
@@ -173,5 +198,6 @@ def settings_env(settings: Settings, base: dict[str, str] | None = None) -> dict
     """Environment (``base``, default this process's) that makes a child ``lrs`` process use ``settings``."""
     env = dict(os.environ if base is None else base)
     for name in Settings.model_fields:
-        env[f"LRS_{name.upper()}"] = str(getattr(settings, name))
+        value = getattr(settings, name)
+        env[f"LRS_{name.upper()}"] = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     return env

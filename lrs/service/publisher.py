@@ -20,6 +20,7 @@ from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import encode_statements, group_by_partition
+from lrs.core.kafka.security import kafka_options
 from lrs.service import metrics
 from lrs.service.produced_board import ProducedBoard
 
@@ -61,6 +62,7 @@ class Publisher:
                     reconnect_backoff_max_ms=1000,
                     # kafka-python's constructor waits up to 30 s for a broker by default: a request waits less.
                     bootstrap_timeout_ms=timeout_ms,
+                    **kafka_options(self.settings),  # TLS / SASL (lrs.core.kafka.security)
                 )
             return self._producer
 

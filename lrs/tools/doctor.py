@@ -173,11 +173,13 @@ class _Kafka:
     def connect(self):  # noqa: ANN201 - KafkaAdminClient, imported lazily
         from kafka.admin import KafkaAdminClient
 
+        from lrs.core.kafka.security import kafka_options
+
         if self.admin is None and self.error is None:
             try:
                 self.admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap.split(","),
                                               client_id="lrs-doctor", request_timeout_ms=_TIMEOUT_MS,
-                                              bootstrap_timeout_ms=_TIMEOUT_MS)
+                                              bootstrap_timeout_ms=_TIMEOUT_MS, **kafka_options(self.settings))
             except Exception as exc:  # noqa: BLE001 - reported as the check's result
                 self.error = exc
         return self.admin

@@ -9,6 +9,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from lrs.core.config import Settings
+from lrs.core.kafka.security import kafka_options
 from schemas import schema_path
 
 
@@ -42,7 +43,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
 def ensure_topics(settings: Settings) -> list[str]:
     """Create missing topics (fixed partition counts, before any worker starts); return those created."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="lrs-migrate",
-                             request_timeout_ms=10_000)
+                             request_timeout_ms=10_000, **kafka_options(settings))
     try:
         existing = set(admin.list_topics())
         created = []
