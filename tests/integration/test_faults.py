@@ -56,6 +56,7 @@ class Sender:
         self.answers: list[tuple[float, float, int]] = []
         self.unexpected: list[str] = []
         self.stopping = threading.Event()
+        self.in_flight = threading.Event()  # set while a request waits for its answer
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
@@ -64,12 +65,15 @@ class Sender:
                 break
             batch = [_in_course(i) for i in range(self.size)]
             sent = time.monotonic()
+            self.in_flight.set()
             try:
                 response = self.http.post("/xapi/statements", json=batch)
             except Exception:  # the LRS itself may be restarting
                 self.refused += 1
                 self.answers.append((sent, time.monotonic(), 0))
                 continue
+            finally:
+                self.in_flight.clear()
             self.answers.append((sent, time.monotonic(), response.status_code))
             if response.status_code == 200:
                 self.acked.extend(response.json())
@@ -78,6 +82,10 @@ class Sender:
                     self.unexpected.append(f"{response.status_code}: {response.text[:300]}")
                 self.refused += 1
             time.sleep(self.pause)
+
+    def in_flight_at(self, moment: float) -> list[int]:
+        """Statuses of the requests sent before ``moment`` and answered (or failed) after it."""
+        return [status for sent, done, status in self.answers if sent < moment < done]
 
     def first_success_after(self, moment: float) -> float | None:
         """When the first request sent after ``moment`` was acknowledged (None: none was)."""
@@ -94,33 +102,72 @@ class Sender:
         assert not self.unexpected, f"answers other than 200 and 503: {self.unexpected[:3]}"
 
 
-def _stored_ids(pipeline: Pipeline, tenant: str) -> tuple[int, int]:
+def _api_ids(sender: Sender) -> list[str]:
+    """Every statement id the tenant's reads return, following ``more`` links (duplicates kept, to be counted)."""
+    ids: list[str] = []
+    page = sender.http.get("/xapi/statements", params={"limit": 500}).json()
+    while True:
+        ids += [s["id"] for s in page["statements"]]
+        if not page.get("more"):
+            return ids
+        page = sender.http.get(page["more"]).json()
+
+
+def _analytics_statements(pipeline: Pipeline, tenant: str) -> int:
+    """Statements the public analytics count for the tenant (every statement sent here is in a course)."""
     client = pipeline.clickhouse()
     try:
-        distinct = client.execute("SELECT uniqExact(statement_id) FROM statements WHERE tenant = %(t)s", {"t": tenant})
-        return int(distinct[0][0]), pipeline.raw_rows(tenant)
+        return int(client.execute("SELECT sum(statements) FROM engagement_daily WHERE tenant = %(t)s",
+                                  {"t": tenant})[0][0] or 0)
     finally:
         client.disconnect()
 
 
 def _assert_exactly_once(pipeline: Pipeline, sender: Sender) -> None:
+    """Counted the way clients and dashboards see them, never after merging: through the API's paged reads
+    and the analytics, which must agree with each other and with what was acknowledged."""
     expected = len(set(sender.acked))
     assert expected > 0
-    wait_until(lambda: pipeline.stored_count(sender.tenant) >= expected, 120,
-               what=f"{expected} acknowledged statements in ClickHouse")
-    distinct, rows = _stored_ids(pipeline, sender.tenant)
+    wait_until(lambda: len(set(_api_ids(sender))) >= expected, 120,
+               what=f"{expected} acknowledged statements readable through the API")
+    ids = _api_ids(sender)
     # A request whose response was lost (LRS killed after the broker acknowledged) may be stored without
     # having been acknowledged: more may be stored than acknowledged, never less, and nothing twice.
-    assert distinct >= expected, "every acknowledged statement is stored"
-    assert distinct <= expected + sender.size * (sender.refused + 1)
-    assert rows == distinct, "each exactly once after merges"
-    client = pipeline.clickhouse()
-    stored = {r[0] for r in client.execute("SELECT statement_id FROM statements WHERE tenant = %(t)s",
-                                           {"t": sender.tenant})}
-    client.disconnect()
-    assert set(sender.acked) <= stored
+    assert len(ids) == len(set(ids)), f"{len(ids) - len(set(ids))} statements returned twice by the API"
+    assert set(sender.acked) <= set(ids), "every acknowledged statement is readable"
+    assert len(ids) <= expected + sender.size * (sender.refused + 1)
+    wait_until(lambda: _analytics_statements(pipeline, sender.tenant) == len(ids), 120, interval=1,
+               what=f"the analytics to count the {len(ids)} statements the API returns")
     wait_until(lambda: analytics_differences(pipeline, sender.tenant) == [], 120, interval=1,
                what="analytics tables equal to the batch recomputation")
+
+
+def _committed_and_written(pipeline: Pipeline) -> tuple[dict[int, int], dict[int, int]]:
+    """Per statements partition: the consumer group's committed offset (next to read) and the last offset the
+    sink wrote to ClickHouse (``sink_offsets``, recorded in the same batch as the rows)."""
+    from kafka import KafkaAdminClient
+
+    topic = pipeline.settings.statements_topic
+    admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka_bootstrap, request_timeout_ms=10_000)
+    try:
+        group = pipeline.settings.worker_app_id
+        committed = {tp.partition: meta.offset for tp, meta in
+                     admin.list_group_offsets({group: None}).get(group, {}).items() if tp.topic == topic}
+    finally:
+        admin.close()
+    client = pipeline.clickhouse()
+    try:
+        written = dict(client.execute("SELECT partition, argMax(offset, updated_us) FROM sink_offsets "
+                                      "WHERE topic = %(t)s GROUP BY partition", {"t": topic}))
+    finally:
+        client.disconnect()
+    return committed, written
+
+
+def _written_not_committed(pipeline: Pipeline) -> list[int]:
+    """Partitions with a batch in ClickHouse whose offsets the group has not committed yet."""
+    committed, written = _committed_and_written(pipeline)
+    return [p for p, offset in written.items() if offset >= committed.get(p, 0)]
 
 
 def test_broker_down_answers_503_and_stores_nothing(own_pipeline: Pipeline) -> None:
@@ -143,7 +190,8 @@ def _worker_metric(pipeline: Pipeline, name: str) -> float:
 
 def test_clickhouse_down_while_statements_arrive(own_pipeline: Pipeline) -> None:
     with Sender(own_pipeline, batches=60) as sender:
-        time.sleep(0.5)
+        wait_until(lambda: own_pipeline.stored_count(sender.tenant) > 0, 60, interval=0.05,
+                   what="the sink writing the load")
         own_pipeline.stack.stop_service("clickhouse")
         # The lag is visible while ClickHouse is down: the batch being retried shows as stalled.
         wait_until(lambda: _worker_metric(own_pipeline, "lrs_worker_sink_stalled_seconds") > 1, 30,
@@ -156,29 +204,41 @@ def test_clickhouse_down_while_statements_arrive(own_pipeline: Pipeline) -> None
 
 
 def test_worker_killed_mid_stream_loses_and_duplicates_nothing(own_pipeline: Pipeline) -> None:
+    """kill -9 of the worker while a batch sits between its ClickHouse insert and its offset commit."""
     worker = own_pipeline.workers[0]
     with Sender(own_pipeline, batches=80) as sender:
-        time.sleep(1.5)
+        wait_until(lambda: _written_not_committed(own_pipeline), 60, interval=0.01,
+                   what="a batch written to ClickHouse but not yet committed")
         worker.kill(signal.SIGKILL)
-        time.sleep(1)
+        # Checked after the kill, when nothing can commit any more: the worker died with written, uncommitted
+        # batches, which the restarted worker gets again and must write idempotently.
+        committed, written = _committed_and_written(own_pipeline)
+        in_flight = {p: (written[p], committed.get(p, 0)) for p in written if written[p] >= committed.get(p, 0)}
+        assert in_flight, f"the kill hit no batch between insert and commit: {written} vs committed {committed}"
         worker.start()
     _assert_exactly_once(own_pipeline, sender)
 
 
 def test_lrs_killed_mid_stream_keeps_everything_acknowledged(own_pipeline: Pipeline) -> None:
     with Sender(own_pipeline, batches=80) as sender:
-        time.sleep(1)
+        wait_until(lambda: len(sender.acked) > 0 and sender.in_flight.is_set(), 60, interval=0.001,
+                   what="load flowing with a request in flight")
+        killed = time.monotonic()  # before the kill: the request it cuts off fails after this moment
         own_pipeline.lrs.kill(signal.SIGKILL)
         own_pipeline.lrs.start()
         own_pipeline.wait_lrs()
+    assert 0 in sender.in_flight_at(killed), "the kill cut off the request in flight (no answer)"
     _assert_exactly_once(own_pipeline, sender)
 
 
 def test_clickhouse_killed_mid_stream(own_pipeline: Pipeline) -> None:
     with Sender(own_pipeline, batches=60) as sender:
-        time.sleep(0.5)
+        wait_until(lambda: own_pipeline.stored_count(sender.tenant) > 0, 60, interval=0.05,
+                   what="the sink writing the load")
         own_pipeline.stack.kill_service("clickhouse")
-        time.sleep(3)
+        # The kill hit the sink's work: its current batch fails and is retried (not just an idle moment).
+        wait_until(lambda: _worker_metric(own_pipeline, "lrs_worker_sink_stalled_seconds") > 0, 30, interval=0.1,
+                   what="the sink's batch failing on the killed ClickHouse")
         own_pipeline.stack.start_service("clickhouse")
     assert sender.acked and sender.refused == 0, "ingest only needs Kafka: no request refused"
     _assert_exactly_once(own_pipeline, sender)
@@ -190,6 +250,7 @@ def test_broker_killed_under_load_keeps_everything_acknowledged(own_pipeline: Pi
     with Sender(own_pipeline, batches=10_000, size=20, pause=0.02) as sender:
         wait_until(lambda: len(sender.acked) >= 200, 60, what="load flowing before the kill")
         acked_before = len(sender.acked)
+        wait_until(lambda: sender.in_flight.is_set(), 10, interval=0.001, what="a request in flight")
         own_pipeline.stack.kill_service("broker")
         killed = time.monotonic()
         time.sleep(8)  # longer than the LRS's produce timeout (2 s): requests in flight must have failed
@@ -199,6 +260,7 @@ def test_broker_killed_under_load_keeps_everything_acknowledged(own_pipeline: Pi
         time.sleep(1)
         sender.stopping.set()
     assert acked_before > 0
+    assert sender.in_flight_at(killed), "the kill hit a request in flight"
     down = [status for sent, done, status in sender.answers if sent > killed + 1 and done < restarted]
     assert down and set(down) == {503}, f"while the broker was down: {sorted(set(down))} ({len(down)} requests)"
     assert own_pipeline.lrs.proc.poll() is None and own_pipeline.workers[0].proc.poll() is None
