@@ -174,15 +174,6 @@ class Pipeline:
         finally:
             client.disconnect()
 
-    def raw_rows(self, tenant: str) -> int:
-        """Physical rows (before merges) of a tenant: duplicates would show here."""
-        client = self.clickhouse()
-        try:
-            client.execute("OPTIMIZE TABLE statements FINAL")
-            return int(client.execute("SELECT count() FROM statements WHERE tenant = %(t)s", {"t": tenant})[0][0])
-        finally:
-            client.disconnect()
-
 
 def analytics_differences(pipeline: Pipeline, tenant: str) -> list[str]:
     """Each public table against the batch queries run now over the raw table; [] when equal row for row."""
