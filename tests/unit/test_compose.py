@@ -24,7 +24,7 @@ PROMETHEUS_FILE = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 PROVISIONING = ROOT / "dashboards" / "provisioning"
 GRAFANA_USERS_FILE = ROOT / "deploy" / "clickhouse" / "users.d" / "grafana.xml"
 
-SERVICES = {"kafka", "clickhouse", "migrate", "lrs", "worker", "prometheus", "grafana"}
+SERVICES = {"kafka", "clickhouse", "migrate", "lrs", "lb", "worker", "prometheus", "grafana"}
 PROJECT_SERVICES = {"migrate", "lrs", "worker"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
@@ -171,10 +171,14 @@ def test_project_services_run_the_project_image_and_cli(services: dict) -> None:
     assert services["migrate"].get("restart", "no") == "no", "migrate runs once"
 
 
-def test_lrs_publishes_its_http_port(services: dict) -> None:
+def test_lrs_is_published_through_the_load_balancer(services: dict) -> None:
     lrs = services["lrs"]
     port = environment(lrs).get("LRS_HTTP_PORT", str(Settings.model_fields["http_port"].default))
-    assert ("8080", port) in published_ports(lrs)
+    # `--scale lrs=N`: no fixed host port and no container name on the LRS; `lb` publishes 8080 for all.
+    assert published_ports(lrs) == [] and "container_name" not in lrs
+    assert ("8080", "8080") in published_ports(services["lb"])
+    nginx = (ROOT / "deploy" / "lb" / "nginx.conf").read_text(encoding="utf-8")
+    assert f"server lrs:{port} resolve;" in nginx and "resolver 127.0.0.11" in nginx
     assert environment(lrs).get("LRS_HTTP_HOST") == "0.0.0.0", "the LRS must listen beyond the container"
     check = " ".join(lrs["healthcheck"]["test"])
     assert f":{port}/xapi/about" in check
