@@ -297,9 +297,10 @@ def test_prometheus_scrapes_lrs_and_every_worker(services: dict) -> None:
     assert mount_target(prometheus, "deploy/prometheus/prometheus.yml") == "/etc/prometheus/prometheus.yml"
     jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_FILE)["scrape_configs"]}
 
-    lrs_targets = [t for c in jobs["lrs"].get("static_configs", []) for t in c["targets"]]
-    metrics_port = interpolate_defaults(environment(services["lrs"])["LRS_METRICS_PORT"])
-    assert lrs_targets == [f"lrs:{metrics_port}"], "the LRS's own metrics port, never the public xAPI port"
+    metrics_port = int(interpolate_defaults(environment(services["lrs"])["LRS_METRICS_PORT"]))
+    (lrs_dns,) = jobs["lrs"]["dns_sd_configs"]  # every replica of `--scale lrs=N`
+    assert lrs_dns.get("type", "SRV") == "A" and set(lrs_dns["names"]) & {"lrs", "tasks.lrs"}
+    assert lrs_dns["port"] == metrics_port, "the LRS's own metrics port, never the public xAPI port"
     assert jobs["lrs"].get("metrics_path", "/metrics") == "/metrics"
 
     worker_port = int(interpolate_defaults(environment(services["worker"])["LRS_WORKER_METRICS_PORT"]))
