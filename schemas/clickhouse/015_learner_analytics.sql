@@ -28,7 +28,10 @@ CREATE TABLE IF NOT EXISTS learner_statements
     version UInt8
 )
 ENGINE = ReplacingMergeTree(version)
-ORDER BY (tenant, course_id, actor_ifi, timestamp_us, statement_id);
+ORDER BY (tenant, course_id, actor_ifi, timestamp_us, statement_id)
+-- Small granules: a batch reads a few dozen rows of each of many learners scattered over the course's range, and
+-- every learner costs at least one granule (8,192 rows by default).
+SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS learner_statements_mv TO learner_statements
 AS SELECT tenant, course_id, actor_ifi, timestamp_us, statement_id, stored_us, verb_id, object_id, module_id,
