@@ -195,11 +195,13 @@ class Eraser:
         self._save(applying)  # before the deletes: a retry after a crash still knows what they will remove
         try:
             with self.clickhouse.client() as client:
-                for _, _, sql in deletes:
+                for table, _, sql in deletes:
                     client.execute(sql, bind(params))
+                    self.clickhouse.after_mutation(client, table)  # on a replicated cluster: let it finish
                 if attachments:
                     client.execute(query("erase_attachments").sql,
                                    bind({"tenant": request.tenant, "hashes": sorted(attachments)}))
+                    self.clickhouse.after_mutation(client, "attachments")
         except Exception as exc:
             self._fail(applying, f"{type(exc).__name__}: {exc}")
 

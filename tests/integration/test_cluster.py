@@ -19,6 +19,8 @@ from clickhouse_driver import Client
 
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.util.timeparse import format_timestamp
+from lrs.service.publisher import Publisher
+from lrs.tools.erasure import erasure_status, request_erasure, wait_applied
 from lrs.tools.stack import clickhouse as stack_clickhouse
 from tests.support import Pipeline, statement, wait_until
 
@@ -153,21 +155,28 @@ def test_write_read_documents_and_analytics_on_replicas(cluster: Pipeline) -> No
     wait_until(lambda: summary(2) == [(3, 1)], 30, interval=0.5, what="the summary on the second replica")
     assert replica_differences(cluster) == []
 
-    # Erasure status: a mutation counts as pending until every replica has applied it (system.mutations is
-    # per replica, so the pending count is asked of each and summed).
+    # Erasure on replicas: the worker's eraser issues its deletes, asks every replica for unfinished mutations
+    # (system.mutations is per replica) and records the erasure done only then; each delete is followed by a
+    # quorum barrier, without which the part of the table's latest quorum insert would never be mutated.
     store = ClickHouse(cluster.settings, size=1)
+    publisher = Publisher(cluster.settings)
     try:
-        store.run("erase_documents", {"tenant": tenant, "ifis": ["mbox:mailto:l0@example.com"]})
-        wait_until(lambda: store.run("erasure_pending_mutations") == [(0,)], 60, interval=0.2,
-                   what="the erasure's mutations on every replica")
+        erasure = request_erasure(cluster.settings, publisher, tenant,
+                                  {"objectType": "Agent", "mbox": "mailto:l0@example.com"}, store)
+        assert wait_applied(store, erasure, 180) is not None, erasure_status(store, tenant)
     finally:
+        publisher.close()
         store.close()
     for replica in (1, 2):
         client = _replica(cluster, replica)
         try:
-            assert client.execute("SELECT count() FROM documents WHERE tenant = %(t)s", {"t": tenant}) == [(0,)]
+            left = client.execute("SELECT (SELECT count() FROM documents WHERE tenant = %(t)s AND deleted = 0), "
+                                  "(SELECT count() FROM statements WHERE tenant = %(t)s AND actor_ifi = %(a)s)",
+                                  {"t": tenant, "a": "mbox:mailto:l0@example.com"})
         finally:
             client.disconnect()
+        assert left == [(0, 0)], (replica, left)
+    assert replica_differences(cluster) == []
 
 
 class Load:

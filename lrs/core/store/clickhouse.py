@@ -154,16 +154,19 @@ class ClickHouse:
             return self._run_on_every_replica(name, params)
         with self.client() as client:
             rows = self._busy_retry.copy()(client.execute, sql, bind(params))
-            mutation = _MUTATION.match(sql) if "insert_quorum" in cluster_settings(self._settings) else None
+            mutation = _MUTATION.match(sql)
             if mutation:
-                self._barrier(client, mutation["table"])
+                self.after_mutation(client, mutation["table"])
             return rows
 
-    def _barrier(self, client: Client, table: str) -> None:
-        """The quorum insert after a mutation on a cluster that lets the mutation reach every part (see above)."""
+    def after_mutation(self, client: Client, table: str) -> None:
+        """Call after an ``ALTER TABLE table DELETE/UPDATE`` run on ``client`` outside :meth:`run`: on a cluster
+        with a quorum, the barrier insert that lets the mutation reach every part (see ``_MUTATION``)."""
+        if "insert_quorum" not in cluster_settings(self._settings):
+            return
         has_tenant = client.execute("SELECT count() FROM system.columns WHERE database = currentDatabase() "
                                     "AND table = %(t)s AND name = 'tenant'", {"t": table})[0][0]
-        if has_tenant:  # the table name comes from our own query file, not from a request
+        if has_tenant:  # the table name comes from our own queries or system.columns, never from a request
             self._busy_retry.copy()(client.execute, f"INSERT INTO `{table}` (tenant) VALUES", [(BARRIER_TENANT,)],
                                     settings={"insert_deduplicate": 0})
 
