@@ -46,6 +46,9 @@ class FakeClickHouse:
             return []
         raise AssertionError(f"unexpected query {name}")
 
+    def after_mutation(self, client: object, table: str) -> None:
+        """The barrier of a replicated cluster (lrs.core.store.clickhouse): nothing on a single node."""
+
     def insert(self, name: str, rows: list[list[Any]]) -> None:
         if name == "erasure_request_insert":
             for row in rows:
