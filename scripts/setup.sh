@@ -89,7 +89,8 @@ KAFKA_LIB="$VENV/share/kafka-broker/lib"
 KAFKA_STAMP="$KAFKA_LIB/.pom-$(sha256sum "$KAFKA_POM" | cut -c1-16)"
 if [ ! -f "$KAFKA_STAMP" ]; then
   rm -rf "$KAFKA_LIB"
-  quiet mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/$KAFKA_LIB"
+  case "$KAFKA_LIB" in /*) KAFKA_OUT="$KAFKA_LIB" ;; *) KAFKA_OUT="$PWD/$KAFKA_LIB" ;; esac  # LRS_VENV may be absolute
+  quiet mvn -B -q -f "$KAFKA_POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$KAFKA_OUT"
   touch "$KAFKA_STAMP"
 fi
 
