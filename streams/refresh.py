@@ -13,8 +13,8 @@
    same learners are recomputed again: idempotent, since a learner row is a pure function of the learner's
    counting statements and a derivation a pure function of the learner rows.
 3. The tenant watermark moves for all of a tenant's courses: after each recompute, the tenant's slices computed
-   at another clock are re-marked with an empty learner list (derive again, no learner recomputed). A timer in
-   the worker owning partition 0 of the dirty topic compares the slices with the clock recorded per tenant
+   at another clock are re-marked with an empty learner list (derive again, no learner recomputed). A timer on
+   the group's leader worker (Faust's ``on_leader``) compares the slices with the clock recorded per tenant
    (``analytics_clock``) as a safety net, and drives wall-clock mode.
 
 Convergence: the last marker naming a learner is sent after the last write to that learner's raw rows, and its
@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ import faust
 import orjson
 
 from lrs.core.config import Settings
+from lrs.core.retry import retry_forever
 from lrs.core.store.clickhouse import ClickHouse, bind
 from streams import cohorts, dropoff, engagement, metrics
 from streams.analytics import (
@@ -52,7 +53,6 @@ from streams.analytics import (
 )
 from streams.learners import Rules, learner_rows
 from streams.mapping_rules import MappingRulesStore
-from streams.ownership import owns_first_partition
 
 log = logging.getLogger(__name__)
 
@@ -243,18 +243,6 @@ class SliceRefresher:
         return [(str(t), str(c)) for t, c in rows]
 
 
-async def retry_forever(action: Callable[[], Awaitable[Any]], what: str, max_backoff_s: float) -> Any:
-    """Run ``action`` until it succeeds, with capped exponential back-off (like the sink)."""
-    delay = 0.1
-    while True:
-        try:
-            return await action()
-        except Exception as exc:  # ClickHouse or broker failure: the same work is retried, never dropped
-            log.warning("%s failed (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, max_backoff_s)
-
-
 class DirtyMarker:
     """Sends slice markers from inside the worker (Faust producer), awaiting the broker's acknowledgement."""
 
@@ -363,11 +351,9 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
             await asyncio.sleep(refresh_pause(time.perf_counter() - started, settings.analytics_busy_share,
                                               settings.analytics_max_pause_s))
 
-    @app.timer(settings.analytics_tick_s)
+    # One worker is enough (recomputes are idempotent, so a second would only waste work): Faust's leader.
+    @app.timer(settings.analytics_tick_s, on_leader=True)
     async def tick() -> None:
-        # One worker is enough (recomputes are idempotent, so a second would only waste work).
-        if not owns_first_partition(app, settings.analytics_dirty_topic):
-            return
         loop = asyncio.get_running_loop()
         try:
             stale = await loop.run_in_executor(None, refresher.stale_slices)
@@ -376,10 +362,8 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
             log.warning("analytics clock tick failed (%s: %s)", type(exc).__name__, exc)
 
     if settings.analytics_cleanup_s > 0:
-        @app.timer(settings.analytics_cleanup_s)
+        @app.timer(settings.analytics_cleanup_s, on_leader=True)
         async def cleanup() -> None:
-            if not owns_first_partition(app, settings.analytics_dirty_topic):
-                return
             loop = asyncio.get_running_loop()
             try:
                 await loop.run_in_executor(None, refresher.cleanup, settings.analytics_cleanup_s)

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from lrs.core.config import Settings
+from lrs.core.retry import apoll_until
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.util.timeparse import format_timestamp
 from lrs.service import metrics
@@ -53,18 +54,15 @@ class Consistency:
         checked_at = datetime.now(UTC)
         # What was acknowledged for this tenant before the GET: later writes need not be waited for.
         produced = self.publisher.produced_offsets(tenant)
-        delay = 0.005
-        while True:
+
+        async def caught_up() -> bool:
             # From memory when possible: no ClickHouse round trip, no thread.
-            caught = _passed(produced, self._sink_seen) or await asyncio.to_thread(self.caught_up, produced)
-            if caught:
-                # Everything acknowledged for this tenant before `checked_at` (so in `produced`) is now readable.
-                self._advance(tenant, checked_at)
-                break
-            if time.monotonic() - start >= self.settings.consistency_wait_s:
-                break
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            return _passed(produced, self._sink_seen) or await asyncio.to_thread(self.caught_up, produced)
+
+        # Jittered polls, so the GETs of many clients waiting on one sink do not ask ClickHouse in step.
+        if await apoll_until(caught_up, initial_s=0.005, max_s=0.1, within_s=self.settings.consistency_wait_s):
+            # Everything acknowledged for this tenant before `checked_at` (so in `produced`) is now readable.
+            self._advance(tenant, checked_at)
         metrics.CONSISTENCY_WAIT.observe(time.monotonic() - start)
         return self.header_value(tenant)
 
