@@ -139,6 +139,20 @@ def test_every_long_running_service_has_a_healthcheck(services: dict) -> None:
         assert test and test not in (["NONE"], "NONE"), f"{name} healthcheck has no test"
 
 
+def test_every_service_has_cpu_and_memory_limits(services: dict) -> None:
+    """A runaway service (a ClickHouse merge, a leaking worker) cannot starve the others on a shared host."""
+    for name, service in services.items():
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert float(limits.get("cpus", 0)) > 0, f"{name} has no CPU limit"
+        assert re.fullmatch(r"[0-9]+[mg]", str(limits.get("memory", ""))), f"{name} has no memory limit"
+
+
+def test_grafana_plugin_version_is_pinned(services: dict) -> None:
+    plugins = services["grafana"]["environment"]["GF_PLUGINS_PREINSTALL_SYNC"]
+    for plugin in plugins.split(","):
+        assert re.fullmatch(r"[a-z0-9-]+@[0-9]+\.[0-9]+\.[0-9]+", plugin.strip()), plugin
+
+
 def test_depends_on_waits_for_health_or_completion(services: dict) -> None:
     for name, service in services.items():
         for dependency, spec in depends_on(service).items():
