@@ -54,11 +54,13 @@ class ConflictGuard:
     def __init__(self, clickhouse: ClickHouse) -> None:
         self.clickhouse = clickhouse
         self._pending: list[list[Any]] = []
+        self._deferred: list[tuple[Sequence[Any], Sequence[Any]]] = []
 
     def same_batch(self, kept: Sequence[Any], later: Sequence[Any]) -> None:
-        """Two rows of one batch with one id: ``kept`` came first in the partition; record ``later`` if it differs."""
+        """Two rows of one batch with one id: ``kept`` came first in the partition; ``later`` is judged in
+        :meth:`admit`, against what is stored under the id if anything is (``kept`` may itself be a later one)."""
         if kept[JSON] != later[JSON]:
-            self._judge(kept[JSON], later)
+            self._deferred.append((kept, later))
 
     def admit(self, rows: list[list[Any]]) -> list[list[Any]]:
         """The rows to write: those whose id is new or whose stored statement is this one (redelivered).
@@ -74,6 +76,9 @@ class ConflictGuard:
             for sid, statement in self.clickhouse.run_in_chunks("stored_statements_for_ids",
                                                                 {"tenant": tenant, "ids": ids}):
                 stored[(tenant, sid)] = statement
+        deferred, self._deferred = self._deferred, []
+        for kept, later in deferred:
+            self._judge(stored.get((later[TENANT], later[ID]), kept[JSON]), later)
         admitted = []
         for row in rows:
             first = stored.get((row[TENANT], row[ID]))
