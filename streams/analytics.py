@@ -16,10 +16,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from lrs.core.config import Settings
-from lrs.core.kafka.markers import marker_key, marker_value, parse_marker  # noqa: F401 (re-exported)
+from lrs.core.kafka.markers import (  # noqa: F401 (re-exported for the workers)
+    Work,
+    learners_marker_value,
+    marker_key,
+    marker_value,
+    parse_marker,
+    parse_work,
+)
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.store.queries import query
 
@@ -131,31 +136,3 @@ def clock_us(settings: Settings, clickhouse: ClickHouse, tenant: str, *, from_le
     name = "analytics_learner_clock" if from_learners else "analytics_watermark"
     watermark, count = clickhouse.run(name, {"tenant": tenant, "lateness_us": lateness_us})[0]
     return int(watermark) if count else 0
-
-
-# A marker naming learners recomputes those learners' rows, then derives the course; one naming no learners
-# list (``marker_value``: course structures, ``lrs analytics refresh``) recomputes every learner of the course;
-# an empty list only derives the course again (the tenant's clock moved).
-Work = tuple[str, str, tuple[str, ...] | None]
-
-
-def learners_marker_value(tenant: str, course_id: str, learners: list[str] | tuple[str, ...]) -> bytes:
-    """A marker for some learners of a slice (``[]``: derive the slice again, no learner changed)."""
-    return orjson.dumps({"tenant": tenant, "course_id": course_id, "learners": sorted(learners),
-                         "marked_us": now_us()})
-
-
-def parse_work(value: bytes | None) -> Work | None:
-    """(tenant, course, learners or None for all of them) of a marker; None for an unreadable message."""
-    found = parse_marker(value)
-    if found is None:
-        return None
-    try:
-        learners = orjson.loads(value or b"").get("learners")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    if learners is None:
-        return found[0], found[1], None
-    if not isinstance(learners, list):
-        return None
-    return found[0], found[1], tuple(str(a) for a in learners)

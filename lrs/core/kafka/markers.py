@@ -1,4 +1,4 @@
-"""Analytics markers: the small messages on the analytics-dirty topic that name a slice to recompute.
+"""Analytics markers: the small messages on the analytics-dirty topic that name a slice (and learners) to recompute.
 
 The HTTP service (course structures), the CLI and the sink all mark slices; the refresh worker reads them.
 """
@@ -10,6 +10,10 @@ import time
 import orjson
 
 Slice = tuple[str, str]
+# A marker naming learners recomputes those learners' rows, then derives the course; one naming no learners
+# list (``marker_value``: course structures, ``lrs analytics refresh``) recomputes every learner of the course;
+# an empty list only derives the course again (the tenant's clock moved).
+Work = tuple[str, str, tuple[str, ...] | None]
 
 
 def marker_key(tenant: str, course_id: str) -> bytes:
@@ -29,3 +33,23 @@ def parse_marker(value: bytes | None) -> Slice | None:
         return str(doc["tenant"]), str(doc["course_id"])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         return None
+
+
+def learners_marker_value(tenant: str, course_id: str, learners: list[str] | tuple[str, ...]) -> bytes:
+    """A marker for some learners of a slice (``[]``: derive the slice again, no learner changed)."""
+    return orjson.dumps({"tenant": tenant, "course_id": course_id, "learners": sorted(learners),
+                         "marked_us": time.time_ns() // 1000})
+
+
+def parse_work(value: bytes | None) -> Work | None:
+    """(tenant, course, learners or None for all of them) of a marker; None for an unreadable message."""
+    try:
+        doc = orjson.loads(value or b"")
+        tenant, course_id, learners = str(doc["tenant"]), str(doc["course_id"]), doc.get("learners")
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return None
+    if learners is None:
+        return tenant, course_id, None
+    if not isinstance(learners, list):
+        return None
+    return tenant, course_id, tuple(str(a) for a in learners)
