@@ -1,8 +1,7 @@
-"""Generate queries that share blocks (schemas/queries/analytics_*.sql, statements_page*.sql) from templates.
+"""Generate queries that share blocks (schemas/queries/analytics_*.sql) from templates.
 
 The learner state machine, the module order and the slice's base rows are needed by several analytics queries
-(the batch queries over ``statements``, and the ``analytics_derive_*`` queries over ``learner_state``),
-and the bounds and filters of a statement page by the four page queries (two orders, with and without filters).
+(the batch queries over ``statements``, and the ``analytics_derive_*`` queries over ``learner_state``).
 ClickHouse 18.16 has no CTEs and cannot bind ASC/DESC, so the shared blocks (``_*.sql.in``) are pasted into each
 query here: one source, identical copies. Run ``python -m schemas.analytics.generate`` after editing a template;
 a unit test checks that the shipped files are up to date.
@@ -39,12 +38,6 @@ def render() -> dict[str, str]:
         text = text.replace("{LC_ROWS}", block["lc_rows"])
         text = text.replace("{PARAMS}", "-- params: " + json.dumps(EXAMPLE_PARAMS))
         out[template.name.removesuffix(".in")] = text
-    page = {name: (HERE / f"_page_{name}.sql.in").read_text(encoding="utf-8").rstrip("\n")
-            for name in ("bounds", "filters")}
-    for template in sorted(HERE.glob("statements_page*.sql.in")):
-        text = template.read_text(encoding="utf-8")
-        out[template.name.removesuffix(".in")] = text.replace("{PAGE_BOUNDS}", page["bounds"]).replace(
-            "{PAGE_FILTERS}", page["filters"])
     return out
 
 
