@@ -8,8 +8,17 @@ table (the raw one and, since they are all derived from its inserts, everything 
 
 Statements are partitioned by learner, so one partition (one sink at a time) owns every statement of a learner:
 for statements with the same actor the order of the partition decides, exactly. Statements of two different
-learners under one id meet only through ClickHouse: the check sees the other once its batch is written, which
-leaves the instant of two sinks inserting the same new id at once (see docs/operations.md, "Guarantees").
+learners under one id meet only through ClickHouse: the check sees the other once its batch is written. Two sinks
+can still both check (nothing stored) and then both insert. So after its insert, before its offsets are committed,
+a sink re-checks its batch's ids (:meth:`ConflictGuard.settle`: one query per tenant on the narrow
+``statement_versions``, which has a row per stored version of an id). Where an id holds several versions, the
+earliest stored wins (ties: the smaller JSON), a rule both sinks apply alike without talking, and which the reads
+(``statement_by_id``) and the check above (``stored_statements_for_ids``) apply too, so they show the winner at
+once. Whichever sink sees the race (at least one does: the later re-check follows both inserts) records each loser
+like a sequential conflict, writes the winner's row again (a merge of the raw table keeps the last inserted row of
+a key, which may be the loser's), and records a removal: the eraser's timer deletes the loser from every table
+holding statement rows and re-marks its learner's course (streams/removals.py). Every step is idempotent, so two
+sinks seeing the same race, or a batch retried after a crash, leave the same result.
 
 "Same statement" is what the LRS compares for its 409: everything but the LRS-owned ``stored``, ``authority``
 and ``version``, and without a ``timestamp`` the LRS set to ``stored`` (absent in the request). A redelivered
@@ -27,14 +36,19 @@ from typing import Any
 
 import orjson
 
+from lrs.core.kafka.envelope import Envelope
 from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
-from streams.rows import COL
+from streams.mapping_rules import MappingRulesStore
+from streams.removals import Removal
+from streams.rows import COL, statement_row
 
 log = logging.getLogger(__name__)
 
 TENANT, ID, STORED, CLIENT = COL["tenant"], COL["statement_id"], COL["stored_us"], COL["client_key"]
 RELATED, JSON = COL["related_agents"], COL["statement"]
+TIME, ACTOR, COURSE = COL["timestamp_us"], COL["actor_ifi"], COL["course_id"]
+VOIDED, VERSION = COL["voided"], COL["version"]
 LRS_OWNED = ("stored", "authority", "version")
 
 
@@ -51,10 +65,12 @@ def fingerprint(statement_json: str) -> str:
 class ConflictGuard:
     """Keeps later, different statements with an already stored id out of a sink batch, and records them."""
 
-    def __init__(self, clickhouse: ClickHouse) -> None:
+    def __init__(self, clickhouse: ClickHouse, rules: MappingRulesStore) -> None:
         self.clickhouse = clickhouse
+        self.rules = rules  # to rebuild a contested id's rows from their JSON, as the sink built them
         self._pending: list[list[Any]] = []
         self._deferred: list[tuple[Sequence[Any], Sequence[Any]]] = []
+        self._checked: dict[str, list[str]] = {}  # the ids of the last admit, per tenant: what settle re-checks
 
     def same_batch(self, kept: Sequence[Any], later: Sequence[Any]) -> None:
         """Two rows of one batch with one id: ``kept`` came first in the partition; ``later`` is judged in
@@ -72,6 +88,7 @@ class ConflictGuard:
         for row in rows:
             by_tenant.setdefault(row[TENANT], []).append(row[ID])
         stored: dict[tuple[str, str], str] = {}
+        self._checked = by_tenant
         for tenant, ids in by_tenant.items():
             for sid, statement in self.clickhouse.run_in_chunks("stored_statements_for_ids",
                                                                 {"tenant": tenant, "ids": ids}):
@@ -100,6 +117,61 @@ class ConflictGuard:
             log.warning("statement %s of tenant %s: a different statement with this id was stored first; the "
                         "later one (stored_us %s) is kept out and recorded in statement_conflicts",
                         conflict[1], conflict[0], conflict[4])
+
+    def settle(self) -> None:
+        """After the insert of the last admitted rows: settle the ids that now hold several versions.
+
+        Re-checks every id of the last :meth:`admit` (not only the new ones: a batch retried after a crash must
+        finish what the crash interrupted), one query per tenant; nothing more when no id is contested.
+        Raises if ClickHouse fails (the sink retries the batch; every step is idempotent).
+        """
+        checked, self._checked = self._checked, {}
+        for tenant, ids in checked.items():
+            contested = self.clickhouse.run_in_chunks("statement_versions_for_ids", {"tenant": tenant, "ids": ids})
+            if contested:
+                self._resolve(tenant, {sid: list(stored) for sid, stored in contested})
+
+    def _resolve(self, tenant: str, contested: dict[str, list[int]]) -> None:
+        ids = sorted(contested)
+        stored = sorted({s for times in contested.values() for s in times})
+        versions: dict[str, list[list[Any]]] = {}
+        hashes: dict[tuple[str, int, str], int] = {}
+        rules = self.rules.rules_for(tenant)
+        for sid, _, statement, statement_hash, client_key in self.clickhouse.run(
+                "statement_versions_json", {"tenant": tenant, "ids": ids, "stored": stored}):
+            row = statement_row(Envelope(tenant, orjson.loads(statement), client_key or ""), rules)
+            versions.setdefault(sid, []).append(row)
+            hashes[(sid, row[STORED], statement)] = statement_hash
+        voided = {r[0] for r in self.clickhouse.run_in_chunks("voids_for_ids", {"tenant": tenant, "ids": ids})}
+        removals = {(r[0], r[1], r[2]) for r in self.clickhouse.run_in_chunks(
+            "statement_removals_for_ids", {"tenant": tenant, "ids": ids})}
+        winners, requests = [], []
+        now = int(time.time() * 1_000_000)
+        for sid, rows in versions.items():
+            if len(rows) < 2:
+                continue  # the other version was removed meanwhile
+            winner, *losers = sorted(rows, key=lambda r: (r[STORED], r[JSON]))
+            if sid in voided:
+                winner[VOIDED], winner[VERSION] = 1, 1
+            winners.append(winner)
+            recorded = {r[1] for r in self.clickhouse.run("statement_conflicts",
+                                                          {"tenant": tenant, "statement_id": sid})}
+            for loser in losers:
+                if fingerprint(loser[JSON]) not in recorded:  # the other sink may have recorded it already
+                    self._judge(winner[JSON], loser)
+                statement_hash = hashes[(sid, loser[STORED], loser[JSON])]
+                if (sid, loser[STORED], statement_hash) not in removals:
+                    requests.append(Removal(
+                        tenant, sid, loser[STORED], statement_hash, loser[TIME], loser[ACTOR], loser[COURSE],
+                        winner[STORED], winner[TIME], winner[ACTOR], sorted({loser[ACTOR], winner[ACTOR]} - {""}),
+                        requested_us=now, updated_us=now).as_row())
+        self.flush()  # the conflicts first, so none goes unrecorded
+        # The winner's row again: a merge of the raw table keeps the last inserted row of an id, maybe the loser's.
+        self.clickhouse.insert("statements_insert", winners)
+        self.clickhouse.insert("statement_removal_insert", requests)
+        for request in requests:
+            log.warning("statement %s of tenant %s: two sinks stored versions at once; the one stored at %s is "
+                        "kept, the one stored at %s is being removed", request[1], tenant, request[7], request[2])
 
     def _judge(self, first_json: str, later: Sequence[Any]) -> None:
         kept, rejected = fingerprint(first_json), fingerprint(later[JSON])

@@ -14,6 +14,9 @@ worker, the group leader) does the rest, one short pass at a time:
    hashes only, and the erasure is logged in ``erasures`` (what ``lrs erase --wait`` reads).
 
 States are rows of ``erasure_requests`` (newest wins), so a worker restart or a new group leader loses nothing.
+
+The same passes remove the losing versions of statement ids two sinks inserted at once (``statement_removals``,
+streams/removals.py): issued, checked and retried the same way; once done, the loser's course is re-marked.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from lrs.core.retry import backoff_s
 from lrs.core.store.clickhouse import ClickHouse, bind
 from lrs.core.store.queries import query
 from streams import metrics
+from streams.removals import Removal, removal_statements
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +143,19 @@ class Eraser:
 
     # --- the timer -----------------------------------------------------------------------------------------
 
-    def step(self) -> list[tuple[Request, dict[Slice, set[str]]]]:
-        """One pass over the open requests; the requests finished in it, with the analytics they changed.
+    def step(self) -> list[tuple[Request | Removal, dict[Slice, set[str]]]]:
+        """One pass over the open requests and removals; those finished in it, with the analytics they changed.
 
         Never waits on ClickHouse's mutations: an attempt is checked on the next pass.
         """
-        finished = []
-        for row in self.clickhouse.run("erasure_requests_open"):
-            request = Request.from_row(row)
+        finished: list[tuple[Request | Removal, dict[Slice, set[str]]]] = []
+        opened: list[Request | Removal] = [Request.from_row(r) for r in self.clickhouse.run("erasure_requests_open")]
+        opened += [Removal.from_row(r) for r in self.clickhouse.run("statement_removals_open")]
+        for request in opened:
             issuing = request.state == "pending" or (request.state == "failed" and request.next_try_us <= self.clock())
             try:
                 if issuing:
-                    self._issue(request)
+                    self._issue(request) if isinstance(request, Request) else self._issue_removal(request)
                 elif request.state == "applying" and self._check(request):
                     finished.append((request, request.work()))
             except Exception as exc:  # this request fails this attempt; the others go on
@@ -158,9 +163,13 @@ class Eraser:
                            f"{type(exc).__name__}: {exc}")
         return finished
 
-    def finish(self, request: Request) -> None:
+    def finish(self, request: Request | Removal) -> None:
         """Record a request whose analytics were re-marked as done: counts and hashes only from now on."""
         now = self.clock()
+        if isinstance(request, Removal):
+            self._save(replace(request, state="done", error="", updated_us=max(now, request.updated_us + 1)))
+            log.info("%s of tenant %s applied", request.request_id, request.tenant)
+            return
         self.clickhouse.insert("erasure_insert", [[request.tenant, request.request_id, request.ifi_sha256,
                                                    request.requested_us, now, request.statements_erased,
                                                    request.documents_erased]])
@@ -205,8 +214,25 @@ class Eraser:
         except Exception as exc:
             self._fail(applying, f"{type(exc).__name__}: {exc}")
 
-    def _check(self, request: Request) -> bool:
-        tables = sorted({table for table, _, _ in delete_statements(self.clickhouse)} | {"attachments"})
+    def _issue_removal(self, removal: Removal) -> None:
+        now = self.clock()
+        deletes = removal_statements(self.clickhouse)
+        applying = replace(removal, state="applying", attempts=removal.attempts + 1, issued_us=now, error="",
+                           updated_us=max(now, removal.updated_us + 1))
+        self._save(applying)
+        try:
+            with self.clickhouse.client() as client:
+                for table, _, sql in deletes:
+                    client.execute(sql, bind(removal.params()))
+                    self.clickhouse.after_mutation(client, table)
+        except Exception as exc:
+            self._fail(applying, f"{type(exc).__name__}: {exc}")
+
+    def _check(self, request: Request | Removal) -> bool:
+        if isinstance(request, Removal):
+            tables = sorted({table for table, _, _ in removal_statements(self.clickhouse)})
+        else:
+            tables = sorted({table for table, _, _ in delete_statements(self.clickhouse)} | {"attachments"})
         # ClickHouse stamps mutations in whole seconds of its own clock: a second of margin either way.
         since_s = request.issued_us // US - 1
         pending = int(self.clickhouse.run("erasure_mutations_pending", {"tables": tables, "since_s": since_s})[0][0])
@@ -218,7 +244,7 @@ class Eraser:
                                 f"(LRS_ERASURE_TIMEOUT_S); see system.mutations")
         return False
 
-    def _fail(self, request: Request, reason: str) -> None:
+    def _fail(self, request: Request | Removal, reason: str) -> None:
         attempts = max(request.attempts, 1)
         pause_s = backoff_s(attempts, self.settings.erasure_retry_initial_s, self.settings.erasure_retry_max_s)
         now = self.clock()
@@ -232,5 +258,6 @@ class Eraser:
             log.warning("erasure %s: could not record the failure (%s: %s)", request.request_id,
                         type(exc).__name__, exc)
 
-    def _save(self, request: Request) -> None:
-        self.clickhouse.insert("erasure_request_insert", [request.as_row()])
+    def _save(self, request: Request | Removal) -> None:
+        name = "statement_removal_insert" if isinstance(request, Removal) else "erasure_request_insert"
+        self.clickhouse.insert(name, [request.as_row()])

@@ -63,7 +63,7 @@ class StatementSink:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
         self.rules = MappingRulesStore(settings, self.clickhouse)
-        self.conflicts = ConflictGuard(self.clickhouse)  # the first statement stored under an id wins
+        self.conflicts = ConflictGuard(self.clickhouse, self.rules)  # the first statement stored under an id wins
         self.eraser = Eraser(settings, self.clickhouse)
 
     def write_batch(self, messages: Sequence[Message]) -> BatchResult:
@@ -106,6 +106,7 @@ class StatementSink:
     def _write_rows(self, rows: list[list], result: BatchResult) -> int:
         rows = self.conflicts.admit(rows) if rows else rows  # before anything is derived from them
         if not rows:
+            self.conflicts.settle()  # a retried batch may hold a loser stored by an attempt that crashed
             return 0
         for row in rows:  # what the analytics marker needs, read off the rows (no second decode)
             courses, targets = result.touched.setdefault(row[TENANT_COLUMN], ({}, set()))
@@ -125,6 +126,8 @@ class StatementSink:
         self._timed("statements", lambda: self.clickhouse.insert("statements_insert", rows))
         self._timed("statement_voids", lambda: self.clickhouse.insert("voids_insert", voids))
         self._apply_voids(rows, voids)
+        # Another sink may have inserted a different statement under a new id since admit's check.
+        self._timed("statement_versions", self.conflicts.settle)
         metrics.LAST_WRITTEN_STORED.set(max(r[STORED_COLUMN] for r in rows) / 1_000_000)
         return len(rows)
 

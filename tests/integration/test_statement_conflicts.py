@@ -139,3 +139,91 @@ def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipelin
                               "'mbox:mailto:b@example.com')", {"t": tenant})[0][0] == 0
     finally:
         client.disconnect()
+
+
+def _message_stored(tenant: str, body: dict, offset: int, stored: str) -> Message:
+    """A statements-topic message with an explicit ``stored`` (the LRS process's clock when it accepted it)."""
+    st = {**body, "stored": stored, "timestamp": stored, "version": "1.0.0",
+          "authority": {"objectType": "Agent", "account": {"homePage": "https://lrs.local", "name": "k"}}}
+    return Message(offset % 2, offset, encode(Envelope(tenant=tenant, statement=st, client_key="k")))
+
+
+def _scalar(pipeline: Pipeline, sql: str, params: dict) -> object:
+    client = pipeline.clickhouse()
+    try:
+        rows = client.execute(sql, params)
+        return rows[0][0] if rows else None
+    finally:
+        client.disconnect()
+
+
+@pytest.mark.parametrize("last_insert", ["winner", "loser"])
+def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeline: Pipeline,
+                                                                          last_insert: str) -> None:
+    """Two learners' different statements under one new id, in two partitions: both sinks check (nothing stored
+    yet) before either inserts. The earliest stored wins everywhere, whichever sink inserts last."""
+    tenant, http = pipeline.new_tenant()
+    sid = str(uuid.uuid4())
+    course = f"https://example.com/courses/{uuid.uuid4().hex[:8]}"
+    context = {"contextActivities": {"grouping": [{"id": course}]}}
+    winner_body = {**statement(actor="w@example.com", verb="http://adlnet.gov/expapi/verbs/passed",
+                               context=context), "id": sid}
+    loser_body = {**statement(actor="l@example.com", verb="http://adlnet.gov/expapi/verbs/failed",
+                              context=context), "id": sid}
+    winner = _message_stored(tenant, winner_body, 1, "2026-01-05T10:00:00.100Z")
+    loser = _message_stored(tenant, loser_body, 2, "2026-01-05T10:00:00.200Z")
+    loser_ifi = "mbox:mailto:l@example.com"
+    with http:
+        first_sink, last_sink = StatementSink(pipeline.settings), StatementSink(pipeline.settings)
+        first_msg, last_msg = (loser, winner) if last_insert == "winner" else (winner, loser)
+        lookup = ClickHouse(pipeline.settings, size=1)
+        seen: list[list] = []
+        admit = last_sink.conflicts.admit
+
+        def admit_then_let_the_other_sink_write(rows: list[list]) -> list[list]:
+            # The last sink's check runs first; the other sink checks and writes before this one inserts.
+            seen.append(lookup.run("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
+            admitted = admit(rows)
+            seen.append(lookup.run("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
+            assert first_sink.write_batch([first_msg]).written == 1
+            return admitted
+
+        last_sink.conflicts.admit = admit_then_let_the_other_sink_write  # type: ignore[method-assign]
+        assert last_sink.write_batch([last_msg]).written == 1
+        assert seen == [[], []], "both sinks' checks must have seen nothing stored under the id"
+
+        # Reads: the earliest stored, through the API, at once and after the loser's removal.
+        assert _get(http, sid)["actor"]["mbox"] == "mailto:w@example.com"
+        # The loser's learner sends another statement of the course: their analytics are computed again.
+        other = statement(actor="l@example.com", context=context)
+        assert http.post("/xapi/statements", json=other).status_code == 200
+        versions_sql = ("SELECT uniqExact(stored_us, statement) FROM statements "
+                        "WHERE tenant = %(t)s AND statement_id = %(id)s")
+        wait_until(lambda: _scalar(pipeline, versions_sql, {"t": tenant, "id": sid}) == 1, 60,
+                   what="the loser's row removed from the raw table")
+        kept = _get(http, sid)
+        assert kept["actor"]["mbox"] == "mailto:w@example.com"
+        assert kept["stored"] == "2026-01-05T10:00:00.100Z"
+        # Every table's delete is a mutation of its own: each is applied in its own time.
+        for table in ("statements_by_time", "statements_by_learner", "learner_statements"):
+            wait_until(lambda t=table: _scalar(pipeline, f"SELECT count() FROM {t} WHERE tenant = %(t)s AND "
+                                                         "statement_id = %(id)s AND actor_ifi = %(a)s",
+                                               {"t": tenant, "id": sid, "a": loser_ifi}) == 0,
+                       30, what=f"the loser's row removed from {table}")
+        for table in ("statements_by_stored", "statement_json", "statement_keys"):
+            wait_until(lambda t=table: _scalar(pipeline, f"SELECT uniqExact(stored_us) FROM {t} WHERE tenant = %(t)s "
+                                                         "AND statement_id = %(id)s", {"t": tenant, "id": sid}) == 1,
+                       30, what=f"one stored time under the id in {table}")
+        # Paged reads by the loser's learner do not show the id.
+        paged = http.get("/xapi/statements", params={"agent": orjson.dumps(loser_body["actor"]).decode()})
+        assert sid not in [s["id"] for s in paged.json()["statements"]]
+
+    # The loser is recorded as a conflict, once.
+    recorded = wait_until(lambda: _conflicts(pipeline, tenant, sid), 30, what="the conflict recorded")
+    assert [orjson.loads(r[4])["actor"]["mbox"] for r in recorded] == ["mailto:l@example.com"]
+
+    # The loser's learner's analytics count their other statement only.
+    learner_sql = ("SELECT statements FROM learner_course WHERE tenant = %(t)s AND course_id = %(c)s "
+                   "AND actor_ifi = %(a)s")
+    wait_until(lambda: _scalar(pipeline, learner_sql, {"t": tenant, "c": course, "a": loser_ifi}) == 1, 90,
+               what="the loser's learner's analytics without the lost statement")

@@ -1,0 +1,6 @@
+-- Remove a losing version of a statement id from one table with the statement JSON (its stored time and JSON hash
+-- name it; the winner's JSON differs). The eraser runs it for every such table that statement_removal_tables
+-- finds, that table's name in place of `statements` (streams/removals.py).
+-- params: {"tenant": "t", "statement_id": "00000000-0000-4000-8000-000000000000", "stored_us": 2, "statement_hash": 7, "actor_ifi": "mbox:mailto:b@b.c", "timestamp_us": 2, "winner_stored_us": 1, "winner_actor_ifi": "mbox:mailto:a@b.c", "winner_timestamp_us": 1}
+ALTER TABLE statements DELETE WHERE tenant = %(tenant)s AND statement_id = %(statement_id)s
+    AND stored_us = %(stored_us)s AND cityHash64(statement) = %(statement_hash)s
