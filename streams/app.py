@@ -17,7 +17,7 @@ from lrs.core.retry import retry_forever
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
-from streams.outbound import send_all
+from streams.read_committed import read_committed
 from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
@@ -44,10 +44,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     app = faust.App(
         settings.worker_app_id,
         broker=broker_url(settings.kafka_bootstrap),
-        # exactly_once is Faust's only way to read read_committed, which the LRS's transactions need; the
-        # workers' own sends stay outside its transactions (streams/outbound.py), the ClickHouse writes stay
-        # at least once and idempotent.
-        processing_guarantee="exactly_once" if settings.kafka_transactions else "at_least_once",
+        processing_guarantee="at_least_once",
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=1,
         broker_commit_every=10_000,
@@ -60,7 +57,10 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         store="memory://",
         broker_credentials=broker_credentials(settings),
     )
+    if settings.kafka_transactions:  # the LRS writes multi-partition requests in transactions
+        read_committed(app)
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
+    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)
     analytics = attach_analytics(app, settings, SliceRefresher(settings, rules=sink.rules))
 
@@ -71,9 +71,8 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
             result = await write_with_retry(sink, batch, settings.sink_retry_max_s)
             for dead in result.dead:  # kept with the reason, before the offsets are committed
-                await send_all(app, settings.dead_letter_topic,
-                               [(dead_letter_key(settings.statements_topic, dead.message),
-                                 dead_letter_value(settings.statements_topic, dead))])
+                await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
+                                        value=dead_letter_value(settings.statements_topic, dead))
             # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
             await analytics.mark(result.touched)
             if result.erased_slices:  # recompute the courses of erased learners without them

@@ -53,7 +53,6 @@ from streams.analytics import (
 )
 from streams.learners import Rules, learner_rows
 from streams.mapping_rules import MappingRulesStore
-from streams.outbound import send_all
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +246,7 @@ class SliceRefresher:
 class DirtyMarker:
     """Sends slice markers from inside the worker (Faust producer), awaiting the broker's acknowledgement."""
 
-    def __init__(self, app: faust.App, topic: str, refresher: SliceRefresher, max_backoff_s: float) -> None:
-        self.app = app
+    def __init__(self, topic: faust.TopicT, refresher: SliceRefresher, max_backoff_s: float) -> None:
         self.topic = topic
         self.refresher = refresher
         self.max_backoff_s = max_backoff_s
@@ -259,14 +257,16 @@ class DirtyMarker:
 
     async def send_learners(self, work: dict[Slice, set[str]]) -> None:
         """One marker per slice naming its changed learners; returns once the broker has them all."""
-        messages = []
+        # force=True: send now, not attached to the current event (attached sends wait for its ack).
+        pending = []
         for (tenant, course), learners in sorted(work.items()):
             ordered = sorted(learners)
             # Bounded messages: a huge batch of one course becomes several markers (the round merges them).
             for start in range(0, max(len(ordered), 1), LEARNERS_CHUNK):
                 value = learners_marker_value(tenant, course, ordered[start:start + LEARNERS_CHUNK])
-                messages.append((marker_key(tenant, course), value))
-        await send_all(self.app, self.topic, messages)
+                pending.append(await self.topic.send(key=marker_key(tenant, course), value=value, force=True))
+        for future in pending:
+            await future
 
     async def mark(self, touched: Touched) -> None:
         """Mark the learners a written sink batch touched; returns only once the markers are in Kafka."""
@@ -288,7 +288,8 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     """Register the refresh agent and the clock timer on ``app``; return the marker the sink agent uses."""
     refresher = refresher or SliceRefresher(settings)
     dirty = app.topic(settings.analytics_dirty_topic, key_serializer="raw", value_serializer="raw")
-    marker = DirtyMarker(app, settings.analytics_dirty_topic, refresher, settings.sink_retry_max_s)
+    at_risk = app.topic(settings.analytics_at_risk_topic, key_serializer="raw", value_serializer="raw")
+    marker = DirtyMarker(dirty, refresher, settings.sink_retry_max_s)
 
     async def refresh_slice(tenant: str, course_id: str, learners: set[str] | None, clocks: dict[str, int],
                             started_us: int) -> None:
@@ -299,8 +300,10 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
             tenant, course_id, clocks[tenant], learners_changed=learners != set(), started_us=started_us))
         # Events before the swap: a crash in between replays them with the same event_id (at least once);
         # swapping first could lose them, since the next recompute compares with the swapped version.
-        await send_all(app, settings.analytics_at_risk_topic,
-                       [(dropoff.event_key(e), orjson.dumps(e)) for e in recomputed.events])
+        pending = [await at_risk.send(key=dropoff.event_key(e), value=orjson.dumps(e), force=True)
+                   for e in recomputed.events]
+        for future in pending:
+            await future
         await loop.run_in_executor(None, refresher.publish, recomputed)
 
     async def refresh_round(work: dict[Slice, set[str] | None]) -> None:

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
     kafka_transactions: bool = Field(
         True, description="A request spanning several partitions is written in one Kafka transaction (group-"
-        "committed; lrs/kafka/transactions.py) and workers read read_committed (Faust exactly_once).")
+        "committed; lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")
     kafka_transaction_timeout_s: float = Field(
         10.0, description="Kafka aborts a transaction left open this long (a crashed LRS); read_committed "
         "consumers wait at most this long behind it.")

@@ -2,7 +2,7 @@
 
 A statement request that spans several partitions travels as several messages (``lrs.core.kafka.envelope``). To keep
 a broker failure from leaving part of it in Kafka, those messages are written in one transaction; the workers
-read ``read_committed`` (Faust's ``exactly_once``), so an aborted or unfinished transaction is never stored.
+read ``read_committed`` (streams/read_committed.py), so an aborted or unfinished transaction is never stored.
 
 One transaction per request would cost six times the throughput and five times the broker's CPU
 (``lrs/tools/bench/probes/kafka_transactions.py``), so one thread commits, in one transaction, every request
