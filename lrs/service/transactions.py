@@ -8,8 +8,12 @@ One transaction per request would cost six times the throughput and five times t
 (``lrs/tools/bench/probes/kafka_transactions.py``), so one thread commits, in one transaction, every request
 that arrived while the previous commit ran (at most ``MAX_GROUP``): the cost per request falls with the load.
 
-kafka-python's ``commit_transaction`` waits without a bound; a request's caller bounds its own wait (503) and
-the thread replaces its producer after any failure, so a stuck or fenced producer never outlives one group.
+kafka-python's ``commit_transaction`` and ``abort_transaction`` wait without a bound (for a broker that may be
+down), so the thread never waits on them for a failed group: it flushes with a bound first (a send that cannot be
+delivered fails there), and after any failure it abandons its producer without aborting. The next producer takes
+the same transactional id, so its ``init_transactions`` (bounded by ``max_block_ms``) fences the abandoned one and
+aborts its open transaction at once, rather than after ``transaction_timeout_ms``. A request's caller bounds its
+own wait (503) in any case.
 """
 
 from __future__ import annotations
@@ -53,8 +57,9 @@ class TransactionalSender:
         self._timeout_ms = transaction_timeout_ms
         # Unique per process: a crashed process's open transaction is aborted by the coordinator after
         # ``transaction_timeout_ms``; until then read_committed consumers wait at its first message.
-        self._id_prefix = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._generation = 0
+        self._transactional_id = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # A group's sends must be in the broker within this; then the commit itself is one round trip.
+        self._flush_timeout_s = float(producer_config.get("request_timeout_ms", 5000)) / 1000  # type: ignore[arg-type]
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -80,10 +85,13 @@ class TransactionalSender:
 
     # --- the committing thread ---------------------------------------------------------------------
     def _new_producer(self) -> KafkaProducer:
-        self._generation += 1
-        producer = KafkaProducer(**self._config, transactional_id=f"{self._id_prefix}-{self._generation}",
+        producer = KafkaProducer(**self._config, transactional_id=self._transactional_id,
                                  transaction_timeout_ms=self._timeout_ms)
-        producer.init_transactions()
+        try:
+            producer.init_transactions()  # fences a producer abandoned after a failure, aborting its transaction
+        except Exception:
+            _close_later(producer)
+            raise
         return producer
 
     def _run(self) -> None:
@@ -111,17 +119,16 @@ class TransactionalSender:
                 producer.begin_transaction()
                 sent = [[producer.send(self.topic, key=key, value=value, partition=partition)
                          for partition, key, value in request.messages] for request in group]
-                producer.commit_transaction()
+                producer.flush(timeout=self._flush_timeout_s)  # raises if the sends are not all in by then
                 results = [[future.get(timeout=0) for future in futures] for futures in sent]
-            except Exception as exc:  # any failure: nothing of the group is committed; a new producer next time
+                producer.commit_transaction()
+            except Exception as exc:  # nothing of the group is committed: the next producer aborts it
                 log.warning("Kafka transaction of %d request(s) failed: %s: %s", len(group), type(exc).__name__, exc)
                 failure = exc if isinstance(exc, KafkaError) else KafkaError(f"{type(exc).__name__}: {exc}")
                 for request in group:
                     _settle(request, failure)
                 if producer is not None:
-                    with contextlib.suppress(Exception):
-                        producer.abort_transaction()
-                    _close_later(producer)
+                    _close_later(producer)  # not abort_transaction: it waits for the broker without a bound
                     producer = None
                 continue
             for request, metadata in zip(group, results, strict=True):
