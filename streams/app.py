@@ -17,6 +17,7 @@ from lrs.core.retry import retry_forever
 from streams import metrics
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
+from streams.read_committed import read_committed
 from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         store="memory://",
         broker_credentials=broker_credentials(settings),
     )
+    if settings.kafka_transactions:  # the LRS writes multi-partition requests in transactions
+        read_committed(app)
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)

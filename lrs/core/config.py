@@ -88,6 +88,12 @@ class Settings(BaseSettings):
                                 "body streams in, chunked or not).")
     max_header_bytes: int = Field(64 * 1024, description="Request line plus headers larger than this get 431.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
+    kafka_transactions: bool = Field(
+        True, description="A request spanning several partitions is written in one Kafka transaction (group-"
+        "committed; lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")
+    kafka_transaction_timeout_s: float = Field(
+        10.0, description="Kafka aborts a transaction left open this long (a crashed LRS); read_committed "
+        "consumers wait at most this long behind it.")
     consistency_wait_s: float = Field(
         5.0, description="Bounded wait on GET until the sink has passed what this process produced."
     )

@@ -23,6 +23,7 @@ from lrs.core.kafka.envelope import encode_statements, group_by_partition
 from lrs.core.kafka.security import kafka_options
 from lrs.service import metrics
 from lrs.service.produced_board import ProducedBoard
+from lrs.service.transactions import TransactionalSender
 
 
 class BrokerUnavailable(RuntimeError):
@@ -36,35 +37,48 @@ class Publisher:
         self.settings = settings
         self.board = board
         self._producer: KafkaProducer | None = None
+        self._transactions: TransactionalSender | None = None
         self._known_topics: set[str] = set()
+        self._partitions: dict[str, list[int]] = {}
         self._lock = threading.Lock()
         # The one thread that creates producers and makes first sends (both may block on an absent broker).
         self._connector = ThreadPoolExecutor(1, thread_name_prefix="lrs-kafka-connect")
         # Highest offset this process was acknowledged per tenant and partition: the read-your-writes target.
         self.produced: dict[str, dict[int, int]] = {}
 
+    def _producer_config(self) -> dict[str, Any]:
+        timeout_ms = int(self.settings.produce_timeout_s * 1000)
+        return {
+            "bootstrap_servers": self.settings.kafka_bootstrap.split(","),
+            "client_id": "lrs",
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 2,
+            "batch_size": 256 * 1024,
+            "compression_type": "lz4",
+            "max_request_size": self.settings.max_body_bytes + 1024 * 1024,
+            "max_block_ms": timeout_ms,
+            "request_timeout_ms": timeout_ms,
+            "delivery_timeout_ms": timeout_ms + 2000,
+            "reconnect_backoff_max_ms": 1000,
+            # kafka-python's constructor waits up to 30 s for a broker by default: a request waits less.
+            "bootstrap_timeout_ms": timeout_ms,
+            **kafka_options(self.settings),  # TLS / SASL (lrs.core.kafka.security)
+        }
+
     def _get_producer(self) -> KafkaProducer:
         with self._lock:
             if self._producer is None:
-                timeout_ms = int(self.settings.produce_timeout_s * 1000)
-                self._producer = KafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-                    client_id="lrs",
-                    acks="all",
-                    enable_idempotence=True,
-                    linger_ms=2,
-                    batch_size=256 * 1024,
-                    compression_type="lz4",
-                    max_request_size=self.settings.max_body_bytes + 1024 * 1024,
-                    max_block_ms=timeout_ms,
-                    request_timeout_ms=timeout_ms,
-                    delivery_timeout_ms=timeout_ms + 2000,
-                    reconnect_backoff_max_ms=1000,
-                    # kafka-python's constructor waits up to 30 s for a broker by default: a request waits less.
-                    bootstrap_timeout_ms=timeout_ms,
-                    **kafka_options(self.settings),  # TLS / SASL (lrs.core.kafka.security)
-                )
+                self._producer = KafkaProducer(**self._producer_config())
             return self._producer
+
+    def _get_transactions(self) -> TransactionalSender:
+        with self._lock:
+            if self._transactions is None:
+                self._transactions = TransactionalSender(
+                    self.settings.statements_topic, self._producer_config(),
+                    int(self.settings.kafka_transaction_timeout_s * 1000))
+            return self._transactions
 
     async def publish(self, tenant: str, client_key: str, keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
         """Publish ``(key, statement)`` pairs and return once all are acknowledged; else BrokerUnavailable.
@@ -79,19 +93,21 @@ class Publisher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.produce_timeout_s + 2
         try:
-            if producer is not None and topic in self._known_topics:
-                # The topic's partitions are known, so send() only appends to the producer's buffer.
-                futures = self._send_grouped(producer, topic, tenant, client_key, keyed)
-            else:
-                # Creating the producer and the first send block while the broker is unreachable (kafka-python
-                # probes it without a bound): off the event loop, on one thread, and never past the deadline.
-                producer = await asyncio.wait_for(loop.run_in_executor(self._connector, self._get_producer),
+            if producer is None or topic not in self._known_topics:
+                # Creating the producer and the first metadata fetch block while the broker is unreachable
+                # (kafka-python probes it without a bound): off the event loop, on one thread, within the deadline.
+                producer = await asyncio.wait_for(loop.run_in_executor(self._connector, self._get_partitions, topic),
                                                   deadline - loop.time())
-                futures = await asyncio.wait_for(
-                    loop.run_in_executor(self._connector, self._send_grouped, producer, topic, tenant, client_key,
-                                         keyed), deadline - loop.time())
                 self._known_topics.add(topic)
-            results = await asyncio.wait_for(_all_acknowledged(futures), max(0.01, deadline - loop.time()))
+            messages = [(partition, key, encode_statements(tenant, client_key, bodies))
+                        for partition, key, bodies in group_by_partition(keyed, self._partitions[topic])]
+            if len(messages) > 1 and self.settings.kafka_transactions:
+                # Several partitions: in one transaction, so a failure leaves none of the request in Kafka.
+                outcome = self._get_transactions().submit(messages)
+            else:  # one message is in Kafka wholly or not at all
+                outcome = _all_acknowledged([producer.send(topic, key=key, value=value, partition=partition)
+                                             for partition, key, value in messages])
+            results = await asyncio.wait_for(outcome, max(0.01, deadline - loop.time()))
         except (KafkaError, OSError, TimeoutError) as exc:
             if producer is not None:
                 self._discard(producer)
@@ -105,12 +121,11 @@ class Publisher:
                 self.board.record(tenant, {meta.partition: produced[meta.partition] for meta in results})
         metrics.PRODUCE_LATENCY.observe(time.perf_counter() - start)
 
-    @staticmethod
-    def _send_grouped(producer: KafkaProducer, topic: str, tenant: str, client_key: str,
-                      keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> list[FutureRecordMetadata]:
-        partitions = sorted(producer.partitions_for(topic))
-        return [producer.send(topic, key=key, value=encode_statements(tenant, client_key, bodies), partition=partition)
-                for partition, key, bodies in group_by_partition(keyed, partitions)]
+    def _get_partitions(self, topic: str) -> KafkaProducer:
+        """The producer, once it knows ``topic``'s partitions (blocks on the broker: run it on the connector)."""
+        producer = self._get_producer()
+        self._partitions[topic] = sorted(producer.partitions_for(topic))
+        return producer
 
     def send(self, topic: str, key: bytes, value: bytes) -> None:
         """Send one message to ``topic`` and block until acknowledged (``acks=all``); else BrokerUnavailable.
@@ -160,6 +175,9 @@ class Publisher:
                     self._producer.close(timeout=2)
                 self._producer = None
                 self._known_topics.clear()
+            if self._transactions is not None:
+                self._transactions.close()
+                self._transactions = None
 
 
 def _all_acknowledged(futures: list[FutureRecordMetadata]) -> asyncio.Future[list[RecordMetadata]]:

@@ -1,0 +1,155 @@
+"""All of a request's messages in Kafka, or none: Kafka transactions with a group commit.
+
+A statement request that spans several partitions travels as several messages (``lrs.core.kafka.envelope``). To keep
+a broker failure from leaving part of it in Kafka, those messages are written in one transaction; the workers
+read ``read_committed`` (streams/read_committed.py), so an aborted or unfinished transaction is never stored.
+
+One transaction per request would cost six times the throughput and five times the broker's CPU
+(``lrs/tools/bench/probes/kafka_transactions.py``), so one thread commits, in one transaction, every request
+that arrived while the previous commit ran (at most ``MAX_GROUP``): the cost per request falls with the load.
+
+kafka-python's ``commit_transaction`` and ``abort_transaction`` wait without a bound (for a broker that may be
+down), so the thread never waits on them for a failed group: it flushes with a bound first (a send that cannot be
+delivered fails there), and after any failure it abandons its producer without aborting. The next producer takes
+the same transactional id, so its ``init_transactions`` (bounded by ``max_block_ms``) fences the abandoned one and
+aborts its open transaction at once, rather than after ``transaction_timeout_ms``. A request's caller bounds its
+own wait (503) in any case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from kafka.producer.future import RecordMetadata
+
+log = logging.getLogger(__name__)
+
+# Requests per transaction at most: bounds a group's size (and what one failure refuses).
+MAX_GROUP = 64
+
+
+@dataclass
+class _Request:
+    """One request's messages ``(partition, key, value)`` and where its outcome goes."""
+
+    messages: Sequence[tuple[int, bytes, bytes]]
+    loop: asyncio.AbstractEventLoop
+    outcome: asyncio.Future[list[RecordMetadata]]
+
+
+class TransactionalSender:
+    """Writes each submitted request's messages to ``topic`` atomically, in group-committed transactions."""
+
+    def __init__(self, topic: str, producer_config: dict[str, object], transaction_timeout_ms: int,
+                 name: str = "lrs") -> None:
+        self.topic = topic
+        self._config = producer_config
+        self._timeout_ms = transaction_timeout_ms
+        # Unique per process: a crashed process's open transaction is aborted by the coordinator after
+        # ``transaction_timeout_ms``; until then read_committed consumers wait at its first message.
+        self._transactional_id = f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # A group's sends must be in the broker within this; then the commit itself is one round trip.
+        self._flush_timeout_s = float(producer_config.get("request_timeout_ms", 5000)) / 1000  # type: ignore[arg-type]
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, messages: Sequence[tuple[int, bytes, bytes]]) -> asyncio.Future[list[RecordMetadata]]:
+        """Queue one request's messages; the future resolves with their metadata once committed (or fails)."""
+        loop = asyncio.get_running_loop()
+        request = _Request(messages, loop, loop.create_future())
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="lrs-kafka-transactions", daemon=True)
+                self._thread.start()
+        self._queue.put(request)
+        return request.outcome
+
+    def close(self) -> None:
+        """Stop the thread after the groups queued so far."""
+        with self._lock:
+            if self._thread is not None:
+                self._queue.put(None)
+                self._thread.join(timeout=5)
+                self._thread = None
+
+    # --- the committing thread ---------------------------------------------------------------------
+    def _new_producer(self) -> KafkaProducer:
+        producer = KafkaProducer(**self._config, transactional_id=self._transactional_id,
+                                 transaction_timeout_ms=self._timeout_ms)
+        try:
+            producer.init_transactions()  # fences a producer abandoned after a failure, aborting its transaction
+        except Exception:
+            _close_later(producer)
+            raise
+        return producer
+
+    def _run(self) -> None:
+        producer: KafkaProducer | None = None
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < MAX_GROUP:  # whatever queued up meanwhile goes into the same transaction
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                group.append(more)
+            group = [r for r in group if not r.outcome.done()]  # callers that gave up (503) need nothing
+            if not group:
+                continue
+            try:
+                if producer is None:
+                    producer = self._new_producer()
+                producer.begin_transaction()
+                sent = [[producer.send(self.topic, key=key, value=value, partition=partition)
+                         for partition, key, value in request.messages] for request in group]
+                producer.flush(timeout=self._flush_timeout_s)  # raises if the sends are not all in by then
+                results = [[future.get(timeout=0) for future in futures] for futures in sent]
+                producer.commit_transaction()
+            except Exception as exc:  # nothing of the group is committed: the next producer aborts it
+                log.warning("Kafka transaction of %d request(s) failed: %s: %s", len(group), type(exc).__name__, exc)
+                failure = exc if isinstance(exc, KafkaError) else KafkaError(f"{type(exc).__name__}: {exc}")
+                for request in group:
+                    _settle(request, failure)
+                if producer is not None:
+                    _close_later(producer)  # not abort_transaction: it waits for the broker without a bound
+                    producer = None
+                continue
+            for request, metadata in zip(group, results, strict=True):
+                _settle(request, metadata)
+        if producer is not None:
+            _close_later(producer)
+
+
+def _settle(request: _Request, result: list[RecordMetadata] | BaseException) -> None:
+    def finish() -> None:
+        if request.outcome.done():
+            return
+        if isinstance(result, BaseException):
+            request.outcome.set_exception(result)
+        else:
+            request.outcome.set_result(result)
+
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed (process shutting down)
+        request.loop.call_soon_threadsafe(finish)
+
+
+def _close_later(producer: KafkaProducer) -> None:
+    """Close a producer without blocking the committing thread (``close`` waits for its I/O thread)."""
+    threading.Thread(target=producer.close, kwargs={"timeout": 0}, daemon=True, name="lrs-producer-close").start()
