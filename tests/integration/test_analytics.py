@@ -138,8 +138,11 @@ def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
         problems[:] = _differences(pipeline, tenant)
         return not problems
 
-    logs = "\n".join(w.log_tail(30) for w in pipeline.workers)
-    wait_until(converged, 240, interval=2, what=f"analytics to converge: {problems}\n{logs}")
+    try:
+        wait_until(converged, 240, interval=2, what="analytics to converge")
+    except AssertionError:  # what differs and what the workers said, at the time of the failure
+        logs = "\n".join(w.log_tail(60) for w in pipeline.workers)
+        raise AssertionError(f"analytics did not converge in 240 s; differences: {problems[:30]}\n{logs}") from None
     # Deleting superseded versions leaves the views as they are.
     SliceRefresher(pipeline.settings).cleanup(older_than_s=0)
     assert _differences(pipeline, tenant) == []
