@@ -31,6 +31,7 @@ from typing import Any
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure
+from lrs.core.kafka.markers import LEARNER_LEFT
 from lrs.core.retry import backoff_s
 from lrs.core.store.clickhouse import ClickHouse, bind
 from lrs.core.store.queries import query
@@ -90,12 +91,11 @@ class Request:
         return [getattr(self, f.name) for f in fields(self)]
 
     def work(self) -> dict[Slice, set[str]]:
-        """The analytics to recompute: per (tenant, course), the other learners whose rows change."""
+        """The analytics to recompute: per (tenant, course), the other learners whose rows change, and
+        ``LEARNER_LEFT`` (stored as ``""``) where the erased learner's own rows were deleted."""
         result: dict[Slice, set[str]] = {}
         for course, learner in zip(self.work_courses, self.work_learners, strict=True):
-            learners = result.setdefault((self.tenant, course), set())
-            if learner:
-                learners.add(learner)
+            result.setdefault((self.tenant, course), set()).add(learner or LEARNER_LEFT)
         return result
 
 
@@ -237,12 +237,29 @@ class Eraser:
         since_s = request.issued_us // US - 1
         pending = int(self.clickhouse.run("erasure_mutations_pending", {"tables": tables, "since_s": since_s})[0][0])
         if not pending:
+            if isinstance(request, Request) and (left := self._rows_left(request)):
+                # Written by a refresh that raced the deletes: delete again (a new attempt, on the next pass).
+                log.info("erasure %s of tenant %s: %s per-learner row(s) written during the deletes; again",
+                         request.request_id, request.tenant, left)
+                self._save(replace(request, state="pending", updated_us=max(self.clock(), request.updated_us + 1)))
+                return False
             return True
         waited_s = (self.clock() - request.issued_us) / US
         if waited_s > self.settings.erasure_timeout_s:
             self._fail(request, f"{pending} ClickHouse mutation(s) unfinished after {waited_s:.0f}s "
                                 f"(LRS_ERASURE_TIMEOUT_S); see system.mutations")
         return False
+
+    def _rows_left(self, request: Request) -> int:
+        """Rows of the request's learners in the per-learner tables (those ``erase_by_actor`` deletes from)."""
+        sql = query("erasure_rows_left").sql
+        head = "SELECT count() FROM learner_state "
+        if not sql.startswith(head):
+            raise ValueError(f"erasure_rows_left.sql must start with {head!r}")
+        params = bind({"tenant": request.tenant, "ifis": request.ifis})
+        with self.clickhouse.client() as client:
+            return sum(int(client.execute(f"SELECT count() FROM {table} " + sql[len(head):], params)[0][0])
+                       for table, name, _ in delete_statements(self.clickhouse) if name == "erase_by_actor")
 
     def _fail(self, request: Request | Removal, reason: str) -> None:
         attempts = max(request.attempts, 1)

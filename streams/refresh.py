@@ -36,6 +36,7 @@ import faust
 import orjson
 
 from lrs.core.config import Settings
+from lrs.core.kafka.markers import LEARNER_LEFT
 from lrs.core.retry import retry_forever
 from lrs.core.store.clickhouse import ClickHouse, bind
 from streams import cohorts, dropoff, engagement, metrics
@@ -144,7 +145,7 @@ class SliceRefresher:
             self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
             self.built.add((tenant, course_id))
             return len(state)
-        ordered = sorted(learners)
+        ordered = sorted(learners - {LEARNER_LEFT})  # no row to recompute; the derive still counts the change
         for start in range(0, len(ordered), LEARNERS_CHUNK):
             chunk = ordered[start:start + LEARNERS_CHUNK]
             rows = self.clickhouse.run_in_chunks("learner_rows", {**params, "learners": chunk}, key="learners")

@@ -11,6 +11,7 @@ from typing import Any
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure
+from lrs.core.kafka.markers import LEARNER_LEFT
 from streams.erasure import US, Eraser, Request, delete_statements
 
 TABLES = [("documents", ["agent"]), ("learner_state", ["actor_ifi"]), ("statements", ["actor_ifi", "related_agents"])]
@@ -23,6 +24,7 @@ class FakeClickHouse:
         self.requests: dict[tuple[str, str], Request] = {}
         self.pending_mutations = 0
         self.executed: list[str] = []
+        self.rows_left = 0  # per-learner rows a racing refresh wrote after the deletes
         self.logged: list[list[Any]] = []
 
     def run(self, name: str, params: dict | None = None) -> list[tuple]:
@@ -66,8 +68,11 @@ class FakeClickHouse:
         outer = self
 
         class Client:
-            def execute(self, sql: str, params: dict) -> None:
+            def execute(self, sql: str, params: dict) -> list[tuple] | None:
+                if sql.startswith("SELECT count() FROM "):
+                    return [(outer.rows_left,)]
                 outer.executed.append(sql.split(" DELETE")[0])
+                return None
 
         yield Client()
 
@@ -111,14 +116,15 @@ def test_an_erasure_is_issued_then_done_once_its_mutations_finish() -> None:
     assert issued.state == "applying" and issued.attempts == 1 and issued.attachments == ["ab12"]
     assert fake.executed == ["ALTER TABLE documents", "ALTER TABLE learner_state", "ALTER TABLE statements",
                              "ALTER TABLE attachments"]
-    # The erased learner is deleted, never recomputed (that would write their identifier again).
-    assert issued.work() == {("t", "course"): {"mbox:mailto:other@example.com"}}
+    # The erased learner is deleted, never recomputed (that would write their identifier again); LEARNER_LEFT
+    # makes the course derived afresh from its learner rows (a copy of its previous version still counts them).
+    assert issued.work() == {("t", "course"): {"mbox:mailto:other@example.com", LEARNER_LEFT}}
     clock.now += 30 * US
     assert eraser.step() == []  # still running, within the timeout: nothing changes, nothing is re-issued
     assert _request(fake).state == "applying" and len(fake.executed) == 4
     fake.pending_mutations = 0
     ((finished, work),) = eraser.step()
-    assert work == {("t", "course"): {"mbox:mailto:other@example.com"}}
+    assert work == {("t", "course"): {"mbox:mailto:other@example.com", LEARNER_LEFT}}
     eraser.finish(finished)
     done = _request(fake)
     assert done.state == "done" and done.ifis == [] and done.work_learners == [] and done.statements_erased == 3
@@ -166,3 +172,16 @@ def test_a_failing_query_fails_the_attempt_and_counts_it() -> None:
     clock.now = failed.next_try_us
     eraser.step()
     assert _request(fake).attempts == 2
+
+
+def test_rows_a_refresh_wrote_during_the_deletes_are_deleted_again() -> None:
+    eraser, fake, _ = _eraser()
+    eraser.accept(Erasure("t", "r1", ("mbox:mailto:erased@example.com",), 5))
+    assert eraser.step() == []  # issued
+    fake.rows_left = 2  # a refresh read the statements before the deletes and wrote its rows after them
+    assert eraser.step() == [] and _request(fake).state == "pending"
+    assert eraser.step() == [] and _request(fake).state == "applying" and _request(fake).attempts == 2
+    assert fake.executed.count("ALTER TABLE learner_state") == 2
+    fake.rows_left = 0
+    ((finished, _),) = eraser.step()
+    assert finished.request_id == "r1"

@@ -14,6 +14,10 @@ Slice = tuple[str, str]
 # list (``marker_value``: course structures, ``lrs analytics refresh``) recomputes every learner of the course;
 # an empty list only derives the course again (the tenant's clock moved).
 Work = tuple[str, str, tuple[str, ...] | None]
+# Named in a marker's learners when a learner left the slice without a row to recompute (an erasure deleted it):
+# the course is derived again from its learner rows, never copied from its previous version, which still counts
+# the learner. No identifier of the erased learner travels in the marker.
+LEARNER_LEFT = ""
 
 
 def marker_key(tenant: str, course_id: str) -> bytes:
