@@ -52,6 +52,8 @@ class Sender:
         self.batches, self.size, self.pause = batches, size, pause
         self.acked: list[str] = []
         self.refused = 0
+        # The statement ids of each refused request (17 learners: every request spans several partitions).
+        self.refused_ids: list[list[str]] = []
         # (monotonic time sent, monotonic time answered, status; 0 = no answer) of every request.
         self.answers: list[tuple[float, float, int]] = []
         self.unexpected: list[str] = []
@@ -70,6 +72,7 @@ class Sender:
                 response = self.http.post("/xapi/statements", json=batch)
             except Exception:  # the LRS itself may be restarting
                 self.refused += 1
+                self.refused_ids.append([b["id"] for b in batch])
                 self.answers.append((sent, time.monotonic(), 0))
                 continue
             finally:
@@ -81,6 +84,7 @@ class Sender:
                 if response.status_code != 503:
                     self.unexpected.append(f"{response.status_code}: {response.text[:300]}")
                 self.refused += 1
+                self.refused_ids.append([b["id"] for b in batch])
             time.sleep(self.pause)
 
     def in_flight_at(self, moment: float) -> list[int]:
@@ -121,6 +125,15 @@ def _analytics_statements(pipeline: Pipeline, tenant: str) -> int:
                                   {"t": tenant})[0][0] or 0)
     finally:
         client.disconnect()
+
+
+def _assert_refused_requests_wholly_or_not_at_all(sender: Sender) -> None:
+    """A refused request spanning several partitions is one Kafka transaction: none or all of it is stored."""
+    assert sender.refused_ids, "some requests were refused while the broker was away"
+    stored = set(_api_ids(sender))
+    partial = [(len(set(batch) & stored), len(batch)) for batch in sender.refused_ids
+               if 0 < len(set(batch) & stored) < len(batch)]
+    assert not partial, f"refused requests stored in part (stored, sent): {partial}"
 
 
 def _assert_exactly_once(pipeline: Pipeline, sender: Sender) -> None:
@@ -265,6 +278,7 @@ def test_broker_killed_under_load_keeps_everything_acknowledged(own_pipeline: Pi
     assert down and set(down) == {503}, f"while the broker was down: {sorted(set(down))} ({len(down)} requests)"
     assert own_pipeline.lrs.proc.poll() is None and own_pipeline.workers[0].proc.poll() is None
     _assert_exactly_once(own_pipeline, sender)
+    _assert_refused_requests_wholly_or_not_at_all(sender)
 
 
 @pytest.fixture
@@ -299,6 +313,8 @@ def test_leader_broker_killed_fails_over_losing_nothing(replicated_pipeline: Pip
     print(f"failover: {victim} killed; first 200 after {window:.2f} s; {len(refused)} requests refused")
     assert window < 30
     _assert_exactly_once(pipeline, sender)
+    if sender.refused_ids:  # a fast failover may refuse nothing
+        _assert_refused_requests_wholly_or_not_at_all(sender)
 
 
 def _rss_mb(pid: int) -> float:
