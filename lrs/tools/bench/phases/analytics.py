@@ -30,7 +30,7 @@ from lrs.tools.bench.load import FreshBodies, basic_headers, paced
 from lrs.tools.bench.phases.common import QueryData
 from lrs.tools.bench.report import Result
 from lrs.tools.bench.stats import rate, summarize
-from lrs.tools.bench.targets import FRESHNESS_TARGET
+from lrs.tools.bench.targets import ANALYTICS_FRESHNESS_TARGET
 
 if TYPE_CHECKING:
     from lrs.tools.bench.suite import Suite
@@ -252,7 +252,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
             f"analytics freshness p99 (history {data.size})",
             "ms",
             a.p99,
-            target=FRESHNESS_TARGET,
+            target=ANALYTICS_FRESHNESS_TARGET,
             details=info,
             note=f"{o.freshness_load:.0%} of the stored ingest rate, {offered:,.0f}/s",
         )
