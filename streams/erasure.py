@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure
@@ -36,7 +34,7 @@ from lrs.core.retry import backoff_s
 from lrs.core.store.clickhouse import ClickHouse, bind
 from lrs.core.store.queries import query
 from streams import metrics
-from streams.removals import Removal, removal_statements
+from streams.removals import IDENTIFIER, Removal, RowRecord, removal_statements
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,6 @@ Slice = tuple[str, str]
 TEMPLATES = (("related_agents", "erase_by_related_agents", "statements"),
              ("actor_ifi", "erase_by_actor", "learner_course_data"),
              ("agent", "erase_by_agent", "documents"))
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 US = 1_000_000
 
 
@@ -60,7 +57,7 @@ def ifi_hashes(ifis: tuple[str, ...] | list[str]) -> list[str]:
 
 
 @dataclass
-class Request:
+class Request(RowRecord):
     """One row of ``erasure_requests`` (field order = column order of the queries)."""
 
     tenant: str
@@ -80,15 +77,6 @@ class Request:
     documents_erased: int = 0
     attachments_erased: int = 0
     updated_us: int = 0
-
-    @classmethod
-    def from_row(cls, row: tuple) -> Request:
-        """A request from a row of the ``erasure_request*`` queries."""
-        return cls(*[list(v) if isinstance(v, list | tuple) else v for v in row])
-
-    def as_row(self) -> list[Any]:
-        """The row for ``erasure_request_insert``."""
-        return [getattr(self, f.name) for f in fields(self)]
 
     def work(self) -> dict[Slice, set[str]]:
         """The analytics to recompute: per (tenant, course), the other learners whose rows change, and

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Self
 
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.store.queries import query
@@ -26,8 +26,21 @@ TEMPLATES = ((("statement",), "remove_version_by_statement", "statements"),
              (("stored_us",), "remove_version_by_stored", "statements_by_stored"))
 
 
+class RowRecord:
+    """A dataclass kept as one ClickHouse row: its fields in the column order of its queries."""
+
+    @classmethod
+    def from_row(cls, row: tuple) -> Self:
+        """The record of a row (arrays come back as tuples)."""
+        return cls(*[list(v) if isinstance(v, list | tuple) else v for v in row])
+
+    def as_row(self) -> list[Any]:
+        """The row for the record's insert query."""
+        return [getattr(self, f.name) for f in fields(self)]  # type: ignore[arg-type]
+
+
 @dataclass
-class Removal:
+class Removal(RowRecord):
     """One row of ``statement_removals`` (field order = column order of the queries)."""
 
     tenant: str
@@ -48,15 +61,6 @@ class Removal:
     error: str = ""
     requested_us: int = 0
     updated_us: int = 0
-
-    @classmethod
-    def from_row(cls, row: tuple) -> Removal:
-        """A removal from a row of ``statement_removals_open``."""
-        return cls(*[list(v) if isinstance(v, list | tuple) else v for v in row])
-
-    def as_row(self) -> list[Any]:
-        """The row for ``statement_removal_insert``."""
-        return [getattr(self, f.name) for f in fields(self)]
 
     def params(self) -> dict[str, Any]:
         """The parameters of the ``remove_version_by_*`` deletes."""
