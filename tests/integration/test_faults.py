@@ -323,21 +323,21 @@ def _rss_mb(pid: int) -> float:
 
 
 def test_clickhouse_down_for_minutes_memory_stays_bounded(own_pipeline: Pipeline) -> None:
-    """ClickHouse gone for 90 s under steady load: ingest goes on, the worker waits with bounded memory."""
+    """ClickHouse gone for 60 s under steady load: ingest goes on, the worker waits with bounded memory."""
     worker_pid = own_pipeline.workers[0].proc.pid
-    with Sender(own_pipeline, batches=400, size=50, pause=0.2) as sender:
+    with Sender(own_pipeline, batches=270, size=50, pause=0.2) as sender:
         time.sleep(2)
         before = _rss_mb(worker_pid)
         own_pipeline.stack.stop_service("clickhouse")
         samples = []
-        for _ in range(18):
+        for _ in range(12):
             time.sleep(5)
             samples.append(_rss_mb(worker_pid))
         stalled = _worker_metric(own_pipeline, "lrs_worker_sink_stalled_seconds")
         own_pipeline.stack.start_service("clickhouse")
-    assert stalled > 60, "the lag was visible in the metrics"
-    assert sender.refused == 0 and len(sender.acked) > 10_000, (sender.refused, len(sender.acked))
+    assert stalled > 40, "the lag was visible in the metrics"
+    assert sender.refused == 0 and len(sender.acked) > 6_000, (sender.refused, len(sender.acked))
     # The worker stops taking messages while its batch cannot be written: no growth with the backlog.
     assert max(samples) - before < 150, f"worker RSS {before:.0f} MB -> {samples}"
-    assert max(samples[9:]) - max(samples[:9]) < 50, f"RSS still growing in the second half: {samples}"
+    assert max(samples[6:]) - max(samples[:6]) < 50, f"RSS still growing in the second half: {samples}"
     _assert_exactly_once(own_pipeline, sender)
