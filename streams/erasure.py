@@ -29,16 +29,15 @@ from dataclasses import dataclass, field, replace
 
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure
-from lrs.core.kafka.markers import LEARNER_LEFT
+from lrs.core.kafka.markers import LEARNER_LEFT, Slice
 from lrs.core.retry import backoff_s
 from lrs.core.store.clickhouse import ClickHouse, bind
 from lrs.core.store.queries import query
 from streams import metrics
-from streams.removals import IDENTIFIER, Removal, RowRecord, removal_statements
+from streams.removals import Removal, RowRecord, removal_statements
 
 log = logging.getLogger(__name__)
 
-Slice = tuple[str, str]
 # Per learner column: the delete template and the table name written in it (replaced by each table's name).
 TEMPLATES = (("related_agents", "erase_by_related_agents", "statements"),
              ("actor_ifi", "erase_by_actor", "learner_course_data"),
@@ -91,15 +90,9 @@ def delete_statements(clickhouse: ClickHouse) -> list[tuple[str, str, str]]:
     """``(table, query name, SQL)``: one ALTER DELETE per table holding learner data, from ``erasure_tables``."""
     statements = []
     for table, columns in clickhouse.run("erasure_tables"):
-        if not IDENTIFIER.match(table):
-            raise ValueError(f"table name {table!r} cannot be written into a statement")
         for column, name, placeholder in TEMPLATES:  # the first matching column decides (related_agents first)
             if column in columns:
-                sql = query(name).sql
-                head = f"ALTER TABLE {placeholder} "
-                if not sql.startswith(head):
-                    raise ValueError(f"{name}.sql must start with {head!r}")
-                statements.append((table, name, f"ALTER TABLE {table} " + sql[len(head):]))
+                statements.append((table, name, query(name).for_table("ALTER TABLE", placeholder, table)))
                 break
     return statements
 
@@ -218,14 +211,16 @@ class Eraser:
 
     def _check(self, request: Request | Removal) -> bool:
         if isinstance(request, Removal):
-            tables = sorted({table for table, _, _ in removal_statements(self.clickhouse)})
+            deletes = removal_statements(self.clickhouse)
+            tables = sorted({table for table, _, _ in deletes})
         else:
-            tables = sorted({table for table, _, _ in delete_statements(self.clickhouse)} | {"attachments"})
+            deletes = delete_statements(self.clickhouse)
+            tables = sorted({table for table, _, _ in deletes} | {"attachments"})
         # ClickHouse stamps mutations in whole seconds of its own clock: a second of margin either way.
         since_s = request.issued_us // US - 1
         pending = int(self.clickhouse.run("erasure_mutations_pending", {"tables": tables, "since_s": since_s})[0][0])
         if not pending:
-            if isinstance(request, Request) and (left := self._rows_left(request)):
+            if isinstance(request, Request) and (left := self._rows_left(request, deletes)):
                 # Written by a refresh that raced the deletes: delete again (a new attempt, on the next pass).
                 log.info("erasure %s of tenant %s: %s per-learner row(s) written during the deletes; again",
                          request.request_id, request.tenant, left)
@@ -238,16 +233,13 @@ class Eraser:
                                 f"(LRS_ERASURE_TIMEOUT_S); see system.mutations")
         return False
 
-    def _rows_left(self, request: Request) -> int:
+    def _rows_left(self, request: Request, deletes: list[tuple[str, str, str]]) -> int:
         """Rows of the request's learners in the per-learner tables (those ``erase_by_actor`` deletes from)."""
-        sql = query("erasure_rows_left").sql
-        head = "SELECT count() FROM learner_state "
-        if not sql.startswith(head):
-            raise ValueError(f"erasure_rows_left.sql must start with {head!r}")
+        count = query("erasure_rows_left")
         params = bind({"tenant": request.tenant, "ifis": request.ifis})
         with self.clickhouse.client() as client:
-            return sum(int(client.execute(f"SELECT count() FROM {table} " + sql[len(head):], params)[0][0])
-                       for table, name, _ in delete_statements(self.clickhouse) if name == "erase_by_actor")
+            return sum(int(client.execute(count.for_table("SELECT count() FROM", "learner_state", table), params)[0][0])
+                       for table, name, _ in deletes if name == "erase_by_actor")
 
     def _fail(self, request: Request | Removal, reason: str) -> None:
         attempts = max(request.attempts, 1)

@@ -9,15 +9,13 @@ recomputed without the statement, exactly as an erasure does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
+from lrs.core.kafka.markers import Slice
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.store.queries import query
 
-Slice = tuple[str, str]
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Which columns tell a version from another in a table, first match wins: (required columns, delete template,
 # the table name written in the template).
 TEMPLATES = ((("statement",), "remove_version_by_statement", "statements"),
@@ -83,14 +81,8 @@ def removal_statements(clickhouse: ClickHouse) -> list[tuple[str, str, str]]:
     """``(table, query name, SQL)``: one ALTER DELETE per table holding statement rows."""
     statements = []
     for table, columns in clickhouse.run("statement_removal_tables"):
-        if not IDENTIFIER.match(table):
-            raise ValueError(f"table name {table!r} cannot be written into a statement")
         for needed, name, placeholder in TEMPLATES:
             if all(c in columns for c in needed):
-                sql = query(name).sql
-                head = f"ALTER TABLE {placeholder} "
-                if not sql.startswith(head):
-                    raise ValueError(f"{name}.sql must start with {head!r}")
-                statements.append((table, name, f"ALTER TABLE {table} " + sql[len(head):]))
+                statements.append((table, name, query(name).for_table("ALTER TABLE", placeholder, table)))
                 break
     return statements

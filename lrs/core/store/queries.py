@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from schemas import schema_path
+
+# What may be written into a statement as a table name (names come from system tables, never from a request).
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,16 @@ class Query:
     def is_insert_with_data(self) -> bool:
         """True for ``INSERT ... VALUES`` statements whose rows are passed as data."""
         return self.example_rows is not None
+
+    def for_table(self, verb: str, placeholder: str, table: str) -> str:
+        """The statement, which starts with ``verb placeholder`` (``ALTER TABLE statements``), run on ``table``
+        instead: a template for every table that has some columns (ClickHouse cannot bind a table name)."""
+        if not IDENTIFIER.match(table):
+            raise ValueError(f"table name {table!r} cannot be written into a statement")
+        head = f"{verb} {placeholder} "
+        if not self.sql.startswith(head):
+            raise ValueError(f"{self.name}.sql must start with {head!r}")
+        return f"{verb} {table} " + self.sql[len(head):]
 
 
 def _parse(name: str, text: str) -> Query:
