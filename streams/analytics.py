@@ -3,10 +3,10 @@
 A *slice* is one (tenant, course_id). Every analytics table is a function of the slice's non-voided raw
 statements (plus the course structure and the clock), defined by a named batch query over ``statements`` in
 ``schemas/queries/analytics_*.sql``. The stream keeps one row per learner and course (``learner_state``,
-streams/learners.py), recomputing only the learners a batch touched, and the refresh agent
-(``streams/refresh.py``) derives each course-level table from those rows with ``analytics_derive_*`` (the same
-SQL blocks over the learners' rows) as ``INSERT INTO <table>_data ... SELECT`` under a new version. The derived
-rows equal the batch query's rows; tests/integration/test_analytics.py checks it. See docs/metrics.md.
+streams/learners.py), recomputing only the learners a batch touched; the worker that owns a course keeps those rows
+and the course's sums in memory (streams/course_state.py) and the refresh agent (``streams/refresh.py``) writes
+each course-level table from them under a new version. The written rows equal the batch query's rows;
+tests/integration/test_analytics.py checks it. See docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from lrs.core.kafka.markers import (  # noqa: F401 (re-exported for the workers)
     parse_work,
 )
 from lrs.core.store.clickhouse import ClickHouse
-from lrs.core.store.queries import query
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -37,10 +36,10 @@ NEVER = r"[^\s\S]"
 
 @dataclass(frozen=True)
 class SliceTable:
-    """One public analytics table: its versioned data table, its view, its batch query and its derivation.
+    """One public analytics table: its versioned data table, its view and its batch query.
 
-    ``query`` is the batch definition over the raw statements; ``derive`` computes the same rows from the
-    learners' rows (``learner_state``) and is what the refresh writes.
+    ``query`` is the batch definition over the raw statements; the refresh writes the same rows from the course's
+    learners held in memory (streams/course_state.py).
     """
 
     view: str
@@ -51,20 +50,13 @@ class SliceTable:
     clock_free: bool = False
 
     @property
-    def derive(self) -> str:
-        """The named query deriving this table from ``learner_state``."""
-        return self.query.replace("analytics_", "analytics_derive_", 1)
-
-    @property
     def table(self) -> str:
         """The versioned data table behind the view."""
         return f"{self.view}_data"
 
-    def insert_sql(self) -> str:
-        """``INSERT INTO <view>_data SELECT`` the derived rows under ``%(version)s``."""
-        cols = ", ".join(self.columns)
-        return (f"INSERT INTO {self.table} ({cols}, version) "
-                f"SELECT {cols}, toUInt64(%(version)s) FROM ({query(self.derive).sql})")
+    def values_sql(self) -> str:
+        """``INSERT INTO <view>_data ... VALUES``: rows (columns, then the version) passed as data."""
+        return f"INSERT INTO {self.table} ({', '.join(self.columns)}, version) VALUES"
 
     def copy_sql(self) -> str:
         """Copy the slice's rows of version ``%(previous)s`` to ``%(version)s`` (clock-free tables, no learner
@@ -127,8 +119,9 @@ def clock_us(settings: Settings, clickhouse: ClickHouse, tenant: str, *, from_le
     Event time makes a replay of the same statements give the same answers; wall clock suits live
     deployments where a learner who stops sending statements must still become at risk. A statement's time
     counts for the watermark at most up to its ``stored`` time, so a client clock set in the future cannot push
-    the tenant's clock. ``from_learners``: read it from the learners' rows (what the refresh does) instead of the
-    raw statements (the batch definition); the two agree once the learners' rows are current.
+    the tenant's clock. ``from_learners``: read it from the courses' inputs kept from the learners' rows
+    (``analytics_course_clock``, what the refresh does) instead of the raw statements (the batch definition); the
+    two agree once the learners' rows are current.
     """
     lateness_us = int(settings.analytics_lateness_s * US)
     if settings.analytics_clock == "wall":

@@ -55,7 +55,7 @@ def event_id(tenant: str, course_id: str, actor_ifi: str, status: str, last_seen
 
 
 def at_risk_event(tenant: str, course_id: str, change: tuple, *, clock: str, detected_us: int) -> dict[str, Any]:
-    """The JSON event for one row of ``analytics_status_changes``."""
+    """The JSON event for one status change found by ``CourseState.derive`` (streams/course_state.py)."""
     actor_ifi, status, previous, last_seen_us, inactive_s, furthest_module, watermark_us = change
     return {
         "schema": EVENT_SCHEMA,

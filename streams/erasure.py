@@ -138,7 +138,11 @@ class Eraser:
                 if issuing:
                     self._issue(request) if isinstance(request, Request) else self._issue_removal(request)
                 elif request.state == "applying" and self._check(request):
-                    finished.append((request, request.work()))
+                    work = request.work()
+                    # Learner rows left these courses: a worker holding one in memory loads it again.
+                    self.clickhouse.insert("learner_state_writes_insert", [
+                        [tenant, course, f"eraser:{request.request_id}", self.clock()] for tenant, course in work])
+                    finished.append((request, work))
             except Exception as exc:  # this request fails this attempt; the others go on
                 self._fail(replace(request, attempts=request.attempts + 1) if issuing else request,
                            f"{type(exc).__name__}: {exc}")

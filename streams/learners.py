@@ -2,10 +2,11 @@
 
 A sink batch marks the (tenant, course, learner)s it touched; the refresh recomputes exactly those learners'
 ``learner_state`` rows from their counting statements in ``learner_statements`` (keyed by tenant, course, learner,
-time: one contiguous range per learner) and the course-level tables are then derived from ``learner_state``
-(schemas/queries/analytics_derive_*.sql). A recompute reads the learner's whole course history, so late,
-out-of-order, duplicated, voided and erased statements have their exact effect: the row is a pure function of
-the learner's current counting statements, the same function the batch queries compute over ``statements``.
+time: one contiguous range per learner) and the course-level tables are then written from those rows, kept in
+memory by the worker that owns the course (streams/course_state.py). A recompute reads the learner's whole course
+history, so late, out-of-order, duplicated, voided and erased statements have their exact effect: the row is a
+pure function of the learner's current counting statements, the same function the batch queries compute over
+``statements``.
 
 Every figure here mirrors an expression of the batch SQL (schemas/analytics/*.sql.in) in integer arithmetic:
 sessions and time-on-task from the sorted timestamps and their gaps, per UTC day and hour the statements,

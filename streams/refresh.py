@@ -6,12 +6,14 @@
    each slice.
 2. The ``analytics-refresh`` agent collects markers for ``analytics_refresh_s`` (debounce). Per distinct slice it
    recomputes only the named learners' ``learner_state`` rows from their statements in ``learner_statements``
-   (streams/learners.py), then derives every course-level table from ``learner_state`` (``INSERT INTO
-   <table>_data SELECT ... analytics_derive_*`` under a new version; no raw statement is read), publishes at-risk
+   (streams/learners.py), hands them to the course held in memory (streams/course_state.py: the course's sums
+   change by those learners' contributions), writes every course-level table from it under a new version (no raw
+   statement and no other learner's row is read), publishes at-risk
    events, records the version in ``analytics_slices`` (the atomic swap: the public views show only recorded
    versions), and only then acks the markers. A crash anywhere before the ack redelivers the markers and the
    same learners are recomputed again: idempotent, since a learner row is a pure function of the learner's
-   counting statements and a derivation a pure function of the learner rows.
+   counting statements and a derivation a pure function of the learner rows (the memory is a cache of
+   ``learner_state``, loaded again whenever another process wrote rows of the course).
 3. The tenant watermark moves for all of a tenant's courses: after each recompute, the tenant's slices computed
    at another clock are re-marked with an empty learner list (derive again, no learner recomputed). A timer on
    the group's leader worker (Faust's ``on_leader``) compares the slices with the clock recorded per tenant
@@ -28,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +42,7 @@ from lrs.core.config import Settings
 from lrs.core.kafka.markers import LEARNER_LEFT
 from lrs.core.retry import retry_forever
 from lrs.core.store.clickhouse import ClickHouse, bind
+from lrs.core.store.queries import query
 from streams import cohorts, dropoff, engagement, metrics
 from streams.analytics import (
     US,
@@ -49,9 +53,9 @@ from streams.analytics import (
     marker_key,
     now_us,
     parse_work,
-    query_params,
     split_list,
 )
+from streams.course_state import CourseState, Derived, Thresholds
 from streams.learners import Rules, learner_rows
 from streams.mapping_rules import MappingRulesStore
 
@@ -71,6 +75,8 @@ class Recomputed:
     previous: int
     clock_us: int
     events: list[dict[str, Any]] = field(default_factory=list)
+    state: CourseState | None = None
+    derived: Derived | None = None
 
 
 Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
@@ -106,6 +112,13 @@ class SliceRefresher:
             cert_verbs=frozenset(split_list(settings.analytics_certificate_verbs)),
             cert_types=frozenset(split_list(settings.analytics_certificate_types)))
         self.built: set[Slice] = set()  # courses known to have learner rows built from all their statements
+        self.thresholds = Thresholds(at_risk_us=int(settings.analytics_at_risk_days * 86_400 * US),
+                                     dropped_us=int(settings.analytics_dropped_days * 86_400 * US),
+                                     active_us=int(settings.analytics_active_days * 86_400 * US))
+        # The courses this process derives, in memory (streams/course_state.py); this process's name in
+        # learner_state_writes, so that it notices rows another process wrote.
+        self.courses: dict[Slice, CourseState] = {}
+        self.writer = uuid.uuid4().hex
 
     def dirty_learners(self, touched: Touched) -> dict[Slice, set[str]]:
         """The learners a sink batch (``BatchResult.touched``) changed, per slice: its statements' learners and
@@ -128,22 +141,48 @@ class SliceRefresher:
         return set(self.dirty_learners(touched))
 
     def update_learners(self, tenant: str, course_id: str, learners: set[str] | None, version: int) -> int:
-        """Recompute the ``learner_state`` rows of ``learners`` (None: every learner of the course); their count."""
+        """Recompute the ``learner_state`` rows of ``learners`` (None: every learner of the course); their count.
+
+        The course's state in memory (if loaded) takes the new rows after they are in ClickHouse; a whole-course
+        recompute, an erasure (``LEARNER_LEFT``) or a failure drops it, to be loaded again from the table.
+        """
+        key = (tenant, course_id)
         if learners is not None and not learners:
             return 0
+        try:
+            count = self._update_learners(tenant, course_id, learners, version)
+            self._course_clock(tenant, course_id, version)
+            return count
+        except BaseException:
+            self.courses.pop(key, None)
+            raise
+
+    def _course_clock(self, tenant: str, course_id: str, version: int) -> None:
+        """Record the course's input to the tenant clock from its learners in memory (after they changed)."""
+        state = self.course_state(tenant, course_id)
+        clock = (max((lr.clock_us for lr in state.learners.values()), default=0), len(state.learners))
+        if clock != state.clock_written:
+            self.clickhouse.insert("analytics_course_clock_insert", [[tenant, course_id, *clock, version]])
+            state.clock_written = clock
+
+    def _update_learners(self, tenant: str, course_id: str, learners: set[str] | None, version: int) -> int:
+        key = (tenant, course_id)
         params = {"tenant": tenant, "course_id": course_id}
-        if learners is not None and (tenant, course_id) not in self.built:
+        if learners is not None and key not in self.built:
             if int(self.clickhouse.run("learner_courses_built", params)[0][0]):
-                self.built.add((tenant, course_id))  # once built, a course stays built (kept incrementally)
+                self.built.add(key)  # once built, a course stays built (kept incrementally)
             else:
                 learners = None  # statements from before the learner rows existed (an upgrade): the whole course
+        if learners is None or LEARNER_LEFT in learners:
+            self.courses.pop(key, None)  # rows left the table (erasure) or all are rewritten: load them again
         if learners is None:
             names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}
             rows = self.clickhouse.run("learner_rows_course", params)
             state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
             self._insert_learners(state)
+            self._wrote(tenant, course_id, version)
             self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
-            self.built.add((tenant, course_id))
+            self.built.add(key)
             return len(state)
         ordered = sorted(learners - {LEARNER_LEFT})  # no row to recompute; the derive still counts the change
         for start in range(0, len(ordered), LEARNERS_CHUNK):
@@ -153,8 +192,34 @@ class SliceRefresher:
             if missing:  # tombstones only over rows that exist: an erased learner is never named again
                 missing = {a for (a,) in self.clickhouse.run_in_chunks(
                     "learner_state_present_among", {**params, "learners": sorted(missing)}, key="learners")}
-            self._insert_learners(learner_rows(tenant, course_id, missing, rows, self.learner_rules, version))
+            state = learner_rows(tenant, course_id, missing, rows, self.learner_rules, version)
+            self._insert_learners(state)
+            self._wrote(tenant, course_id, version)
+            if key in self.courses:
+                self.courses[key].apply(state)
+                # Named, without statements and without a row (erased, or a race loser removed): not counted.
+                self.courses[key].forget(set(chunk) - {row[2] for row in state})
         return len(ordered)
+
+    def _wrote(self, tenant: str, course_id: str, version: int) -> None:
+        self.clickhouse.insert("learner_state_writes_insert", [[tenant, course_id, self.writer, version]])
+
+    def course_state(self, tenant: str, course_id: str) -> CourseState:
+        """The course in memory, loaded from ``learner_state`` when absent or when another process wrote learner
+        rows of the course since it was loaded."""
+        key = (tenant, course_id)
+        params = {"tenant": tenant, "course_id": course_id}
+        writes = {str(w): int(v) for w, v in self.clickhouse.run("learner_state_writes", params) if w != self.writer}
+        state = self.courses.get(key)
+        if state is not None and writes == state.writes:
+            return state
+        rows = self.clickhouse.run("learner_state_course", params)
+        previous = int(self.clickhouse.run("analytics_slice_latest", params)[0][0])
+        statuses = self.clickhouse.run("learner_course_statuses", {**params, "version": previous}) if previous else []
+        state = CourseState.load(tenant, course_id, rows, statuses)
+        state.writes = writes
+        self.courses[key] = state
+        return state
 
     def _insert_learners(self, state: list[list[Any]]) -> None:
         start = time.perf_counter()
@@ -163,42 +228,62 @@ class SliceRefresher:
 
     def tenant_clock(self, tenant: str) -> int:
         """The clock the tenant's slices are derived at, read from its learners' rows."""
-        return clock_us(self.settings, self.clickhouse, tenant, from_learners=True)
+        return clock_us(self.settings, self.clickhouse, tenant, from_learners=True)  # analytics_course_clock
 
-    def derive(self, tenant: str, course_id: str, clock: int, *, learners_changed: bool = True,
-               started_us: int | None = None) -> Recomputed:
-        """Write every table of the slice under a new version, derived from ``learner_state`` at ``clock``; return
-        the at-risk events to publish.
-
-        ``learners_changed=False``: no learner row of the slice changed since its current version (only the clock
-        moved), so the tables that do not depend on the clock (engagement) are copied from that version instead
-        of derived again.
+    def derive(self, tenant: str, course_id: str, clock: int, *, started_us: int | None = None) -> Recomputed:
+        """Write every table of the slice under a new version, from the course in memory at ``clock``; return
+        the at-risk events to publish. Nothing here reads a statement or more than the changed learners' rows,
+        except when the course is first loaded.
         """
         previous = int(self.clickhouse.run("analytics_slice_latest", {"tenant": tenant, "course_id": course_id})[0][0])
         # Version = the start of the round (before its learner rows were recomputed): the highest version read the
         # newest learner rows, and a statement stored before that time is in it.
         version = max(started_us or now_us(), previous + 1)
-        params = bind({**query_params(self.settings, tenant, [course_id], clock), "version": version,
-                       "course_id": course_id, "previous": previous})
+        key = (tenant, course_id)
+        try:
+            state = self.course_state(tenant, course_id)
+            if previous != state.published:
+                state.all_changed = True  # another process published since: write every learner row again
+            structure = [(str(m), int(p)) for m, p in self.clickhouse.run(
+                "analytics_course_modules", {"tenant": tenant, "course_id": course_id})]
+            derived = state.derive(clock, structure, self.thresholds, max_written=LEARNERS_CHUNK)
+            self._write(tenant, course_id, version, previous, clock, state, derived)
+        except BaseException:
+            self.courses.pop(key, None)
+            raise
+        detected = now_us()
+        events = [dropoff.at_risk_event(tenant, course_id, change, clock=self.settings.analytics_clock,
+                                        detected_us=detected) for change in derived.changes]
+        return Recomputed(tenant, course_id, version, previous, clock, events, state, derived)
+
+    def _write(self, tenant: str, course_id: str, version: int, previous: int, clock: int, state: CourseState,
+               derived: Derived) -> None:
+        params = bind({"tenant": tenant, "course_id": course_id, "version": version, "previous": previous,
+                       "clock_us": clock, "at_risk_us": self.thresholds.at_risk_us,
+                       "dropped_us": self.thresholds.dropped_us,
+                       "changed": sorted(state.changed) or [""]})  # NOT IN () is not valid SQL
+
+        written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
+                   dropoff.LEARNER_COURSE: derived.learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
+                   dropoff.COURSE_SUMMARY: derived.summary, cohorts.COHORT_RETENTION: derived.cohorts}
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
                 start = time.perf_counter()
-                copy = table.clock_free and not learners_changed and previous > 0
-                client.execute(table.copy_sql() if copy else table.insert_sql(), params)
+                values = written[table]
+                if values is None:  # no learner changed: the previous version's rows are this version's
+                    client.execute(table.copy_sql(), params)
+                else:
+                    if table is dropoff.LEARNER_COURSE and not derived.full:
+                        client.execute(query("analytics_learner_course_copy").sql, params)
+                    if values:
+                        client.execute(table.values_sql(), [[tenant, *row, version] for row in values])
                 metrics.INSERT_LATENCY.labels(table=table.table).observe(time.perf_counter() - start)
-        changes = self.clickhouse.run("analytics_status_changes", {
-            "tenant": tenant, "course_id": course_id, "version": version, "previous": previous})
-        detected = now_us()
-        events = [dropoff.at_risk_event(tenant, course_id, change, clock=self.settings.analytics_clock,
-                                        detected_us=detected) for change in changes]
-        return Recomputed(tenant, course_id, version, previous, clock, events)
 
     def recompute(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
         """Recompute ``learners`` (None: all) of the slice, then derive the slice at the tenant's clock."""
         started = now_us()
         self.update_learners(tenant, course_id, learners, started)
-        return self.derive(tenant, course_id, self.tenant_clock(tenant), learners_changed=learners != set(),
-                           started_us=started)
+        return self.derive(tenant, course_id, self.tenant_clock(tenant), started_us=started)
 
     def publish(self, recomputed: Recomputed) -> None:
         """The swap: from now on the public views show ``recomputed.version`` of the slice."""
@@ -206,6 +291,8 @@ class SliceRefresher:
         self.clickhouse.insert("analytics_slices_insert", [[
             recomputed.tenant, recomputed.course_id, recomputed.version, recomputed.clock_us, now]])
         self.clickhouse.insert("analytics_clock_insert", [[recomputed.tenant, recomputed.clock_us, now]])
+        if recomputed.state is not None and recomputed.derived is not None:
+            recomputed.state.committed(recomputed.derived, recomputed.version)
 
     def refresh(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
         """Recompute and publish one slice without Kafka (backfill, tests); events are returned, not sent."""
@@ -298,7 +385,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
         if tenant not in clocks:  # once per tenant and round, after the round's learner rows are written
             clocks[tenant] = await loop.run_in_executor(None, refresher.tenant_clock, tenant)
         recomputed = await loop.run_in_executor(None, lambda: refresher.derive(
-            tenant, course_id, clocks[tenant], learners_changed=learners != set(), started_us=started_us))
+            tenant, course_id, clocks[tenant], started_us=started_us))
         # Events before the swap: a crash in between replays them with the same event_id (at least once);
         # swapping first could lose them, since the next recompute compares with the swapped version.
         pending = [await at_risk.send(key=dropoff.event_key(e), value=orjson.dumps(e), force=True)

@@ -1,7 +1,7 @@
 """Generate queries that share blocks (schemas/queries/analytics_*.sql) from templates.
 
 The learner state machine, the module order and the slice's base rows are needed by several analytics queries
-(the batch queries over ``statements``, and the ``analytics_derive_*`` queries over ``learner_state``).
+(the batch queries over ``statements``: the definition the refresh's tables are checked against).
 ClickHouse 18.16 has no CTEs and cannot bind ASC/DESC, so the shared blocks (``_*.sql.in``) are pasted into each
 query here: one source, identical copies. Run ``python -m schemas.analytics.generate`` after editing a template;
 a unit test checks that the shipped files are up to date.
@@ -24,18 +24,13 @@ EXAMPLE_PARAMS = {
 def render() -> dict[str, str]:
     """File name -> generated query text."""
     block = {name: (HERE / f"_{name}.sql.in").read_text(encoding="utf-8").rstrip()
-             for name in ("base", "mo", "ls_mo", "lc_rows")}
+             for name in ("base", "mo")}
     learners = (HERE / "_learners.sql.in").read_text(encoding="utf-8").rstrip()
     learners = learners.replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
-    # The same blocks over the learners' rows (learner_state): what the refresh derives the course tables from.
-    ls_learners = (HERE / "_ls_learners.sql.in").read_text(encoding="utf-8").rstrip()
-    ls_learners = ls_learners.replace("{LS_MO}", block["ls_mo"])
     out = {}
     for template in sorted(HERE.glob("analytics_*.sql.in")):
         text = template.read_text(encoding="utf-8")
         text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
-        text = text.replace("{LS_LEARNERS}", ls_learners).replace("{LS_MO}", block["ls_mo"])
-        text = text.replace("{LC_ROWS}", block["lc_rows"])
         text = text.replace("{PARAMS}", "-- params: " + json.dumps(EXAMPLE_PARAMS))
         out[template.name.removesuffix(".in")] = text
     return out

@@ -350,14 +350,15 @@ def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
 
 
 def test_refresh_statements_run_on_chdb(tmp_path) -> None:
-    """The learner rows, the composed INSERT ... SELECT deriving the tables from them, the views and the cleanup
-    mutation also run on modern ClickHouse, and the derived rows equal the batch queries there too."""
+    """The learner rows, the course loaded from them, the tables written from memory and copied in the database,
+    the views and the cleanup mutation also run on modern ClickHouse, and the rows equal the batch queries there."""
     chdb_session = pytest.importorskip("chdb.session")
     from clickhouse_driver.util.escape import escape_param, escape_params
 
     from lrs.core.config import Settings
     from lrs.core.kafka.envelope import Envelope
     from lrs.core.store.queries import migrations
+    from streams.course_state import CourseState
     from streams.learners import Rules, learner_rows
     from streams.rows import statement_row
     from tests.integration.test_sql_engines import _EscapeContext
@@ -388,10 +389,38 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
             state = learner_rows("t", course, [], statements, refresher_rules, 7)
             values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in state)
             session.query(f"{query('learner_state_insert').sql} {values}")
-        for table in ALL_TABLES:
-            session.query(table.insert_sql() % rendered)
-        published = ", ".join(f"('t', {escape_param(c, ctx)}, 7, {clock}, 0)" for c in courses)
-        session.query(f"INSERT INTO analytics_slices VALUES {published}")
+        thresholds = SliceRefresher(Settings()).thresholds
+
+        def write(version: int, previous: int) -> None:
+            # What SliceRefresher.derive writes: the course from memory (loaded with learner_state_course), the
+            # learner_course rows of the unchanged learners copied at the clock, engagement copied when unchanged.
+            for course in courses:
+                load = query("learner_state_course").sql % escape_params({"tenant": "t", "course_id": course}, ctx)
+                state = states.get(course) or CourseState.load(
+                    "t", course, orjson.loads(session.query(load, "JSONCompact").bytes())["data"])
+                states[course] = state
+                derived = state.derive(clock, [], thresholds, max_written=100)
+                written = dict(zip(ALL_TABLES, (derived.daily, derived.hourly, derived.learner_rows, derived.funnel,
+                                                derived.summary, derived.cohorts), strict=True))
+                bound = escape_params(bind({**params, "course_id": course, "version": version, "previous": previous,
+                                            "changed": [""]}), ctx)
+                for table, rows in written.items():
+                    if rows is None:
+                        session.query(table.copy_sql() % bound)
+                        continue
+                    if table.view == "learner_course" and not derived.full:
+                        session.query(query("analytics_learner_course_copy").sql % bound)
+                    if rows:
+                        values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in ["t", *row, version])
+                                           + ")" for row in rows)
+                        session.query(f"{table.values_sql()} {values}")
+                state.committed(derived, version)
+            published = ", ".join(f"('t', {escape_param(c, ctx)}, {version}, {clock}, 0)" for c in courses)
+            session.query(f"INSERT INTO analytics_slices VALUES {published}")
+
+        states: dict[str, CourseState] = {}
+        write(7, 0)  # every row from memory
+        write(8, 7)  # nothing changed: learner_course and engagement copied from version 7 in the database
         for table in ALL_TABLES:
             session.query(table.cleanup_sql() % rendered)
             live = session.query(table.select_view_sql() % escape_params({"tenant": "t"}, ctx), "CSV").bytes()

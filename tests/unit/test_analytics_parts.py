@@ -94,17 +94,18 @@ def test_structure_rows_default_positions_and_validation() -> None:
             structure_rows("acme", bad, 1)
 
 
-def test_slice_tables_insert_rows_derived_from_learner_rows_under_a_version() -> None:
+def test_slice_tables_write_rows_under_a_version() -> None:
     assert {t.view for t in ALL_TABLES} == {"engagement_daily", "engagement_hourly", "learner_course",
                                              "course_funnel", "course_summary", "cohort_retention"}
-    sql = LEARNER_COURSE.insert_sql()
+    sql = LEARNER_COURSE.values_sql()
     assert sql.startswith("INSERT INTO learner_course_data (tenant, course_id, actor_ifi,")
-    assert "toUInt64(%(version)s)" in sql and "FROM learner_state FINAL" in sql
+    assert sql.endswith(", watermark_us, version) VALUES")
     for table in ALL_TABLES:
         assert table.columns[:2] == ("tenant", "course_id") and table.key[0] == "tenant"
-        # The refresh never reads the raw statements; the batch definition does.
-        assert "statements FINAL" not in query(table.derive).sql.replace("learner_state FINAL", "")
-        assert "FROM statements FINAL" in query(table.query).sql
+        assert "FROM statements FINAL" in query(table.query).sql  # the batch definition reads the raw table
+    # The copy of unchanged learners reads only the previous version's learner_course rows.
+    copy = query("analytics_learner_course_copy").sql
+    assert "FROM learner_course_data" in copy and "statements" not in copy.replace("statements,", "")
 
 
 def test_learner_markers_name_learners_and_merge_per_slice() -> None:

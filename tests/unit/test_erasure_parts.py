@@ -26,6 +26,7 @@ class FakeClickHouse:
         self.executed: list[str] = []
         self.rows_left = 0  # per-learner rows a racing refresh wrote after the deletes
         self.logged: list[list[Any]] = []
+        self.reloads: list[tuple] = []  # learner_state_writes rows: courses to load again into memory
 
     def run(self, name: str, params: dict | None = None) -> list[tuple]:
         params = params or {}
@@ -60,6 +61,8 @@ class FakeClickHouse:
                     self.requests[key] = request
         elif name == "erasure_insert":
             self.logged += rows
+        elif name == "learner_state_writes_insert":
+            self.reloads += [tuple(row[:3]) for row in rows]
         else:
             raise AssertionError(f"unexpected insert {name}")
 
@@ -117,7 +120,7 @@ def test_an_erasure_is_issued_then_done_once_its_mutations_finish() -> None:
     assert fake.executed == ["ALTER TABLE documents", "ALTER TABLE learner_state", "ALTER TABLE statements",
                              "ALTER TABLE attachments"]
     # The erased learner is deleted, never recomputed (that would write their identifier again); LEARNER_LEFT
-    # makes the course derived afresh from its learner rows (a copy of its previous version still counts them).
+    # makes the worker that owns the course load it into memory again from its learner rows.
     assert issued.work() == {("t", "course"): {"mbox:mailto:other@example.com", LEARNER_LEFT}}
     clock.now += 30 * US
     assert eraser.step() == []  # still running, within the timeout: nothing changes, nothing is re-issued
@@ -125,6 +128,7 @@ def test_an_erasure_is_issued_then_done_once_its_mutations_finish() -> None:
     fake.pending_mutations = 0
     ((finished, work),) = eraser.step()
     assert work == {("t", "course"): {"mbox:mailto:other@example.com", LEARNER_LEFT}}
+    assert fake.reloads == [("t", "course", "eraser:r1")]  # a worker holding the course loads it again
     eraser.finish(finished)
     done = _request(fake)
     assert done.state == "done" and done.ifis == [] and done.work_learners == [] and done.statements_erased == 3

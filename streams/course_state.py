@@ -1,0 +1,404 @@
+"""A course's analytics kept in the worker that owns it: the learner rows in memory, the course tables as sums.
+
+The refresh recomputes the learners a batch touched (streams/learners.py) and hands their new ``learner_state``
+rows to the course's :class:`CourseState`, which takes each learner's old contribution out of the course's sums
+and puts the new one in: engagement per UTC day and hour, cohort weeks, module visit ranks and module reach. The
+course tables are then written from those sums (a few hundred rows, whatever the course's history), so a batch
+costs work in proportion to the learners it touched. What depends on the clock (each learner's status, the
+summary's counts, who dropped where, the at-risk events) is kept as each learner's contribution at the last
+published clock; a derivation evaluates again only the changed learners and those whose last statement lies
+within the clock's move of a threshold (the last-seen index), without reading ClickHouse.
+
+The state is a cache of ``learner_state`` (the source of truth, written before the state is updated): it is
+loaded from there the first time a course is derived in a process, and loaded again when another process wrote
+learner rows of the course (``learner_state_writes``), when an erasure removed learners, or after any failure.
+Every figure mirrors the batch SQL (schemas/analytics/*.sql.in) in integer arithmetic, so the tables equal the
+batch queries over ``statements`` exactly (tests/integration/test_analytics.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from streams.learners import DAY_S, STATE_COLUMNS, _trunc_div, monday_s, utc_day_s
+
+US = 1_000_000
+WEEK_S = 7 * DAY_S
+EPOCH = dt.date(1970, 1, 1)
+_COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
+
+
+def _date(day_s: int) -> dt.date:
+    return EPOCH + dt.timedelta(days=day_s // DAY_S)
+
+
+class Learner:
+    """What the course tables need from one learner's ``learner_state`` row (present rows only)."""
+
+    __slots__ = ("first_seen_us", "last_seen_us", "clock_us", "cohort_week_s", "statements", "sessions", "tot_us",
+                 "done", "passed", "certified", "modules", "ranked", "weeks", "days", "hours")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        c = _COL
+        self.first_seen_us = int(row[c["first_seen_us"]])
+        self.last_seen_us = int(row[c["last_seen_us"]])
+        self.clock_us = int(row[c["clock_us"]])
+        self.cohort_week_s = int(row[c["cohort_week_s"]])
+        self.statements = int(row[c["statements"]])
+        self.sessions = int(row[c["sessions"]])
+        self.tot_us = int(row[c["tot_us"]])
+        self.done = tuple(row[c["done_objects"]])
+        self.passed = int(row[c["passed"]])
+        self.certified = int(row[c["certified"]])
+        modules, firsts = row[c["visit_modules"]], row[c["visit_first_us"]]
+        self.modules = tuple(modules)
+        # Modules in the order of the learner's first visits, ties by module id (the batch SQL's arraySort).
+        self.ranked = tuple(m for _, m in sorted(zip(map(int, firsts), modules, strict=True)))
+        self.weeks = array("q", map(int, row[c["weeks_s"]]))
+        # Flattened (key, statements, sessions started, in-session gap us) per UTC day and hour: compact in memory.
+        self.days = array("q", _flatten(row, "day_keys_s", "day_statements", "day_starts", "day_gap_us"))
+        self.hours = array("q", _flatten(row, "hour_keys_s", "hour_statements", "hour_starts", "hour_gap_us"))
+
+
+def _flatten(row: Sequence[Any], *names: str) -> list[int]:
+    out: list[int] = []
+    for values in zip(*(row[_COL[n]] for n in names), strict=True):
+        out.extend(int(v) for v in values)
+    return out
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The clock-relative rules: at risk and dropped after so long inactive, active within ``active_us``."""
+
+    at_risk_us: int
+    dropped_us: int
+    active_us: int
+
+
+@dataclass(frozen=True)
+class ModuleOrder:
+    """The course's module order: the declared structure, else inferred from the learners' first visits."""
+
+    modules: tuple[tuple[int, str, int], ...]  # (position, module_id, declared)
+    last_declared: str  # completing it completes the course ('' without a declared structure)
+
+    def positions(self) -> dict[str, int]:
+        """Module id -> position."""
+        return {m: p for p, m, _ in self.modules}
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one learner adds to the summary and the funnel at a clock: the summary group (furthest module and its
+    position), active, completed, passed, certified, and the status."""
+
+    furthest: tuple[str, int]
+    active: int
+    completed: int
+    passed: int
+    certified: int
+    status: str
+
+
+def _count_contribution(groups: dict[tuple[str, int], list[int]], dropped: dict[str, int], c: Contribution,
+                        sign: int) -> None:
+    g = groups.get(c.furthest)
+    if g is None:
+        g = groups[c.furthest] = [0, 0, 0, 0, 0, 0, 0]
+    g[0] += sign
+    g[1] += sign * c.active
+    g[2] += sign * c.completed
+    g[3] += sign * c.passed
+    g[4] += sign * c.certified
+    g[5] += sign * (c.status == "at_risk")
+    g[6] += sign * (c.status == "dropped")
+    if g[0] == 0:
+        del groups[c.furthest]
+    if c.status == "dropped" and c.furthest[0]:
+        n = dropped.get(c.furthest[0], 0) + sign
+        if n:
+            dropped[c.furthest[0]] = n
+        else:
+            dropped.pop(c.furthest[0], None)
+
+
+@dataclass
+class Derived:
+    """The rows of one derivation (without tenant, course and version) and what changed for the learners."""
+
+    daily: list[list[Any]] | None  # None: no learner changed, copy the previous version's rows
+    hourly: list[list[Any]] | None
+    cohorts: list[list[Any]]
+    funnel: list[list[Any]]
+    summary: list[list[Any]]
+    learner_rows: list[list[Any]]  # learner_course rows written from memory (the rest copied at the new clock)
+    full: bool  # learner_rows hold every learner (no copy from the previous version)
+    changes: list[tuple]  # (actor, status, previous status, last_seen_us, inactive_s, furthest, clock)
+    order: ModuleOrder
+    clock: int
+    groups: dict[tuple[str, int], list[int]]  # the summary's groups at ``clock``
+    dropped: dict[str, int]  # dropped learners per furthest module at ``clock``
+    pending: dict[str, Contribution | None]  # the learners evaluated again: their new contribution
+
+
+def _add(sums: dict[int, list[int]], flat: array, sign: int) -> None:
+    for i in range(0, len(flat), 4):
+        bucket = sums.get(flat[i])
+        if bucket is None:
+            bucket = sums[flat[i]] = [0, 0, 0, 0]
+        bucket[0] += sign
+        bucket[1] += sign * flat[i + 1]
+        bucket[2] += sign * flat[i + 2]
+        bucket[3] += sign * flat[i + 3]
+        if bucket[0] == 0:
+            del sums[flat[i]]
+
+
+@dataclass
+class CourseState:
+    """One course's learners and the sums the course tables are written from."""
+
+    tenant: str
+    course_id: str
+    learners: dict[str, Learner] = field(default_factory=dict)
+    days: dict[int, list[int]] = field(default_factory=dict)
+    hours: dict[int, list[int]] = field(default_factory=dict)
+    cohorts: dict[tuple[int, int], int] = field(default_factory=dict)  # (cohort week, week number) -> learners
+    ranks: dict[str, list[int]] = field(default_factory=dict)  # module -> [sum of visit ranks, learners]
+    reached: dict[str, int] = field(default_factory=dict)  # module -> learners who visited it
+    # What the last derivation wrote: the learner_course rows of every learner not changed since are current.
+    changed: set[str] = field(default_factory=set)
+    statuses: dict[str, str] = field(default_factory=dict)
+    furthest: dict[str, tuple[str, int]] = field(default_factory=dict)
+    order: ModuleOrder | None = None
+    # The last published derivation: its clock, each learner's contribution, the summary groups and drop-offs.
+    clock: int | None = None
+    contrib: dict[str, Contribution] = field(default_factory=dict)
+    groups: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
+    # (last seen, learner) of every learner: who can cross a threshold when the clock moves.
+    index: SortedList = field(default_factory=SortedList)
+    all_changed: bool = True  # nothing derived from this state yet: write every learner row
+    engagement_changed: bool = True
+    published: int = 0  # the version this state last published
+    clock_written: tuple[int, int] = (-1, -1)  # (clock, learners) last recorded in analytics_course_clock
+    # learner_state_writes as seen when this state was last known to be complete: {writer: version}
+    writes: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, tenant: str, course_id: str, rows: Iterable[Sequence[Any]],
+             statuses: Iterable[tuple[str, str]] = ()) -> CourseState:
+        """The state of a course from its present ``learner_state`` rows and the statuses last published."""
+        state = cls(tenant, course_id)
+        state.apply(rows)
+        state.statuses = dict(statuses)
+        state.changed.clear()
+        state.all_changed = True
+        return state
+
+    def apply(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Replace learners by their new ``learner_state`` rows (``present = 0``: the learner is gone)."""
+        actor_i, present_i = _COL["actor_ifi"], _COL["present"]
+        for row in rows:
+            actor = row[actor_i]
+            old = self.learners.pop(actor, None)
+            if old is not None:
+                self._count(old, -1)
+                self.index.remove((old.last_seen_us, actor))
+            if int(row[present_i]):
+                new = self.learners[actor] = Learner(row)
+                self._count(new, 1)
+                self.index.add((new.last_seen_us, actor))
+            self.changed.add(actor)
+            self.engagement_changed = True
+
+    def forget(self, actors: Iterable[str]) -> None:
+        """Take out learners that have no ``learner_state`` row any more (their rows were deleted)."""
+        for actor in actors:
+            old = self.learners.pop(actor, None)
+            if old is not None:
+                self._count(old, -1)
+                self.index.remove((old.last_seen_us, actor))
+                self.changed.add(actor)
+                self.engagement_changed = True
+
+    def _count(self, learner: Learner, sign: int) -> None:
+        _add(self.days, learner.days, sign)
+        _add(self.hours, learner.hours, sign)
+        for week in learner.weeks:
+            key = (learner.cohort_week_s, (week - learner.cohort_week_s) // WEEK_S)
+            n = self.cohorts.get(key, 0) + sign
+            if n:
+                self.cohorts[key] = n
+            else:
+                self.cohorts.pop(key, None)
+        for rank, module in enumerate(learner.ranked, 1):
+            acc = self.ranks.setdefault(module, [0, 0])
+            acc[0] += sign * rank
+            acc[1] += sign
+            if acc[1] == 0:
+                del self.ranks[module]
+        for module in learner.modules:
+            n = self.reached.get(module, 0) + sign
+            if n:
+                self.reached[module] = n
+            else:
+                self.reached.pop(module, None)
+
+    def module_order(self, structure: Sequence[tuple[str, int]]) -> ModuleOrder:
+        """The declared ``structure`` ((module, position) of the latest declaration), else the modules in the
+        order of their average first-visit rank over the learners, ties by module id."""
+        if structure:
+            modules = tuple((int(p), m, 1) for m, p in structure)
+            last = max(modules, key=lambda x: x[0])[1] if modules else ""
+            return ModuleOrder(modules, last)
+        ranked = sorted((acc[0] / acc[1], m) for m, acc in self.ranks.items())
+        return ModuleOrder(tuple((i, m, 0) for i, (_, m) in enumerate(ranked, 1)), "")
+
+    def derive(self, clock_us: int, structure: Sequence[tuple[str, int]], rules: Thresholds,
+               max_written: int) -> Derived:
+        """The course tables at ``clock_us``.
+
+        Only the learners that changed, and those whose status or activity can flip between the last derivation's
+        clock and ``clock_us`` (their last statement within that move of a threshold: found in the last-seen
+        index), are evaluated again; learner rows are written for the changed learners only. Everything is
+        evaluated (and every learner row written) after a load, when the module order moved, or when more than
+        ``max_written`` learners changed. Nothing here changes what the next derivation builds on: that is
+        :meth:`committed`, once the version is published.
+        """
+        order = self.module_order(structure)
+        full = (self.all_changed or self.clock is None or order != self.order
+                or len(self.changed) > max_written)
+        if full:
+            affected: Iterable[str] = self.learners.keys()
+            groups: dict[tuple[str, int], list[int]] = {}
+            dropped: dict[str, int] = {}
+        else:
+            assert self.clock is not None
+            lo, hi = min(self.clock, clock_us), max(self.clock, clock_us)
+            crossing = set(self.changed)
+            if lo != hi:
+                for threshold in {rules.at_risk_us, rules.dropped_us, rules.active_us}:
+                    crossing.update(actor for _, actor in self.index.irange(
+                        (lo - threshold,), (hi - threshold + 1,), inclusive=(True, False)))
+            affected = crossing
+            groups = {k: list(v) for k, v in self.groups.items()}
+            dropped = dict(self.dropped)
+        positions = order.positions()
+        learner_rows: list[list[Any]] = []
+        changes: list[tuple] = []
+        pending: dict[str, Contribution | None] = {}
+        active_from = clock_us - rules.active_us
+        for actor in affected:
+            old = None if full else self.contrib.get(actor)
+            if old is not None:
+                _count_contribution(groups, dropped, old, -1)
+            lr = self.learners.get(actor)
+            if lr is None:
+                pending[actor] = None
+                continue
+            if full or actor in self.changed or actor not in self.furthest:
+                best = ("", 0)
+                for module in lr.modules:
+                    p = positions.get(module)
+                    if p is not None and p > best[1]:
+                        best = (module, p)
+                self.furthest[actor] = best  # a function of the learner and the order only
+            furthest = self.furthest[actor]
+            completed = 1 if (self.course_id in lr.done or (order.last_declared
+                                                             and order.last_declared in lr.done)) else 0
+            inactive_us = clock_us - lr.last_seen_us
+            if completed:
+                status = "completed"
+            elif inactive_us >= rules.dropped_us:
+                status = "dropped"
+            elif inactive_us >= rules.at_risk_us:
+                status = "at_risk"
+            else:
+                status = "started"
+            new = Contribution(furthest, int(lr.last_seen_us >= active_from), completed, lr.passed, lr.certified,
+                               status)
+            pending[actor] = new
+            _count_contribution(groups, dropped, new, 1)
+            previous = self.statuses.get(actor, "")
+            if status in ("at_risk", "dropped") and previous != status:
+                changes.append((actor, status, previous, lr.last_seen_us, _trunc_div(inactive_us, US),
+                                furthest[0], clock_us))
+            if full or actor in self.changed:
+                learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed, inactive_us,
+                                                             clock_us))
+        return Derived(
+            daily=self._engagement(self.days, _date) if self.engagement_changed or full else None,
+            hourly=self._engagement(self.hours, int) if self.engagement_changed or full else None,
+            cohorts=self._cohorts(clock_us),
+            funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
+                    for p, m, declared in order.modules],
+            summary=self._summary(groups, clock_us),
+            learner_rows=learner_rows, full=full, changes=changes, order=order, clock=clock_us,
+            groups=groups, dropped=dropped, pending=pending)
+
+    def committed(self, derived: Derived, version: int) -> None:
+        """The derivation was published as ``version``: it is the base of the next one."""
+        self.published = version
+        self.order = derived.order
+        self.clock = derived.clock
+        self.groups = derived.groups
+        self.dropped = derived.dropped
+        if derived.full:
+            self.contrib = {}
+            self.statuses = {}
+        for actor, contribution in derived.pending.items():
+            if contribution is None:
+                self.contrib.pop(actor, None)
+                self.statuses.pop(actor, None)
+            else:
+                self.contrib[actor] = contribution
+                self.statuses[actor] = contribution.status
+        self.changed.clear()
+        self.all_changed = False
+        self.engagement_changed = False
+
+    def _learner_course_row(self, actor: str, lr: Learner, furthest: tuple[str, int], status: str, completed: int,
+                            inactive_us: int, clock_us: int) -> list[Any]:
+        return [self.course_id, actor, _trunc_div(lr.first_seen_us, US), _trunc_div(lr.last_seen_us, US),
+                lr.first_seen_us, lr.last_seen_us, _date(monday_s(utc_day_s(lr.first_seen_us))), lr.statements,
+                lr.sessions, lr.tot_us / US, furthest[0], furthest[1], status, completed, lr.passed, lr.certified,
+                _trunc_div(inactive_us, US), clock_us]
+
+    def _engagement(self, sums: dict[int, list[int]], key: Any) -> list[list[Any]]:
+        return [[self.course_id, key(k), v[0], v[1], v[2], v[3] / US] for k, v in sorted(sums.items())]
+
+    def _cohorts(self, clock_us: int) -> list[list[Any]]:
+        clock_monday_days = monday_s(utc_day_s(clock_us)) // DAY_S
+        by_cohort: dict[int, dict[int, int]] = {}
+        for (cohort, wn), n in self.cohorts.items():
+            by_cohort.setdefault(cohort, {})[wn] = n
+        rows = []
+        for cohort, weeks in sorted(by_cohort.items()):
+            size = weeks.get(0, 0)
+            last_week = max(max(weeks), _trunc_div(clock_monday_days - cohort // DAY_S, 7))
+            for week in range(max(last_week, 0) + 1):
+                active = weeks.get(week, 0)
+                rows.append([self.course_id, _date(cohort), week, size, active, active / size])
+        return rows
+
+    def _summary(self, groups: dict[tuple[str, int], list[int]], clock_us: int) -> list[list[Any]]:
+        if not groups:
+            return []
+        totals = [sum(g[i] for g in groups.values()) for i in range(7)]
+        n, active, completed, passed, certified, at_risk, dropped = totals
+        candidates = [(g[6], -p, m, p) for (m, p), g in groups.items() if g[6] > 0 and p > 0]
+        top_module, top_position = ("", 0)
+        if candidates:
+            _, _, top_module, top_position = max(candidates, key=lambda c: (c[0], c[1]))
+        top_learners = max((g[6] for (_, p), g in groups.items() if p > 0), default=0)
+        return [[self.course_id, n, active, completed, passed, certified, at_risk, dropped, completed / n,
+                 passed / n, certified / completed if completed else 0.0, top_module, top_position, top_learners,
+                 clock_us]]
