@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +86,26 @@ def test_timestamp_helpers_round_trip() -> None:
     assert timestamp_micros("2026-01-01T01:00:00+01:00") == timestamp_micros("2026-01-01T00:00:00Z")
     assert parse_timestamp("2026-01-01T00:00:00.123456789Z").microsecond == 123456
     assert format_timestamp(dt.datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=dt.UTC)) == "2026-01-02T03:04:05.006Z"
+
+
+def test_a_busy_connection_skips_the_ping_and_an_idle_one_pings(pipeline: Pipeline, monkeypatch) -> None:
+    """clickhouse-driver pings before each query; ours only after PING_AFTER_IDLE_S without a packet, and a server
+    restart is still noticed by the ping of an idle connection (the next query reconnects)."""
+    from clickhouse_driver.connection import Connection
+
+    from lrs.core.store import clickhouse as store
+
+    pings = []
+    original = Connection.ping
+    monkeypatch.setattr(Connection, "ping", lambda self: pings.append(1) or original(self))
+    monkeypatch.setattr(store, "PING_AFTER_IDLE_S", 0.5)
+    client = make_client(pipeline.settings)
+    try:
+        for _ in range(5):
+            assert client.execute("SELECT 1") == [(1,)]
+        assert pings == []  # connected by the first query; the others follow within the idle bound
+        time.sleep(0.6)
+        assert client.execute("SELECT 2") == [(2,)]
+        assert pings == [1]  # idle: pinged as the driver does
+    finally:
+        client.disconnect()

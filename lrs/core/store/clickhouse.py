@@ -23,6 +23,10 @@ from lrs.core.store.queries import query
 
 # Values per bound IN list: 2,000 ids render to about 80 KiB, well under ClickHouse's 256 KiB max_query_size.
 IN_CHUNK = 2000
+# clickhouse-driver pings the server before every query (one more round trip each); a connection that received a
+# packet this recently is taken as alive without it. A server that went away meanwhile fails the query instead of
+# the ping, which callers already handle (the pool drops the connection; the caller retries or answers 503).
+PING_AFTER_IDLE_S = 1.0
 # What a caller sees when ClickHouse is down, slow or refusing: answer 503, retry, never 500.
 STORE_ERRORS: tuple[type[BaseException], ...] = (ClickHouseError, OSError, EOFError)
 
@@ -36,7 +40,26 @@ def make_client(settings: Settings, *, database: str | None = None) -> Client:
     client.connection.connect_timeout = 3
     client.connection.send_receive_timeout = 30
     client.settings.update(cluster_settings(settings))
+    _ping_only_when_idle(client)
     return client
+
+
+def _ping_only_when_idle(client: Client) -> None:
+    """Skip the driver's ping before a query when the connection received a packet within ``PING_AFTER_IDLE_S``."""
+    connection = client.connection
+    ping, receive = connection.ping, connection.receive_packet
+    last = [0.0]
+
+    def receive_packet() -> Any:
+        packet = receive()
+        last[0] = time.monotonic()
+        return packet
+
+    def ping_when_idle() -> Any:
+        return True if time.monotonic() - last[0] < PING_AFTER_IDLE_S else ping()
+
+    connection.receive_packet = receive_packet
+    connection.ping = ping_when_idle
 
 
 def cluster_settings(settings: Settings) -> dict[str, int]:
