@@ -36,7 +36,7 @@ NEVER = r"[^\s\S]"
 
 @dataclass(frozen=True)
 class SliceTable:
-    """One public analytics table: its versioned data table, its view and its batch query.
+    """One public analytics table: its data table, its view and its batch query.
 
     ``query`` is the batch definition over the raw statements; the refresh writes the same rows from the course's
     learners held in memory (streams/course_state.py).
@@ -48,15 +48,25 @@ class SliceTable:
     key: tuple[str, ...]
     # True when no row depends on the clock: a slice derived again only because the clock moved copies them.
     clock_free: bool = False
+    # Kept per learner (one row each, newest version wins) instead of per version of the course: these columns
+    # are computed by the view from the course's published clock, not stored.
+    per_learner_computed: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
-        """The versioned data table behind the view."""
-        return f"{self.view}_data"
+        """The data table behind the view: ``<view>_data`` (versions of the course), or ``<view>_rows``."""
+        return f"{self.view}_rows" if self.per_learner_computed else f"{self.view}_data"
+
+    @property
+    def stored_columns(self) -> tuple[str, ...]:
+        """The columns written (before ``version``); a per-learner table also stores ``present``."""
+        if not self.per_learner_computed:
+            return self.columns
+        return (*(c for c in self.columns if c not in self.per_learner_computed), "present")
 
     def values_sql(self) -> str:
-        """``INSERT INTO <view>_data ... VALUES``: rows (columns, then the version) passed as data."""
-        return f"INSERT INTO {self.table} ({', '.join(self.columns)}, version) VALUES"
+        """``INSERT INTO <table> ... VALUES``: rows (stored columns, then the version) passed as data."""
+        return f"INSERT INTO {self.table} ({', '.join(self.stored_columns)}, version) VALUES"
 
     def copy_sql(self) -> str:
         """Copy the slice's rows of version ``%(previous)s`` to ``%(version)s`` (clock-free tables, no learner
@@ -69,8 +79,10 @@ class SliceTable:
         """Delete rows of versions that are not current and older than ``%(before_us)s`` (a mutation).
 
         The age bound spares a recompute in flight (written, not yet published); the current version of
-        every slice stays, so readers never lose rows.
+        every slice stays, so readers never lose rows. A per-learner table has nothing to clean up ("").
         """
+        if self.per_learner_computed:
+            return ""
         return (f"ALTER TABLE {self.table} DELETE WHERE version < %(before_us)s AND (tenant, course_id, version) "
                 "NOT IN (SELECT tenant, course_id, max(version) FROM analytics_slices GROUP BY tenant, course_id)")
 

@@ -138,8 +138,8 @@ class Derived:
     cohorts: list[list[Any]]
     funnel: list[list[Any]]
     summary: list[list[Any]]
-    learner_rows: list[list[Any]]  # learner_course rows written from memory (the rest copied at the new clock)
-    full: bool  # learner_rows hold every learner (no copy from the previous version)
+    learner_rows: list[list[Any]]  # learner_course_rows to write: changed learners, statuses that moved, the gone
+    full: bool  # learner_rows hold every present learner (rows of others must be marked gone)
     changes: list[tuple]  # (actor, status, previous status, last_seen_us, inactive_s, furthest, clock)
     order: ModuleOrder
     clock: int
@@ -262,20 +262,18 @@ class CourseState:
         ranked = sorted((acc[0] / acc[1], m) for m, acc in self.ranks.items())
         return ModuleOrder(tuple((i, m, 0) for i, (_, m) in enumerate(ranked, 1)), "")
 
-    def derive(self, clock_us: int, structure: Sequence[tuple[str, int]], rules: Thresholds,
-               max_written: int) -> Derived:
+    def derive(self, clock_us: int, structure: Sequence[tuple[str, int]], rules: Thresholds) -> Derived:
         """The course tables at ``clock_us``.
 
         Only the learners that changed, and those whose status or activity can flip between the last derivation's
         clock and ``clock_us`` (their last statement within that move of a threshold: found in the last-seen
-        index), are evaluated again; learner rows are written for the changed learners only. Everything is
-        evaluated (and every learner row written) after a load, when the module order moved, or when more than
-        ``max_written`` learners changed. Nothing here changes what the next derivation builds on: that is
+        index), are evaluated again; learner rows are written for the changed learners and those whose status
+        moved. Everything is evaluated (and every learner row written) after a load or when the module order
+        moved. Nothing here changes what the next derivation builds on: that is
         :meth:`committed`, once the version is published.
         """
         order = self.module_order(structure)
-        full = (self.all_changed or self.clock is None or order != self.order
-                or len(self.changed) > max_written)
+        full = self.all_changed or self.clock is None or order != self.order
         if full:
             affected: Iterable[str] = self.learners.keys()
             groups: dict[tuple[str, int], list[int]] = {}
@@ -303,6 +301,8 @@ class CourseState:
             lr = self.learners.get(actor)
             if lr is None:
                 pending[actor] = None
+                if old is not None or actor in self.changed:
+                    learner_rows.append(self.gone_row(actor))
                 continue
             if full or actor in self.changed or actor not in self.furthest:
                 best = ("", 0)
@@ -331,9 +331,8 @@ class CourseState:
             if status in ("at_risk", "dropped") and previous != status:
                 changes.append((actor, status, previous, lr.last_seen_us, _trunc_div(inactive_us, US),
                                 furthest[0], clock_us))
-            if full or actor in self.changed:
-                learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed, inactive_us,
-                                                             clock_us))
+            if full or actor in self.changed or old is None or old.status != status:
+                learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed))
         return Derived(
             daily=self._engagement(self.days, _date) if self.engagement_changed or full else None,
             hourly=self._engagement(self.hours, int) if self.engagement_changed or full else None,
@@ -365,12 +364,17 @@ class CourseState:
         self.all_changed = False
         self.engagement_changed = False
 
-    def _learner_course_row(self, actor: str, lr: Learner, furthest: tuple[str, int], status: str, completed: int,
-                            inactive_us: int, clock_us: int) -> list[Any]:
+    def _learner_course_row(self, actor: str, lr: Learner, furthest: tuple[str, int], status: str,
+                            completed: int) -> list[Any]:
+        """A ``learner_course_rows`` row (without tenant and version): what the view shows, less what it computes
+        from the course's clock (``inactive_s``, ``watermark_us``)."""
         return [self.course_id, actor, _trunc_div(lr.first_seen_us, US), _trunc_div(lr.last_seen_us, US),
                 lr.first_seen_us, lr.last_seen_us, _date(monday_s(utc_day_s(lr.first_seen_us))), lr.statements,
-                lr.sessions, lr.tot_us / US, furthest[0], furthest[1], status, completed, lr.passed, lr.certified,
-                _trunc_div(inactive_us, US), clock_us]
+                lr.sessions, lr.tot_us / US, furthest[0], furthest[1], status, completed, lr.passed, lr.certified, 1]
+
+    def gone_row(self, actor: str) -> list[Any]:
+        """The ``learner_course_rows`` row of a learner no longer in the course (``present = 0``)."""
+        return [self.course_id, actor, 0, 0, 0, 0, EPOCH, 0, 0, 0.0, "", 0, "", 0, 0, 0, 0]
 
     def _engagement(self, sums: dict[int, list[int]], key: Any) -> list[list[Any]]:
         return [[self.course_id, key(k), v[0], v[1], v[2], v[3] / US] for k, v in sorted(sums.items())]

@@ -23,6 +23,7 @@ LEARNER_COURSE = SliceTable(
              "cohort_week", "statements", "sessions", "time_on_task_s", "furthest_module", "furthest_position",
              "status", "completed", "passed", "certified", "inactive_s", "watermark_us"),
     key=("tenant", "course_id", "actor_ifi"),
+    per_learner_computed=("inactive_s", "watermark_us"),
 )
 COURSE_FUNNEL = SliceTable(
     view="course_funnel", query="analytics_course_funnel",

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 # Per learner column: the delete template and the table name written in it (replaced by each table's name).
 TEMPLATES = (("related_agents", "erase_by_related_agents", "statements"),
-             ("actor_ifi", "erase_by_actor", "learner_course_data"),
+             ("actor_ifi", "erase_by_actor", "learner_course_rows"),
              ("agent", "erase_by_agent", "documents"))
 US = 1_000_000
 

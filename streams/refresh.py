@@ -42,7 +42,6 @@ from lrs.core.config import Settings
 from lrs.core.kafka.markers import LEARNER_LEFT
 from lrs.core.retry import retry_forever
 from lrs.core.store.clickhouse import ClickHouse, bind
-from lrs.core.store.queries import query
 from streams import cohorts, dropoff, engagement, metrics
 from streams.analytics import (
     US,
@@ -214,8 +213,7 @@ class SliceRefresher:
         if state is not None and writes == state.writes:
             return state
         rows = self.clickhouse.run("learner_state_course", params)
-        previous = int(self.clickhouse.run("analytics_slice_latest", params)[0][0])
-        statuses = self.clickhouse.run("learner_course_statuses", {**params, "version": previous}) if previous else []
+        statuses = self.clickhouse.run("learner_course_statuses", params)
         state = CourseState.load(tenant, course_id, rows, statuses)
         state.writes = writes
         self.courses[key] = state
@@ -246,7 +244,7 @@ class SliceRefresher:
                 state.all_changed = True  # another process published since: write every learner row again
             structure = [(str(m), int(p)) for m, p in self.clickhouse.run(
                 "analytics_course_modules", {"tenant": tenant, "course_id": course_id})]
-            derived = state.derive(clock, structure, self.thresholds, max_written=LEARNERS_CHUNK)
+            derived = state.derive(clock, structure, self.thresholds)
             self._write(tenant, course_id, version, previous, clock, state, derived)
         except BaseException:
             self.courses.pop(key, None)
@@ -258,13 +256,14 @@ class SliceRefresher:
 
     def _write(self, tenant: str, course_id: str, version: int, previous: int, clock: int, state: CourseState,
                derived: Derived) -> None:
-        params = bind({"tenant": tenant, "course_id": course_id, "version": version, "previous": previous,
-                       "clock_us": clock, "at_risk_us": self.thresholds.at_risk_us,
-                       "dropped_us": self.thresholds.dropped_us,
-                       "changed": sorted(state.changed) or [""]})  # NOT IN () is not valid SQL
+        params = bind({"tenant": tenant, "course_id": course_id, "version": version, "previous": previous})
+        learner_rows = derived.learner_rows
+        if derived.full:  # every present learner is written: rows of any other learner are marked gone
+            gone = {a for a, _ in self.clickhouse.run("learner_course_statuses", params)} - set(state.learners)
+            learner_rows = learner_rows + [state.gone_row(a) for a in sorted(gone)]
 
         written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
-                   dropoff.LEARNER_COURSE: derived.learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
+                   dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
                    dropoff.COURSE_SUMMARY: derived.summary, cohorts.COHORT_RETENTION: derived.cohorts}
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
@@ -272,11 +271,8 @@ class SliceRefresher:
                 values = written[table]
                 if values is None:  # no learner changed: the previous version's rows are this version's
                     client.execute(table.copy_sql(), params)
-                else:
-                    if table is dropoff.LEARNER_COURSE and not derived.full:
-                        client.execute(query("analytics_learner_course_copy").sql, params)
-                    if values:
-                        client.execute(table.values_sql(), [[tenant, *row, version] for row in values])
+                elif values:
+                    client.execute(table.values_sql(), [[tenant, *row, version] for row in values])
                 metrics.INSERT_LATENCY.labels(table=table.table).observe(time.perf_counter() - start)
 
     def recompute(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
@@ -317,7 +313,8 @@ class SliceRefresher:
         before = now_us() - int(older_than_s * US)
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
-                client.execute(table.cleanup_sql(), {"before_us": before})
+                if sql := table.cleanup_sql():
+                    client.execute(sql, {"before_us": before})
 
     def stale_slices(self) -> list[Slice]:
         """Slices whose statuses were computed at another clock than their tenant's last recorded one (event

@@ -1,5 +1,5 @@
 -- Batch recomputation of `learner_course` for courses of a tenant, from the raw statements (non-voided, not
--- voiding statements). The refresh agent runs exactly this SELECT as INSERT INTO learner_course_data.
+-- voiding statements). The refresh writes the same rows per learner into learner_course_rows (streams/course_state.py).
 -- clock_us is the tenant's event-time watermark (or now in wall-clock mode); see docs/metrics.md.
 -- params: {"tenant": "t", "courses": ["c"], "clock_us": 1000000, "cap_us": 1800000000, "at_risk_us": 259200000000, "dropped_us": 604800000000, "active_us": 604800000000, "cert_verbs": ["http://id.tincanapi.com/verb/earned"], "cert_pattern": "\"type\":\"(x)\"", "version": 1}
 SELECT %(tenant)s AS tenant, course_id, actor_ifi,

@@ -5,8 +5,8 @@ SELECT if(bin = 16, '4h+', concat(toString(bin * 15), '-', toString(bin * 15 + 1
        count() AS learners, bin
 FROM (
     SELECT least(intDiv(toUInt64(time_on_task_s), 900), 16) AS bin
-    FROM learner_course
-    WHERE tenant = %(tenant)s AND course_id = %(course)s
+    FROM learner_course_rows FINAL
+    WHERE tenant = %(tenant)s AND course_id = %(course)s AND present = 1
 )
 GROUP BY bin
 ORDER BY bin

@@ -9,8 +9,8 @@ SELECT if(n.course_name = '', l.course_id, n.course_name) AS course, l.status AS
 FROM (
     SELECT course_id, status, furthest_position, first_seen, last_seen, statements, sessions, time_on_task_s,
            completed, passed, certified
-    FROM learner_course
-    WHERE tenant = %(tenant)s AND actor_ifi = %(learner)s
+    FROM learner_course_rows FINAL
+    WHERE tenant = %(tenant)s AND actor_ifi = %(learner)s AND present = 1
 ) AS l
 ANY LEFT JOIN (
     -- the name and module count of the course's latest declared structure

@@ -2,8 +2,8 @@
 -- first, at most 1000.
 -- params: {"tenant": "t"}
 SELECT actor_ifi
-FROM learner_course
-WHERE tenant = %(tenant)s
+FROM learner_course_rows FINAL
+WHERE tenant = %(tenant)s AND present = 1
 GROUP BY actor_ifi
 ORDER BY max(last_seen) DESC, actor_ifi
 LIMIT 1000

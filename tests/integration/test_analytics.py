@@ -154,7 +154,7 @@ def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
         client = pipeline.clickhouse()
         try:
             return client.execute("SELECT uniqExact(course_id) = uniqExact(course_id, version) FROM "
-                                  "learner_course_data WHERE tenant = %(t)s", {"t": tenant})[0][0] == 1
+                                  "course_summary_data WHERE tenant = %(t)s", {"t": tenant})[0][0] == 1
         finally:
             client.disconnect()
 
@@ -181,7 +181,7 @@ def test_tables_converge_to_batch_recomputation(two_workers: Pipeline) -> None:
         # The erased learner is in no analytics row, and in no row of the per-learner tables, of any version.
         erased_rows = [client.execute(f"SELECT count() FROM {table} WHERE tenant = %(t)s AND actor_ifi LIKE %(a)s",
                                       {"t": tenant, "a": f"%{erased.split(':')[-1]}"})[0][0]
-                       for table in ("learner_course_data", "learner_state", "learner_statements")]
+                       for table in ("learner_course_rows", "learner_state", "learner_statements")]
     finally:
         client.disconnect()
     assert summary == {c: (len(learners[c]), len(completed[c])) for c in learners}
@@ -350,8 +350,9 @@ def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
 
 
 def test_refresh_statements_run_on_chdb(tmp_path) -> None:
-    """The learner rows, the course loaded from them, the tables written from memory and copied in the database,
-    the views and the cleanup mutation also run on modern ClickHouse, and the rows equal the batch queries there."""
+    """The learner rows, the course loaded from them, the tables written from memory (engagement copied in the
+    database), the views (learner_course's join with the published clock) and the cleanup mutation also run on
+    modern ClickHouse, and the rows equal the batch queries there."""
     chdb_session = pytest.importorskip("chdb.session")
     from clickhouse_driver.util.escape import escape_param, escape_params
 
@@ -393,23 +394,21 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
 
         def write(version: int, previous: int) -> None:
             # What SliceRefresher.derive writes: the course from memory (loaded with learner_state_course), the
-            # learner_course rows of the unchanged learners copied at the clock, engagement copied when unchanged.
+            # learner_course rows that changed (all of them the first time), engagement copied when unchanged.
             for course in courses:
                 load = query("learner_state_course").sql % escape_params({"tenant": "t", "course_id": course}, ctx)
                 state = states.get(course) or CourseState.load(
                     "t", course, orjson.loads(session.query(load, "JSONCompact").bytes())["data"])
                 states[course] = state
-                derived = state.derive(clock, [], thresholds, max_written=100)
+                derived = state.derive(clock, [], thresholds)
                 written = dict(zip(ALL_TABLES, (derived.daily, derived.hourly, derived.learner_rows, derived.funnel,
                                                 derived.summary, derived.cohorts), strict=True))
-                bound = escape_params(bind({**params, "course_id": course, "version": version, "previous": previous,
-                                            "changed": [""]}), ctx)
+                bound = escape_params(bind({**params, "course_id": course, "version": version,
+                                            "previous": previous}), ctx)
                 for table, rows in written.items():
                     if rows is None:
                         session.query(table.copy_sql() % bound)
                         continue
-                    if table.view == "learner_course" and not derived.full:
-                        session.query(query("analytics_learner_course_copy").sql % bound)
                     if rows:
                         values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in ["t", *row, version])
                                            + ")" for row in rows)
@@ -420,9 +419,10 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
 
         states: dict[str, CourseState] = {}
         write(7, 0)  # every row from memory
-        write(8, 7)  # nothing changed: learner_course and engagement copied from version 7 in the database
+        write(8, 7)  # nothing changed: no learner row written, engagement copied from version 7 in the database
         for table in ALL_TABLES:
-            session.query(table.cleanup_sql() % rendered)
+            if table.cleanup_sql():
+                session.query(table.cleanup_sql() % rendered)
             live = session.query(table.select_view_sql() % escape_params({"tenant": "t"}, ctx), "CSV").bytes()
             batch = session.query(f"SELECT * FROM ({query(table.query).sql % rendered}) ORDER BY "
                                   f"{', '.join(table.key)}", "CSV").bytes()

@@ -30,7 +30,7 @@ from tests.support import Pipeline, wait_until
 pytestmark = pytest.mark.integration
 
 COPIED_TABLES = ("statements", "course_structure", "analytics_slices", "engagement_daily_data",
-                 "engagement_hourly_data", "learner_course_data", "course_funnel_data", "course_summary_data",
+                 "engagement_hourly_data", "learner_course_rows", "course_funnel_data", "course_summary_data",
                  "cohort_retention_data")
 
 

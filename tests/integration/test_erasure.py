@@ -106,7 +106,7 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
     finally:
         client.disconnect()
     assert {"statements", "statements_by_stored", "statements_by_time", "statement_conflicts", "documents",
-            "learner_course_data"} <= set(tables)
+            "learner_course_rows"} <= set(tables)
     for table, columns in tables.items():
         where = ("has(related_agents, %(i)s)" if "related_agents" in columns
                  else "actor_ifi = %(i)s" if "actor_ifi" in columns else "agent = %(i)s")

@@ -98,14 +98,15 @@ def test_slice_tables_write_rows_under_a_version() -> None:
     assert {t.view for t in ALL_TABLES} == {"engagement_daily", "engagement_hourly", "learner_course",
                                              "course_funnel", "course_summary", "cohort_retention"}
     sql = LEARNER_COURSE.values_sql()
-    assert sql.startswith("INSERT INTO learner_course_data (tenant, course_id, actor_ifi,")
-    assert sql.endswith(", watermark_us, version) VALUES")
+    # learner_course is kept per learner; the view computes what moves with the clock for everyone.
+    assert sql.startswith("INSERT INTO learner_course_rows (tenant, course_id, actor_ifi,")
+    assert sql.endswith(", certified, present, version) VALUES") and "inactive_s" not in sql
+    assert LEARNER_COURSE.cleanup_sql() == ""
     for table in ALL_TABLES:
         assert table.columns[:2] == ("tenant", "course_id") and table.key[0] == "tenant"
         assert "FROM statements FINAL" in query(table.query).sql  # the batch definition reads the raw table
-    # The copy of unchanged learners reads only the previous version's learner_course rows.
-    copy = query("analytics_learner_course_copy").sql
-    assert "FROM learner_course_data" in copy and "statements" not in copy.replace("statements,", "")
+        if table is not LEARNER_COURSE:
+            assert table.values_sql().startswith(f"INSERT INTO {table.view}_data (") and table.cleanup_sql()
 
 
 def test_learner_markers_name_learners_and_merge_per_slice() -> None:

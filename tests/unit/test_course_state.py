@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.course_state import CourseState, Thresholds
-from streams.learners import Rules, _trunc_div, learner_row, tombstone
+from streams.learners import Rules, learner_row, tombstone
 
 COURSE = "https://example.com/course"
 MODULES = [f"{COURSE}/m{i}" for i in range(1, 5)]
@@ -34,7 +34,7 @@ def _row(actor: str, seed: int, version: int) -> list:
 def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bool, int]]) -> None:
     """Adding, replacing and removing learners one at a time, derived and published at clocks that move forwards
     and backwards, gives what loading the final rows and deriving once gives: the tables, the statuses, and the
-    learner rows (those written from memory, the others as the copy at the new clock computes them)."""
+    learner rows (each written when its learner or its status changed, and kept otherwise)."""
     live = CourseState("t", COURSE)
     final: dict[str, list] = {}
     rows_now: dict[str, tuple] = {}  # what learner_course holds: rows written from memory, the others copied
@@ -49,14 +49,14 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
             final[actor] = row
         if day % 3 == 0:  # derive and publish now and then, at a clock that may move back
             clock = 1_790_000_000_000_000 + day * DAY_US
-            derived = live.derive(clock, [], THRESHOLDS, max_written=3)
-            rows_now = _copied(rows_now, live, derived, clock)
+            derived = live.derive(clock, [], THRESHOLDS)
+            rows_now = _written(rows_now, derived)
             live.committed(derived, version)
     fresh = CourseState.load("t", COURSE, list(final.values()))
     clock += 2 * DAY_US
-    derived = live.derive(clock, [], THRESHOLDS, max_written=3)
-    rows_now = _copied(rows_now, live, derived, clock)
-    expected = fresh.derive(clock, [], THRESHOLDS, max_written=10_000)
+    derived = live.derive(clock, [], THRESHOLDS)
+    rows_now = _written(rows_now, derived)
+    expected = fresh.derive(clock, [], THRESHOLDS)
     assert (derived.cohorts, derived.funnel, derived.summary) == (expected.cohorts, expected.funnel, expected.summary)
     if derived.daily is not None:
         assert derived.daily == expected.daily and derived.hourly == expected.hourly
@@ -66,19 +66,14 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
     assert sorted(live.learners) == sorted(final)
 
 
-def _copied(rows: dict[str, tuple], state: CourseState, derived, clock: int) -> dict[str, tuple]:
-    """learner_course after a derivation: analytics_learner_course_copy's rules for the rows not written."""
-    if derived.full:
-        return {r[1]: tuple(r) for r in derived.learner_rows}
-    out = {}
-    for actor, r in rows.items():
-        if actor in state.changed:
-            continue
-        inactive = clock - r[5]
-        status = ("completed" if r[13] else "dropped" if inactive >= THRESHOLDS.dropped_us
-                  else "at_risk" if inactive >= THRESHOLDS.at_risk_us else "started")
-        out[actor] = (*r[:12], status, *r[13:16], _trunc_div(inactive, 1_000_000), clock)
-    out.update({r[1]: tuple(r) for r in derived.learner_rows})
+def _written(rows: dict[str, tuple], derived) -> dict[str, tuple]:
+    """learner_course_rows after a derivation (the rows written replace the learner's; present = 0 removes it)."""
+    out = {} if derived.full else dict(rows)
+    for r in derived.learner_rows:
+        if r[-1]:
+            out[r[1]] = tuple(r)
+        else:
+            out.pop(r[1], None)
     return out
 
 
@@ -90,7 +85,7 @@ def test_statuses_follow_the_clock_and_changes_are_reported_once() -> None:
     state = CourseState.load("t", COURSE, [row])
     seen = []
     for days in (1, 4, 5, 8, 9):
-        derived = state.derive(t + days * DAY_US, [], THRESHOLDS, max_written=10)
+        derived = state.derive(t + days * DAY_US, [], THRESHOLDS)
         state.committed(derived, days)
         seen.append([c[1] for c in derived.changes])
     assert seen == [[], ["at_risk"], [], ["dropped"], []]
