@@ -175,6 +175,7 @@ class SliceRefresher:
         if learners is None or LEARNER_LEFT in learners:
             self.courses.pop(key, None)  # rows left the table (erasure) or all are rewritten: load them again
         if learners is None:
+            writes = self._foreign_writes(params)  # before the read: a write after it loads the course again
             names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}
             rows = self.clickhouse.run("learner_rows_course", params)
             state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
@@ -182,6 +183,7 @@ class SliceRefresher:
             self._wrote(tenant, course_id, version)
             self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
             self.built.add(key)
+            self._install(tenant, course_id, state, writes)  # what was just written: no read back
             return len(state)
         ordered = sorted(learners - {LEARNER_LEFT})  # no row to recompute; the derive still counts the change
         for start in range(0, len(ordered), LEARNERS_CHUNK):
@@ -206,17 +208,23 @@ class SliceRefresher:
     def course_state(self, tenant: str, course_id: str) -> CourseState:
         """The course in memory, loaded from ``learner_state`` when absent or when another process wrote learner
         rows of the course since it was loaded."""
-        key = (tenant, course_id)
         params = {"tenant": tenant, "course_id": course_id}
-        writes = {str(w): int(v) for w, v in self.clickhouse.run("learner_state_writes", params) if w != self.writer}
-        state = self.courses.get(key)
+        writes = self._foreign_writes(params)
+        state = self.courses.get((tenant, course_id))
         if state is not None and writes == state.writes:
             return state
-        rows = self.clickhouse.run("learner_state_course", params)
-        statuses = self.clickhouse.run("learner_course_statuses", params)
+        return self._install(tenant, course_id, self.clickhouse.run("learner_state_course", params), writes)
+
+    def _foreign_writes(self, params: dict[str, Any]) -> dict[str, int]:
+        """The last learner_state write of every other process to the course (``learner_state_writes``)."""
+        return {str(w): int(v) for w, v in self.clickhouse.run("learner_state_writes", params) if w != self.writer}
+
+    def _install(self, tenant: str, course_id: str, rows: list, writes: dict[str, int]) -> CourseState:
+        """Hold the course in memory from its learner rows (present or not) and the learner_course statuses."""
+        statuses = self.clickhouse.run("learner_course_statuses", {"tenant": tenant, "course_id": course_id})
         state = CourseState.load(tenant, course_id, rows, statuses)
         state.writes = writes
-        self.courses[key] = state
+        self.courses[(tenant, course_id)] = state
         return state
 
     def _insert_learners(self, state: list[list[Any]]) -> None:

@@ -49,7 +49,7 @@ FROM (
     FROM learner_course_rows FINAL
     WHERE present = 1
 ) AS l
-ANY INNER JOIN (
+ALL INNER JOIN (
     SELECT tenant AS w_tenant, course_id AS w_course, argMax(watermark_us, version) AS w_watermark
     FROM analytics_slices
     GROUP BY tenant, course_id

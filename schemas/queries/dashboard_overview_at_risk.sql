@@ -13,7 +13,7 @@ FROM (
         FROM learner_course_rows FINAL
         WHERE tenant = %(tenant)s AND present = 1 AND status IN ('at_risk', 'dropped')
     ) AS r
-    ANY INNER JOIN (
+    ALL INNER JOIN (
         SELECT course_id AS w_course, argMax(watermark_us, version) AS w_watermark
         FROM analytics_slices
         WHERE tenant = %(tenant)s

@@ -79,7 +79,7 @@ def _value(column: str, type_: str, tenant: str, now: int) -> str | None:
         return "1"
     if column in ("statements", "sessions", "learners_started", "learners_reached", "cohort_size") and "Int" in type_:
         return "3"
-    if column in ("completed", "passed", "certified", "active_learners", "at_risk") and "Int" in type_:
+    if column in ("completed", "passed", "certified", "active_learners", "at_risk", "present") and "Int" in type_:
         return "1"
     if "Float" in type_:
         return "0.5"
