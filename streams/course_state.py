@@ -26,9 +26,9 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from streams.analytics import US
 from streams.learners import DAY_S, STATE_COLUMNS, _trunc_div, monday_s, utc_day_s
 
-US = 1_000_000
 WEEK_S = 7 * DAY_S
 EPOCH = dt.date(1970, 1, 1)
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
@@ -107,6 +107,15 @@ class Contribution:
     status: str
 
 
+def _bump(counter: dict[Any, int], key: Any, delta: int) -> None:
+    """Add ``delta`` to ``counter[key]``; a key that reaches 0 is removed (so sums equal a fresh load's)."""
+    n = counter.get(key, 0) + delta
+    if n:
+        counter[key] = n
+    else:
+        counter.pop(key, None)
+
+
 def _count_contribution(groups: dict[tuple[str, int], list[int]], dropped: dict[str, int], c: Contribution,
                         sign: int) -> None:
     g = groups.get(c.furthest)
@@ -122,11 +131,7 @@ def _count_contribution(groups: dict[tuple[str, int], list[int]], dropped: dict[
     if g[0] == 0:
         del groups[c.furthest]
     if c.status == "dropped" and c.furthest[0]:
-        n = dropped.get(c.furthest[0], 0) + sign
-        if n:
-            dropped[c.furthest[0]] = n
-        else:
-            dropped.pop(c.furthest[0], None)
+        _bump(dropped, c.furthest[0], sign)
 
 
 @dataclass
@@ -173,8 +178,9 @@ class CourseState:
     cohorts: dict[tuple[int, int], int] = field(default_factory=dict)  # (cohort week, week number) -> learners
     ranks: dict[str, list[int]] = field(default_factory=dict)  # module -> [sum of visit ranks, learners]
     reached: dict[str, int] = field(default_factory=dict)  # module -> learners who visited it
-    # What the last derivation wrote: the learner_course rows of every learner not changed since are current.
+    # Learners whose rows changed since the last published derivation.
     changed: set[str] = field(default_factory=set)
+    # The statuses found in learner_course_rows when the state was loaded; emptied by the first publish.
     statuses: dict[str, str] = field(default_factory=dict)
     furthest: dict[str, tuple[str, int]] = field(default_factory=dict)
     order: ModuleOrder | None = None
@@ -233,12 +239,7 @@ class CourseState:
         _add(self.days, learner.days, sign)
         _add(self.hours, learner.hours, sign)
         for week in learner.weeks:
-            key = (learner.cohort_week_s, (week - learner.cohort_week_s) // WEEK_S)
-            n = self.cohorts.get(key, 0) + sign
-            if n:
-                self.cohorts[key] = n
-            else:
-                self.cohorts.pop(key, None)
+            _bump(self.cohorts, (learner.cohort_week_s, (week - learner.cohort_week_s) // WEEK_S), sign)
         for rank, module in enumerate(learner.ranked, 1):
             acc = self.ranks.setdefault(module, [0, 0])
             acc[0] += sign * rank
@@ -246,11 +247,7 @@ class CourseState:
             if acc[1] == 0:
                 del self.ranks[module]
         for module in learner.modules:
-            n = self.reached.get(module, 0) + sign
-            if n:
-                self.reached[module] = n
-            else:
-                self.reached.pop(module, None)
+            _bump(self.reached, module, sign)
 
     def module_order(self, structure: Sequence[tuple[str, int]]) -> ModuleOrder:
         """The declared ``structure`` ((module, position) of the latest declaration), else the modules in the
@@ -327,7 +324,7 @@ class CourseState:
                                status)
             pending[actor] = new
             _count_contribution(groups, dropped, new, 1)
-            previous = self.statuses.get(actor, "")
+            previous = self.previous_status(actor)
             if status in ("at_risk", "dropped") and previous != status:
                 changes.append((actor, status, previous, lr.last_seen_us, _trunc_div(inactive_us, US),
                                 furthest[0], clock_us))
@@ -343,6 +340,12 @@ class CourseState:
             learner_rows=learner_rows, full=full, changes=changes, order=order, clock=clock_us,
             groups=groups, dropped=dropped, pending=pending)
 
+    def previous_status(self, actor: str) -> str:
+        """The learner's status in the last published version ('' without a row there): its contribution once this
+        state has published, the status loaded with the state before that."""
+        contribution = self.contrib.get(actor)
+        return contribution.status if contribution is not None else self.statuses.get(actor, "")
+
     def committed(self, derived: Derived, version: int) -> None:
         """The derivation was published as ``version``: it is the base of the next one."""
         self.published = version
@@ -352,14 +355,13 @@ class CourseState:
         self.dropped = derived.dropped
         if derived.full:
             self.contrib = {}
-            self.statuses = {}
         for actor, contribution in derived.pending.items():
             if contribution is None:
                 self.contrib.pop(actor, None)
-                self.statuses.pop(actor, None)
+                self.furthest.pop(actor, None)
             else:
                 self.contrib[actor] = contribution
-                self.statuses[actor] = contribution.status
+        self.statuses = {}  # the contributions hold every present learner's published status from now on
         self.changed.clear()
         self.all_changed = False
         self.engagement_changed = False

@@ -56,6 +56,7 @@ STATE_COLUMNS = (
     "hour_gap_us",
     "version",
 )
+ACTOR = STATE_COLUMNS.index("actor_ifi")
 
 
 @dataclass(frozen=True)

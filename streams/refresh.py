@@ -52,10 +52,11 @@ from streams.analytics import (
     marker_key,
     now_us,
     parse_work,
+    query_params,
     split_list,
 )
 from streams.course_state import CourseState, Derived, Thresholds
-from streams.learners import Rules, learner_rows
+from streams.learners import ACTOR, Rules, learner_rows
 from streams.mapping_rules import MappingRulesStore
 
 log = logging.getLogger(__name__)
@@ -111,9 +112,8 @@ class SliceRefresher:
             cert_verbs=frozenset(split_list(settings.analytics_certificate_verbs)),
             cert_types=frozenset(split_list(settings.analytics_certificate_types)))
         self.built: set[Slice] = set()  # courses known to have learner rows built from all their statements
-        self.thresholds = Thresholds(at_risk_us=int(settings.analytics_at_risk_days * 86_400 * US),
-                                     dropped_us=int(settings.analytics_dropped_days * 86_400 * US),
-                                     active_us=int(settings.analytics_active_days * 86_400 * US))
+        rules = query_params(settings, "", [], 0)  # the same conversions as the batch queries' parameters
+        self.thresholds = Thresholds(rules["at_risk_us"], rules["dropped_us"], rules["active_us"])
         # The courses this process derives, in memory (streams/course_state.py); this process's name in
         # learner_state_writes, so that it notices rows another process wrote.
         self.courses: dict[Slice, CourseState] = {}
@@ -199,7 +199,7 @@ class SliceRefresher:
             if key in self.courses:
                 self.courses[key].apply(state)
                 # Named, without statements and without a row (erased, or a race loser removed): not counted.
-                self.courses[key].forget(set(chunk) - {row[2] for row in state})
+                self.courses[key].forget(set(chunk) - {row[ACTOR] for row in state})
         return len(ordered)
 
     def _wrote(self, tenant: str, course_id: str, version: int) -> None:
@@ -253,7 +253,7 @@ class SliceRefresher:
             structure = [(str(m), int(p)) for m, p in self.clickhouse.run(
                 "analytics_course_modules", {"tenant": tenant, "course_id": course_id})]
             derived = state.derive(clock, structure, self.thresholds)
-            self._write(tenant, course_id, version, previous, clock, state, derived)
+            self._write(tenant, course_id, version, previous, state, derived)
         except BaseException:
             self.courses.pop(key, None)
             raise
@@ -262,7 +262,7 @@ class SliceRefresher:
                                         detected_us=detected) for change in derived.changes]
         return Recomputed(tenant, course_id, version, previous, clock, events, state, derived)
 
-    def _write(self, tenant: str, course_id: str, version: int, previous: int, clock: int, state: CourseState,
+    def _write(self, tenant: str, course_id: str, version: int, previous: int, state: CourseState,
                derived: Derived) -> None:
         params = bind({"tenant": tenant, "course_id": course_id, "version": version, "previous": previous})
         learner_rows = derived.learner_rows
@@ -384,7 +384,7 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     at_risk = app.topic(settings.analytics_at_risk_topic, key_serializer="raw", value_serializer="raw")
     marker = DirtyMarker(dirty, refresher, settings.sink_retry_max_s)
 
-    async def refresh_slice(tenant: str, course_id: str, learners: set[str] | None, clocks: dict[str, int],
+    async def refresh_slice(tenant: str, course_id: str, clocks: dict[str, int],
                             started_us: int) -> None:
         loop = asyncio.get_running_loop()
         if tenant not in clocks:  # once per tenant and round, after the round's learner rows are written
@@ -416,12 +416,12 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
                                                  f"reading the analytics clock of {tenant}", settings.sink_retry_max_s)
         parallel = asyncio.Semaphore(DERIVE_PARALLEL)
 
-        async def derive(tenant: str, course_id: str, learners: set[str] | None) -> None:
+        async def derive(tenant: str, course_id: str) -> None:
             async with parallel:
-                await retry_forever(lambda: refresh_slice(tenant, course_id, learners, clocks, started_us),
+                await retry_forever(lambda: refresh_slice(tenant, course_id, clocks, started_us),
                                     f"deriving analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
 
-        await asyncio.gather(*(derive(t, c, a) for (t, c), a in sorted(work.items())))
+        await asyncio.gather(*(derive(t, c) for t, c in sorted(work)))
         # 3. The tenants' other slices follow their clock (derived again; no learner changed there).
         for tenant, clock in sorted(clocks.items()):
             async def follow(t: str = tenant, c: int = clock) -> None:
