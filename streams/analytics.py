@@ -69,11 +69,11 @@ class SliceTable:
         return f"INSERT INTO {self.table} ({', '.join(self.stored_columns)}, version) VALUES"
 
     def copy_sql(self) -> str:
-        """Copy the slice's rows of version ``%(previous)s`` to ``%(version)s`` (clock-free tables, no learner
-        changed: the same rows a derivation would write)."""
+        """Copy the rows of some slices of a tenant, each at its ``(course_id, version)`` in ``%(previous)s``, to
+        ``%(version)s`` (clock-free tables, no learner changed: the same rows a derivation would write)."""
         cols = ", ".join(self.columns)
         return (f"INSERT INTO {self.table} ({cols}, version) SELECT {cols}, toUInt64(%(version)s) FROM {self.table} "
-                "WHERE tenant = %(tenant)s AND course_id = %(course_id)s AND version = %(previous)s")
+                "WHERE tenant = %(tenant)s AND (course_id, version) IN %(previous)s")
 
     def cleanup_sql(self) -> str:
         """Delete rows of versions that are not current and older than ``%(before_us)s`` (a mutation).

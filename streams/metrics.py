@@ -25,3 +25,10 @@ STATEMENT_DUPLICATES = Counter("lrs_worker_statement_duplicates_total",
                                "The same statement accepted twice under one id (by two LRS processes): first kept")
 ERASURE_FAILURES = Counter("lrs_worker_erasure_failures_total",
                            "Erasure attempts that failed or timed out (each is retried with back-off)")
+ANALYTICS_ROUND = Histogram(
+    "lrs_worker_analytics_round_seconds", "Analytics refresh: one tenant's step of a round (learners: their rows "
+    "recomputed; derive: the course tables written and published)", ["step"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ANALYTICS_ROUND_SLICES = Histogram("lrs_worker_analytics_round_slices", "Analytics slices (courses) per refresh round",
+                                   buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))

@@ -81,7 +81,7 @@ class Recomputed:
 
 Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
 LEARNERS_CHUNK = 2000
-DERIVE_PARALLEL = 2  # slices derived at once in a round (each derivation is a pure function of its learner rows)
+SLOW_ROUND_S = 1.0  # a round taking longer is logged (its markers, slices and time)
 CLIENT_NAME = "lrs-analytics"  # the refresh's ClickHouse connections (system.query_log.client_name)
 
 
@@ -140,89 +140,144 @@ class SliceRefresher:
         return set(self.dirty_learners(touched))
 
     def update_learners(self, tenant: str, course_id: str, learners: set[str] | None, version: int) -> int:
-        """Recompute the ``learner_state`` rows of ``learners`` (None: every learner of the course); their count.
+        """:meth:`update_tenant` for one course."""
+        return self.update_tenant(tenant, {course_id: learners}, version)
 
-        The course's state in memory (if loaded) takes the new rows after they are in ClickHouse; a whole-course
-        recompute, an erasure (``LEARNER_LEFT``) or a failure drops it, to be loaded again from the table.
+    def update_tenant(self, tenant: str, work: dict[str, set[str] | None], version: int) -> int:
+        """Recompute the ``learner_state`` rows of the named learners (None: every learner) of some courses of one
+        tenant; their count.
+
+        One read of the learners' statements and one write of their rows for all the courses of a round, however
+        many (a ClickHouse round trip per course made a round's time grow with the courses it touched). The
+        courses in memory take the new rows after they are in ClickHouse; a whole-course recompute, an erasure
+        (``LEARNER_LEFT``) or a failure drops a course, to be loaded again from the table.
         """
-        key = (tenant, course_id)
-        if learners is not None and not learners:
+        work = {c: learners for c, learners in work.items() if learners is None or learners}
+        if not work:
             return 0
         try:
-            count = self._update_learners(tenant, course_id, learners, version)
-            self._course_clock(tenant, course_id, version)
+            count = self._update_tenant(tenant, work, version)
+            self._course_clocks(tenant, sorted(work), version)
             return count
         except BaseException:
-            self.courses.pop(key, None)
+            self._drop(tenant, work)
             raise
 
-    def _course_clock(self, tenant: str, course_id: str, version: int) -> None:
-        """Record the course's input to the tenant clock from its learners in memory (after they changed)."""
-        state = self.course_state(tenant, course_id)
-        clock = (max((lr.clock_us for lr in state.learners.values()), default=0), len(state.learners))
-        if clock != state.clock_written:
-            self.clickhouse.insert("analytics_course_clock_insert", [[tenant, course_id, *clock, version]])
+    def _drop(self, tenant: str, courses: Iterable[str]) -> None:
+        for course in courses:
+            self.courses.pop((tenant, course), None)
+
+    def _update_tenant(self, tenant: str, work: dict[str, set[str] | None], version: int) -> int:
+        unknown = sorted(c for c, learners in work.items() if learners is not None and (tenant, c) not in self.built)
+        if unknown:  # once built, a course stays built (kept incrementally)
+            built = self.clickhouse.run("learner_courses_built", {"tenant": tenant, "courses": unknown})
+            self.built.update((tenant, str(c)) for (c,) in built)
+        count = 0
+        pairs: list[tuple[str, str]] = []
+        for course, learners in sorted(work.items()):
+            if learners is None or (tenant, course) not in self.built:
+                # Every learner, or statements from before the learner rows existed (an upgrade): the whole course.
+                count += self._rebuild_course(tenant, course, version)
+                continue
+            if LEARNER_LEFT in learners:
+                self.courses.pop((tenant, course), None)  # rows left the table (erasure): load them again
+            # LEARNER_LEFT has no row to recompute; the derive still counts the change.
+            pairs += [(course, actor) for actor in sorted(learners - {LEARNER_LEFT})]
+        for start in range(0, len(pairs), LEARNERS_CHUNK):
+            self._update_pairs(tenant, pairs[start:start + LEARNERS_CHUNK], version)
+        return count + len(pairs)
+
+    def _rebuild_course(self, tenant: str, course_id: str, version: int) -> int:
+        """Every learner row of a course from all its statements; the course held in memory from them."""
+        params = {"tenant": tenant, "course_id": course_id}
+        self.courses.pop((tenant, course_id), None)
+        writes = self._foreign_writes(tenant, [course_id]).get(course_id, {})  # before the read: a later write
+        names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}  # loads the course again
+        rows = self.clickhouse.run("learner_rows_course", params)
+        state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
+        self._insert_learners(state)
+        self._wrote(tenant, [course_id], version)
+        self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
+        self.built.add((tenant, course_id))
+        self._install(tenant, course_id, state, writes)  # what was just written: no read back
+        return len(state)
+
+    def _update_pairs(self, tenant: str, pairs: list[tuple[str, str]], version: int) -> None:
+        """The rows of some (course, learner) pairs of a tenant, from one read of their statements."""
+        named: dict[str, set[str]] = {}
+        for course, actor in pairs:
+            named.setdefault(course, set()).add(actor)
+        statements: dict[str, list[tuple]] = {}
+        for course, *row in self.clickhouse.run_in_chunks("learner_rows", {"tenant": tenant, "pairs": pairs},
+                                                          key="pairs"):
+            statements.setdefault(str(course), []).append(tuple(row))
+        missing = [(course, actor) for course, actors in sorted(named.items())
+                   for actor in sorted(actors - {row[0] for row in statements.get(course, ())})]
+        tombstones: dict[str, set[str]] = {}
+        if missing:  # tombstones only over rows that exist: an erased learner is never named again
+            for course, actor in self.clickhouse.run_in_chunks(
+                    "learner_state_present_among", {"tenant": tenant, "pairs": missing}, key="pairs"):
+                tombstones.setdefault(str(course), set()).add(str(actor))
+        states = {course: learner_rows(tenant, course, tombstones.get(course, ()), statements.get(course, ()),
+                                       self.learner_rules, version) for course in sorted(named)}
+        self._insert_learners([row for state in states.values() for row in state])
+        self._wrote(tenant, sorted(named), version)
+        for course, state in states.items():
+            memory = self.courses.get((tenant, course))
+            if memory is not None:
+                memory.apply(state)
+                # Named, without statements and without a row (erased, or a race loser removed): not counted.
+                memory.forget(named[course] - {row[ACTOR] for row in state})
+
+    def _wrote(self, tenant: str, courses: list[str], version: int) -> None:
+        self.clickhouse.insert("learner_state_writes_insert", [[tenant, c, self.writer, version] for c in courses])
+
+    def _course_clocks(self, tenant: str, courses: list[str], version: int) -> None:
+        """Record the courses' inputs to the tenant clock from their learners in memory (after they changed)."""
+        writes = self._foreign_writes(tenant, courses)
+        changed: list[tuple[CourseState, tuple[int, int]]] = []
+        for course in courses:
+            state = self.course_state(tenant, course, writes.get(course, {}))
+            clock = (max((lr.clock_us for lr in state.learners.values()), default=0), len(state.learners))
+            if clock != state.clock_written:
+                changed.append((state, clock))
+        self.clickhouse.insert("analytics_course_clock_insert",
+                               [[tenant, state.course_id, *clock, version] for state, clock in changed])
+        for state, clock in changed:
             state.clock_written = clock
 
-    def _update_learners(self, tenant: str, course_id: str, learners: set[str] | None, version: int) -> int:
-        key = (tenant, course_id)
-        params = {"tenant": tenant, "course_id": course_id}
-        if learners is not None and key not in self.built:
-            if int(self.clickhouse.run("learner_courses_built", params)[0][0]):
-                self.built.add(key)  # once built, a course stays built (kept incrementally)
-            else:
-                learners = None  # statements from before the learner rows existed (an upgrade): the whole course
-        if learners is None or LEARNER_LEFT in learners:
-            self.courses.pop(key, None)  # rows left the table (erasure) or all are rewritten: load them again
-        if learners is None:
-            writes = self._foreign_writes(params)  # before the read: a write after it loads the course again
-            names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}
-            rows = self.clickhouse.run("learner_rows_course", params)
-            state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
-            self._insert_learners(state)
-            self._wrote(tenant, course_id, version)
-            self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
-            self.built.add(key)
-            self._install(tenant, course_id, state, writes)  # what was just written: no read back
-            return len(state)
-        ordered = sorted(learners - {LEARNER_LEFT})  # no row to recompute; the derive still counts the change
-        for start in range(0, len(ordered), LEARNERS_CHUNK):
-            chunk = ordered[start:start + LEARNERS_CHUNK]
-            rows = self.clickhouse.run_in_chunks("learner_rows", {**params, "learners": chunk}, key="learners")
-            missing = set(chunk) - {row[0] for row in rows}
-            if missing:  # tombstones only over rows that exist: an erased learner is never named again
-                missing = {a for (a,) in self.clickhouse.run_in_chunks(
-                    "learner_state_present_among", {**params, "learners": sorted(missing)}, key="learners")}
-            state = learner_rows(tenant, course_id, missing, rows, self.learner_rules, version)
-            self._insert_learners(state)
-            self._wrote(tenant, course_id, version)
-            if key in self.courses:
-                self.courses[key].apply(state)
-                # Named, without statements and without a row (erased, or a race loser removed): not counted.
-                self.courses[key].forget(set(chunk) - {row[ACTOR] for row in state})
-        return len(ordered)
-
-    def _wrote(self, tenant: str, course_id: str, version: int) -> None:
-        self.clickhouse.insert("learner_state_writes_insert", [[tenant, course_id, self.writer, version]])
-
-    def course_state(self, tenant: str, course_id: str) -> CourseState:
+    def course_state(self, tenant: str, course_id: str, writes: dict[str, int] | None = None) -> CourseState:
         """The course in memory, loaded from ``learner_state`` when absent or when another process wrote learner
-        rows of the course since it was loaded."""
-        params = {"tenant": tenant, "course_id": course_id}
-        writes = self._foreign_writes(params)
+        rows of the course since it was loaded (``writes``: the course's :meth:`_foreign_writes`, read when None)."""
+        if writes is None:
+            writes = self._foreign_writes(tenant, [course_id]).get(course_id, {})
         state = self.courses.get((tenant, course_id))
         if state is not None and writes == state.writes:
             return state
-        return self._install(tenant, course_id, self.clickhouse.run("learner_state_course", params), writes)
+        rows = self.clickhouse.run("learner_state_course", {"tenant": tenant, "course_id": course_id})
+        return self._install(tenant, course_id, rows, writes)
 
-    def _foreign_writes(self, params: dict[str, Any]) -> dict[str, int]:
-        """The last learner_state write of every other process to the course (``learner_state_writes``)."""
-        return {str(w): int(v) for w, v in self.clickhouse.run("learner_state_writes", params) if w != self.writer}
+    def _foreign_writes(self, tenant: str, courses: list[str]) -> dict[str, dict[str, int]]:
+        """Per course, the last learner_state write of every other process to it (``learner_state_writes``)."""
+        found: dict[str, dict[str, int]] = {}
+        for course, writer, version in self.clickhouse.run("learner_state_writes",
+                                                           {"tenant": tenant, "courses": courses}):
+            if writer != self.writer:
+                found.setdefault(str(course), {})[str(writer)] = int(version)
+        return found
+
+    def _statuses(self, tenant: str, courses: list[str]) -> dict[str, dict[str, str]]:
+        """Per course, each present learner's status in ``learner_course_rows``."""
+        found: dict[str, dict[str, str]] = {c: {} for c in courses}
+        for course, actor, status in self.clickhouse.run("learner_course_statuses",
+                                                         {"tenant": tenant, "courses": courses}):
+            found[str(course)][str(actor)] = str(status)
+        return found
 
     def _install(self, tenant: str, course_id: str, rows: list, writes: dict[str, int]) -> CourseState:
         """Hold the course in memory from its learner rows (present or not) and the learner_course statuses."""
-        statuses = self.clickhouse.run("learner_course_statuses", {"tenant": tenant, "course_id": course_id})
-        state = CourseState.load(tenant, course_id, rows, statuses)
+        statuses = self._statuses(tenant, [course_id])[course_id]
+        state = CourseState.load(tenant, course_id, rows, statuses.items())
         state.writes = writes
         self.courses[(tenant, course_id)] = state
         return state
@@ -237,50 +292,77 @@ class SliceRefresher:
         return clock_us(self.settings, self.clickhouse, tenant, from_learners=True)  # analytics_course_clock
 
     def derive(self, tenant: str, course_id: str, clock: int, *, started_us: int | None = None) -> Recomputed:
-        """Write every table of the slice under a new version, from the course in memory at ``clock``; return
-        the at-risk events to publish. Nothing here reads a statement or more than the changed learners' rows,
-        except when the course is first loaded.
+        """:meth:`derive_tenant` for one course."""
+        return self.derive_tenant(tenant, [course_id], clock, started_us=started_us)[0]
+
+    def derive_tenant(self, tenant: str, courses: Iterable[str], clock: int, *,
+                      started_us: int | None = None) -> list[Recomputed]:
+        """Write every table of some slices of one tenant under a new version, from the courses in memory at
+        ``clock``; return them with the at-risk events to publish.
+
+        Nothing here reads a statement or a learner row, except when a course is first loaded; the courses share
+        each read and each table's write (one round trip per table, not per course and table).
         """
-        previous = int(self.clickhouse.run("analytics_slice_latest", {"tenant": tenant, "course_id": course_id})[0][0])
-        # Version = the start of the round (before its learner rows were recomputed): the highest version read the
-        # newest learner rows, and a statement stored before that time is in it.
-        version = max(started_us or now_us(), previous + 1)
-        key = (tenant, course_id)
+        courses = sorted(courses)
+        params = {"tenant": tenant, "courses": courses}
         try:
-            state = self.course_state(tenant, course_id)
-            if previous != state.published:
-                state.all_changed = True  # another process published since: write every learner row again
-            structure = [(str(m), int(p)) for m, p in self.clickhouse.run(
-                "analytics_course_modules", {"tenant": tenant, "course_id": course_id})]
-            derived = state.derive(clock, structure, self.thresholds)
-            self._write(tenant, course_id, version, previous, state, derived)
+            latest = {str(c): int(v) for c, v in self.clickhouse.run("analytics_slice_latest", params)}
+            structures: dict[str, list[tuple[str, int]]] = {}
+            for course, module, position in self.clickhouse.run("analytics_course_modules", params):
+                structures.setdefault(str(course), []).append((str(module), int(position)))
+            writes = self._foreign_writes(tenant, courses)
+            # One version for the round: its start (before its learner rows were recomputed: the highest version
+            # read the newest learner rows, and a statement stored before that time is in it), above every
+            # course's current version.
+            version = max(started_us or now_us(), *(latest.get(c, 0) + 1 for c in courses))
+            out: list[Recomputed] = []
+            for course in courses:
+                state = self.course_state(tenant, course, writes.get(course, {}))
+                previous = latest.get(course, 0)
+                if previous != state.published:
+                    state.all_changed = True  # another process published since: write every learner row again
+                derived = state.derive(clock, structures.get(course, []), self.thresholds)
+                out.append(Recomputed(tenant, course, version, previous, clock, [], state, derived))
+            self._write(tenant, version, out)
         except BaseException:
-            self.courses.pop(key, None)
+            self._drop(tenant, courses)
             raise
         detected = now_us()
-        events = [dropoff.at_risk_event(tenant, course_id, change, clock=self.settings.analytics_clock,
-                                        detected_us=detected) for change in derived.changes]
-        return Recomputed(tenant, course_id, version, previous, clock, events, state, derived)
+        for recomputed in out:
+            assert recomputed.derived is not None
+            recomputed.events = [dropoff.at_risk_event(tenant, recomputed.course_id, change,
+                                                       clock=self.settings.analytics_clock, detected_us=detected)
+                                 for change in recomputed.derived.changes]
+        return out
 
-    def _write(self, tenant: str, course_id: str, version: int, previous: int, state: CourseState,
-               derived: Derived) -> None:
-        params = bind({"tenant": tenant, "course_id": course_id, "version": version, "previous": previous})
-        learner_rows = derived.learner_rows
-        if derived.full:  # every present learner is written: rows of any other learner are marked gone
-            gone = {a for a, _ in self.clickhouse.run("learner_course_statuses", params)} - set(state.learners)
-            learner_rows = learner_rows + [state.gone_row(a) for a in sorted(gone)]
-
-        written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
-                   dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
-                   dropoff.COURSE_SUMMARY: derived.summary, cohorts.COHORT_RETENTION: derived.cohorts}
+    def _write(self, tenant: str, version: int, recomputed: list[Recomputed]) -> None:
+        full = sorted(r.course_id for r in recomputed if r.derived is not None and r.derived.full)
+        statuses = self._statuses(tenant, full) if full else {}
+        values: dict[SliceTable, list[list[Any]]] = {table: [] for table in ALL_TABLES}
+        copies: dict[SliceTable, list[tuple[str, int]]] = {table: [] for table in ALL_TABLES}
+        for r in recomputed:
+            derived, state = r.derived, r.state
+            assert derived is not None and state is not None
+            learner_rows = derived.learner_rows
+            if derived.full:  # every present learner is written: rows of any other learner are marked gone
+                gone = set(statuses[r.course_id]) - set(state.learners)
+                learner_rows = learner_rows + [state.gone_row(a) for a in sorted(gone)]
+            written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
+                       dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
+                       dropoff.COURSE_SUMMARY: derived.summary, cohorts.COHORT_RETENTION: derived.cohorts}
+            for table, rows in written.items():
+                if rows is None:  # no learner changed: the previous version's rows are this version's
+                    copies[table].append((r.course_id, r.previous))
+                else:
+                    values[table] += [[tenant, *row, version] for row in rows]
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
                 start = time.perf_counter()
-                values = written[table]
-                if values is None:  # no learner changed: the previous version's rows are this version's
-                    client.execute(table.copy_sql(), params)
-                elif values:
-                    client.execute(table.values_sql(), [[tenant, *row, version] for row in values])
+                if copies[table]:
+                    client.execute(table.copy_sql(), bind({"tenant": tenant, "version": version,
+                                                           "previous": copies[table]}))
+                if values[table]:
+                    client.execute(table.values_sql(), values[table])
                 metrics.INSERT_LATENCY.labels(table=table.table).observe(time.perf_counter() - start)
 
     def recompute(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
@@ -290,13 +372,21 @@ class SliceRefresher:
         return self.derive(tenant, course_id, self.tenant_clock(tenant), started_us=started)
 
     def publish(self, recomputed: Recomputed) -> None:
-        """The swap: from now on the public views show ``recomputed.version`` of the slice."""
+        """:meth:`publish_all` for one slice."""
+        self.publish_all([recomputed])
+
+    def publish_all(self, recomputed: list[Recomputed]) -> None:
+        """The swap: from now on the public views show each slice's ``version`` (one write for all of them)."""
+        if not recomputed:
+            return
         now = now_us()
-        self.clickhouse.insert("analytics_slices_insert", [[
-            recomputed.tenant, recomputed.course_id, recomputed.version, recomputed.clock_us, now]])
-        self.clickhouse.insert("analytics_clock_insert", [[recomputed.tenant, recomputed.clock_us, now]])
-        if recomputed.state is not None and recomputed.derived is not None:
-            recomputed.state.committed(recomputed.derived, recomputed.version)
+        self.clickhouse.insert("analytics_slices_insert", [[r.tenant, r.course_id, r.version, r.clock_us, now]
+                                                           for r in recomputed])
+        self.clickhouse.insert("analytics_clock_insert", [[tenant, clock, now] for tenant, clock in
+                                                          sorted({(r.tenant, r.clock_us) for r in recomputed})])
+        for r in recomputed:
+            if r.state is not None and r.derived is not None:
+                r.state.committed(r.derived, r.version)
 
     def refresh(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
         """Recompute and publish one slice without Kafka (backfill, tests); events are returned, not sent."""
@@ -384,65 +474,67 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
     at_risk = app.topic(settings.analytics_at_risk_topic, key_serializer="raw", value_serializer="raw")
     marker = DirtyMarker(dirty, refresher, settings.sink_retry_max_s)
 
-    async def refresh_slice(tenant: str, course_id: str, clocks: dict[str, int],
-                            started_us: int) -> None:
+    async def refresh_tenant(tenant: str, work: dict[str, set[str] | None], started_us: int) -> None:
         loop = asyncio.get_running_loop()
-        if tenant not in clocks:  # once per tenant and round, after the round's learner rows are written
-            clocks[tenant] = await loop.run_in_executor(None, refresher.tenant_clock, tenant)
-        recomputed = await loop.run_in_executor(None, lambda: refresher.derive(
-            tenant, course_id, clocks[tenant], started_us=started_us))
-        # Events before the swap: a crash in between replays them with the same event_id (at least once);
-        # swapping first could lose them, since the next recompute compares with the swapped version.
-        pending = [await at_risk.send(key=dropoff.event_key(e), value=orjson.dumps(e), force=True)
-                   for e in recomputed.events]
-        for future in pending:
-            await future
-        await loop.run_in_executor(None, refresher.publish, recomputed)
+        # 1. The learners the markers name (every learner of a course marked without a list), all courses at once.
+        step = time.perf_counter()
+        await retry_forever(lambda: loop.run_in_executor(None, refresher.update_tenant, tenant, work, now_us()),
+                            f"recomputing the learners of {len(work)} analytics slices of {tenant}",
+                            settings.sink_retry_max_s)
+        metrics.ANALYTICS_ROUND.labels(step="learners").observe(time.perf_counter() - step)
+        step = time.perf_counter()
+        # 2. The tenant's clock, read once after all its learner rows moved.
+        clock = await retry_forever(lambda: loop.run_in_executor(None, refresher.tenant_clock, tenant),
+                                    f"reading the analytics clock of {tenant}", settings.sink_retry_max_s)
+
+        # 3. The courses derived from their learners at that clock, the events sent, then the versions published.
+        async def derive() -> None:
+            recomputed = await loop.run_in_executor(None, lambda: refresher.derive_tenant(
+                tenant, list(work), clock, started_us=started_us))
+            # Events before the swap: a crash in between replays them with the same event_id (at least once);
+            # swapping first could lose them, since the next recompute compares with the swapped version.
+            pending = [await at_risk.send(key=dropoff.event_key(e), value=orjson.dumps(e), force=True)
+                       for r in recomputed for e in r.events]
+            for future in pending:
+                await future
+            await loop.run_in_executor(None, refresher.publish_all, recomputed)
+
+        await retry_forever(derive, f"deriving {len(work)} analytics slices of {tenant}", settings.sink_retry_max_s)
+        metrics.ANALYTICS_ROUND.labels(step="derive").observe(time.perf_counter() - step)
+
+        # 4. The tenant's other slices follow its clock (derived again; no learner changed there).
+        async def follow() -> None:
+            await marker.send(await loop.run_in_executor(None, refresher.lagging_slices, tenant, clock))
+
+        await retry_forever(follow, f"re-marking the lagging slices of {tenant}", settings.sink_retry_max_s)
 
     async def refresh_round(work: dict[Slice, set[str] | None]) -> None:
-        loop = asyncio.get_running_loop()
         started_us = now_us()
-        # 1. The learners the markers name (every learner of a slice marked without a list), all slices first,
-        #    so the round reads each tenant's clock once, after all its learner rows moved.
+        tenants: dict[str, dict[str, set[str] | None]] = {}
         for (tenant, course_id), learners in sorted(work.items()):
-            await retry_forever(lambda t=tenant, c=course_id, a=learners: loop.run_in_executor(
-                None, refresher.update_learners, t, c, a, now_us()),
-                f"recomputing learners of analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
-        # 2. Each slice derived from its learner rows at its tenant's clock, events sent, then published.
-        #    The clocks first, then the slices two at a time (the refresh's pool has two connections).
-        clocks: dict[str, int] = {}
-        for tenant in sorted({t for t, _ in work}):
-            clocks[tenant] = await retry_forever(lambda t=tenant: loop.run_in_executor(None, refresher.tenant_clock, t),
-                                                 f"reading the analytics clock of {tenant}", settings.sink_retry_max_s)
-        parallel = asyncio.Semaphore(DERIVE_PARALLEL)
-
-        async def derive(tenant: str, course_id: str) -> None:
-            async with parallel:
-                await retry_forever(lambda: refresh_slice(tenant, course_id, clocks, started_us),
-                                    f"deriving analytics slice {tenant}|{course_id}", settings.sink_retry_max_s)
-
-        await asyncio.gather(*(derive(t, c) for t, c in sorted(work)))
-        # 3. The tenants' other slices follow their clock (derived again; no learner changed there).
-        for tenant, clock in sorted(clocks.items()):
-            async def follow(t: str = tenant, c: int = clock) -> None:
-                await marker.send(await loop.run_in_executor(None, refresher.lagging_slices, t, c))
-
-            await retry_forever(follow, f"re-marking the lagging slices of {tenant}", settings.sink_retry_max_s)
+            tenants.setdefault(tenant, {})[course_id] = learners
+        for tenant, courses in tenants.items():
+            await refresh_tenant(tenant, courses, started_us)
 
     @app.agent(dirty, name="analytics-refresh")
     async def refresh(stream: faust.StreamT) -> None:
         # The take window is the debounce: many markers of one slice within it cost one recompute.
         async for events in stream.noack_take(10_000, within=settings.analytics_refresh_s):
             started = time.perf_counter()
-            await refresh_round(merge_work(w for e in events if (w := parse_work(e.message.value)) is not None))
+            work = merge_work(w for e in events if (w := parse_work(e.message.value)) is not None)
+            await refresh_round(work)
+            busy = time.perf_counter() - started
             metrics.EVENTS_PROCESSED.labels(processor="analytics-refresh").inc(len(events))
+            metrics.ANALYTICS_ROUND_SLICES.observe(len(work))
+            metrics.ANALYTICS_ROUND.labels(step="round").observe(busy)
+            if busy > SLOW_ROUND_S:
+                log.info("analytics round: %d markers, %d slices, %.2f s", len(events), len(work), busy)
             for event in events:
                 await stream.ack(event)
             # Under sustained load every slice is dirty again at once: without a pause the refresh would take as
             # much of ClickHouse and the worker as it can get, away from ingest. Markers arriving meanwhile wait
             # in the stream and are merged into one recompute per slice.
-            await asyncio.sleep(refresh_pause(time.perf_counter() - started, settings.analytics_busy_share,
-                                              settings.analytics_max_pause_s))
+            await asyncio.sleep(refresh_pause(busy, settings.analytics_busy_share, settings.analytics_max_pause_s))
 
     # One worker is enough (recomputes are idempotent, so a second would only waste work): Faust's leader.
     @app.timer(settings.analytics_tick_s, on_leader=True)

@@ -1,5 +1,6 @@
--- The current version of one analytics slice (0 if never computed) and the clock it was computed at.
--- params: {"tenant": "t", "course_id": "c"}
-SELECT max(version) AS latest_version, argMax(watermark_us, version) AS latest_watermark_us
+-- The current version of some analytics slices of a tenant (a course never computed has no row).
+-- params: {"tenant": "t", "courses": ["c"]}
+SELECT course_id, max(version) AS latest_version
 FROM analytics_slices
-WHERE tenant = %(tenant)s AND course_id = %(course_id)s
+WHERE tenant = %(tenant)s AND course_id IN %(courses)s
+GROUP BY course_id

@@ -1,3 +1,4 @@
--- Whether a course's learner rows were built from all of its statements (else it is recomputed whole first).
--- params: {"tenant": "t", "course_id": "c"}
-SELECT count() FROM learner_courses WHERE tenant = %(tenant)s AND course_id = %(course_id)s
+-- Which of some courses have learner rows built from all of their statements (the others are recomputed whole
+-- first).
+-- params: {"tenant": "t", "courses": ["c"]}
+SELECT DISTINCT course_id FROM learner_courses WHERE tenant = %(tenant)s AND course_id IN %(courses)s

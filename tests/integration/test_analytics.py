@@ -404,7 +404,7 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
                 written = dict(zip(ALL_TABLES, (derived.daily, derived.hourly, derived.learner_rows, derived.funnel,
                                                 derived.summary, derived.cohorts), strict=True))
                 bound = escape_params(bind({**params, "course_id": course, "version": version,
-                                            "previous": previous}), ctx)
+                                            "previous": [(course, previous)]}), ctx)
                 for table, rows in written.items():
                     if rows is None:
                         session.query(table.copy_sql() % bound)

@@ -131,8 +131,10 @@ def replica_clients(settings: Settings) -> list[Client]:
 
 
 def bind(params: dict[str, Any] | None) -> dict[str, Any]:
-    """Parameters as clickhouse-driver should render them: lists become tuples, for ``IN %(ids)s``."""
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in (params or {}).items()}
+    """Parameters as clickhouse-driver should render them: lists become tuples, for ``IN %(ids)s``; a list of
+    lists (or tuples) becomes a tuple of tuples, for ``(a, b) IN %(pairs)s`` (both engines use the key for it)."""
+    return {k: tuple(tuple(x) if isinstance(x, list | tuple) else x for x in v) if isinstance(v, list) else v
+            for k, v in (params or {}).items()}
 
 
 class ClickHouse:

@@ -142,9 +142,9 @@ def replay(suite: Suite, data: QueryData) -> None:
     insert = query("statements_insert").sql
     cpu = server_cpu = 0.0
     # The worker that owns a course holds it in memory from its first round on: load the courses before counting.
-    for (course,) in client.execute("SELECT DISTINCT course_id FROM learner_state WHERE tenant = %(t)s",
-                                    {"t": data.tenant}):
-        refresher.publish(refresher.derive(data.tenant, course, refresher.tenant_clock(data.tenant)))
+    courses = [c for (c,) in client.execute("SELECT DISTINCT course_id FROM learner_state WHERE tenant = %(t)s",
+                                            {"t": data.tenant})]
+    refresher.publish_all(refresher.derive_tenant(data.tenant, courses, refresher.tenant_clock(data.tenant)))
     time.sleep(1)
     started_s = int(time.time())
     try:
@@ -155,14 +155,13 @@ def replay(suite: Suite, data: QueryData) -> None:
             for row in batch:
                 touched[data.tenant][0].setdefault(row[COL["course_id"]], set()).add(row[COL["actor_ifi"]])
             cpu0, server0 = time.process_time(), _server_cpu_s(server)
-            work = refresher.dirty_learners(touched)
-            for (tenant, course), learners in sorted(work.items()):
-                refresher.update_learners(tenant, course, learners, refresher_now())
+            work = {course: learners for (_, course), learners in refresher.dirty_learners(touched).items()}
+            refresher.update_tenant(data.tenant, dict(work), refresher_now())
             clock = refresher.tenant_clock(data.tenant)
-            for tenant, course in sorted(work):
-                refresher.publish(refresher.derive(tenant, course, clock))
-            for tenant, course in refresher.lagging_slices(data.tenant, clock):
-                refresher.publish(refresher.derive(tenant, course, clock))
+            refresher.publish_all(refresher.derive_tenant(data.tenant, work, clock))
+            lagging = [course for _, course in refresher.lagging_slices(data.tenant, clock)]
+            if lagging:
+                refresher.publish_all(refresher.derive_tenant(data.tenant, lagging, clock))
             cpu += time.process_time() - cpu0
             server_cpu += _server_cpu_s(server) - server0
         client.execute("SYSTEM FLUSH LOGS")
