@@ -116,17 +116,69 @@ def tombstone(tenant: str, course_id: str, actor_ifi: str, version: int) -> list
     ]
 
 
+@dataclass(frozen=True)
+class Aggregate:
+    """What a learner's row is computed from, as ``learner_aggregates`` returns it (one row per learner, so a
+    learner's history crosses the wire once, aggregated by ClickHouse): the counting statements' times sorted, the
+    tenant-clock input (latest time capped at stored time), the completed objects, the passed and certified flags,
+    and ``(module, time)`` of every module visit, sorted."""
+
+    times: Sequence[int]
+    clock_us: int
+    done: Sequence[str]
+    passed: int
+    certified: int
+    visits: Sequence[tuple[str, int]]
+
+
+def aggregate(course_id: str, statements: Sequence[tuple], rules: Rules) -> Aggregate:
+    """The :class:`Aggregate` of statement tuples (timestamp_us, stored_us, verb_id, object_id, module_id,
+    result_success, result_completion, types), in any order: what ``learner_aggregates`` computes in SQL."""
+    done: set[str] = set()
+    visits: list[tuple[str, int]] = []
+    passed = certified = 0
+    clock = None
+    for t, stored, verb, obj, module, success, completion, types in statements:
+        capped = min(t, stored)
+        clock = capped if clock is None else max(clock, capped)
+        if verb == COMPLETED or (completion or 0) == 1:
+            done.add(obj)
+        if obj == course_id and (verb == PASSED or (success or 0) == 1):
+            passed = 1
+        if verb in rules.cert_verbs or (rules.cert_types and not rules.cert_types.isdisjoint(types)):
+            certified = 1
+        if module:
+            visits.append((module, t))
+    return Aggregate(sorted(s[0] for s in statements), clock or 0, sorted(done), passed, certified, sorted(visits))
+
+
+def aggregate_params(rules: Rules) -> dict[str, Any]:
+    """The certificate rules as parameters of ``learner_aggregates*``: ``IN ()`` is not valid SQL, so a
+    never-matching empty string stands in for no verb; the types go as one space-separated string (an IRI has no
+    space), split into an array there, since a bound list renders as a tuple."""
+    return {"cert_verbs": sorted(rules.cert_verbs) or [""], "cert_types": " ".join(sorted(rules.cert_types)),
+            "use_types": int(bool(rules.cert_types))}
+
+
 def learner_row(
     tenant: str, course_id: str, actor_ifi: str, statements: Sequence[tuple], rules: Rules, version: int
 ) -> list[Any]:
     """The ``learner_state`` row of one learner from its counting statements.
 
     ``statements``: tuples (timestamp_us, stored_us, verb_id, object_id, module_id, result_success,
-    result_completion, types), in any order (rows of ``learner_rows``/``learner_rows_course``).
+    result_completion, types), in any order.
     """
     if not statements:
         return tombstone(tenant, course_id, actor_ifi, version)
-    ts = sorted(s[0] for s in statements)
+    return aggregated_row(tenant, course_id, actor_ifi, aggregate(course_id, statements, rules), rules, version)
+
+
+def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, rules: Rules,
+                   version: int) -> list[Any]:
+    """The ``learner_state`` row of one learner from its :class:`Aggregate` (a tombstone without statements)."""
+    ts = agg.times
+    if not ts:
+        return tombstone(tenant, course_id, actor_ifi, version)
     cap = rules.cap_us
     sessions, tot_us = 1, 0
     days: dict[int, list[int]] = {}
@@ -149,21 +201,9 @@ def learner_row(
             bucket[0] += 1
             bucket[1] += starts
             bucket[2] += gap_in
-    done: set[str] = set()
     visits: dict[str, int] = {}
-    passed = certified = 0
-    clock = None
-    for t, stored, verb, obj, module, success, completion, types in statements:
-        capped = min(t, stored)
-        clock = capped if clock is None else max(clock, capped)
-        if verb == COMPLETED or (completion or 0) == 1:
-            done.add(obj)
-        if obj == course_id and (verb == PASSED or (success or 0) == 1):
-            passed = 1
-        if verb in rules.cert_verbs or (rules.cert_types and not rules.cert_types.isdisjoint(types)):
-            certified = 1
-        if module and (module not in visits or t < visits[module]):
-            visits[module] = t
+    for module, t in agg.visits:  # sorted by module, then time: the first of each module is its first visit
+        visits.setdefault(module, t)
     day_keys = sorted(days)
     hour_keys = sorted(hours)
     weeks = sorted({monday_s(d) for d in day_keys})
@@ -175,14 +215,14 @@ def learner_row(
         1,
         ts[0],
         ts[-1],
-        clock,
+        agg.clock_us,
         weeks[0],
         len(ts),
         sessions,
         tot_us,
-        sorted(done),
-        passed,
-        certified,
+        sorted(agg.done),
+        agg.passed,
+        agg.certified,
         modules,
         [visits[m] for m in modules],
         weeks,
@@ -198,18 +238,17 @@ def learner_row(
     ]
 
 
-def learner_rows(
-    tenant: str, course_id: str, learners: Iterable[str], rows: Iterable[tuple], rules: Rules, version: int
-) -> list[list[Any]]:
-    """``learner_state`` rows for ``learners`` from statement rows ``(actor_ifi, *statement tuple)``.
-
-    Every learner in ``learners`` gets a row (a tombstone if it has no statement left); learners that appear
-    only in ``rows`` get one too.
-    """
-    by_learner: dict[str, list[tuple]] = {learner: [] for learner in learners}
-    for actor, *statement in rows:
-        by_learner.setdefault(actor, []).append(tuple(statement))
+def aggregated_rows(tenant: str, course_id: str, learners: Iterable[str], rows: Iterable[Sequence[Any]],
+                    rules: Rules, version: int) -> list[list[Any]]:
+    """``learner_state`` rows for ``learners`` from ``learner_aggregates`` rows ``(actor_ifi, times, clock_us,
+    done, passed, certified, visits)``: every learner in ``learners`` gets a row (a tombstone if it has no
+    statement left); learners that appear only in ``rows`` get one too."""
+    by_learner: dict[str, Aggregate | None] = dict.fromkeys(learners)
+    for actor, times, clock, done, passed, certified, visits in rows:
+        by_learner[actor] = Aggregate(times, int(clock), done, int(passed), int(certified),
+                                      [(str(m), int(t)) for m, t in visits])
     return [
-        learner_row(tenant, course_id, actor, statements, rules, version)
-        for actor, statements in sorted(by_learner.items())
+        aggregated_row(tenant, course_id, actor, agg, rules, version) if agg is not None
+        else tombstone(tenant, course_id, actor, version)
+        for actor, agg in sorted(by_learner.items())
     ]

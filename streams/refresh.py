@@ -56,7 +56,7 @@ from streams.analytics import (
     split_list,
 )
 from streams.course_state import CourseState, Derived, Thresholds
-from streams.learners import ACTOR, Rules, learner_rows
+from streams.learners import ACTOR, Rules, aggregate_params, aggregated_rows
 from streams.mapping_rules import MappingRulesStore
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class SliceRefresher:
             cap_us=int(settings.analytics_session_cap_s * US),
             cert_verbs=frozenset(split_list(settings.analytics_certificate_verbs)),
             cert_types=frozenset(split_list(settings.analytics_certificate_types)))
+        self.aggregate_params = aggregate_params(self.learner_rules)
         self.built: set[Slice] = set()  # courses known to have learner rows built from all their statements
         rules = query_params(settings, "", [], 0)  # the same conversions as the batch queries' parameters
         self.thresholds = Thresholds(rules["at_risk_us"], rules["dropped_us"], rules["active_us"])
@@ -193,8 +194,8 @@ class SliceRefresher:
         self.courses.pop((tenant, course_id), None)
         writes = self._foreign_writes(tenant, [course_id]).get(course_id, {})  # before the read: a later write
         names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}  # loads the course again
-        rows = self.clickhouse.run("learner_rows_course", params)
-        state = learner_rows(tenant, course_id, names, rows, self.learner_rules, version)
+        rows = self.clickhouse.run("learner_aggregates_course", {**params, **self.aggregate_params})
+        state = aggregated_rows(tenant, course_id, names, (row[1:] for row in rows), self.learner_rules, version)
         self._insert_learners(state)
         self._wrote(tenant, [course_id], version)
         self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
@@ -207,9 +208,9 @@ class SliceRefresher:
         named: dict[str, set[str]] = {}
         for course, actor in pairs:
             named.setdefault(course, set()).add(actor)
-        statements: dict[str, list[tuple]] = {}
-        for course, *row in self.clickhouse.run_in_chunks("learner_rows", {"tenant": tenant, "pairs": pairs},
-                                                          key="pairs"):
+        statements: dict[str, list[tuple]] = {}  # per course, the learners' aggregated statements
+        for course, *row in self.clickhouse.run_in_chunks(
+                "learner_aggregates", {"tenant": tenant, "pairs": pairs, **self.aggregate_params}, key="pairs"):
             statements.setdefault(str(course), []).append(tuple(row))
         missing = [(course, actor) for course, actors in sorted(named.items())
                    for actor in sorted(actors - {row[0] for row in statements.get(course, ())})]
@@ -218,8 +219,8 @@ class SliceRefresher:
             for course, actor in self.clickhouse.run_in_chunks(
                     "learner_state_present_among", {"tenant": tenant, "pairs": missing}, key="pairs"):
                 tombstones.setdefault(str(course), set()).add(str(actor))
-        states = {course: learner_rows(tenant, course, tombstones.get(course, ()), statements.get(course, ()),
-                                       self.learner_rules, version) for course in sorted(named)}
+        states = {course: aggregated_rows(tenant, course, tombstones.get(course, ()), statements.get(course, ()),
+                                          self.learner_rules, version) for course in sorted(named)}
         self._insert_learners([row for state in states.values() for row in state])
         self._wrote(tenant, sorted(named), version)
         for course, state in states.items():

@@ -349,6 +349,55 @@ def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
     assert amy == [("completed", 1, 2)]
 
 
+def test_learner_aggregates_in_sql_equal_the_rows_built_in_python(two_workers: Pipeline) -> None:
+    """``learner_aggregates`` (ClickHouse aggregates each learner's statements) gives exactly the learner_state rows
+    that streams.learners builds from the statements themselves: voided rows and redelivered duplicates left out,
+    NULL results, certificate verbs and types, module visits out of order, a time dated after its stored time."""
+    from streams.learners import STATE_COLUMNS, Rules, aggregate_params, aggregated_rows, learner_row
+
+    tenant, course = f"agg{uuid.uuid4().hex[:8]}", "urn:course"
+    rules = Rules(cap_us=1_800_000_000, cert_verbs=frozenset({"urn:earned"}), cert_types=frozenset({"urn:cert"}))
+    rng = random.Random(3)
+    verbs = ["urn:exp", "http://adlnet.gov/expapi/verbs/completed", "http://adlnet.gov/expapi/verbs/passed",
+             "urn:earned"]
+    rows, counting = [], {}
+    for learner in range(12):
+        actor = f"mbox:mailto:l{learner}@example.com"
+        for k in range(rng.randint(1, 40)):
+            t = 1_790_000_000_000_000 + rng.randint(0, 30 * 86_400) * 1_000_000
+            stored = t + rng.choice([0, 5_000_000, -86_400_000_000])  # some dated after they were stored
+            statement = (t, stored, rng.choice(verbs), rng.choice([course, "urn:m1", "urn:m2"]),
+                         rng.choice(["", "urn:m1", "urn:m2", "urn:m3"]), rng.choice([None, 0, 1]),
+                         rng.choice([None, 0, 1]), rng.choice([[], ["urn:cert"], ["urn:other"]]))
+            voided = int(rng.random() < 0.1)
+            row = [tenant, course, actor, t, f"{learner}-{k}", stored, *statement[2:], [actor], 0, 0]
+            rows.append(row)
+            if rng.random() < 0.2:
+                rows.append(list(row))  # redelivered: the same key again
+            if voided:
+                rows.append([*row[:-2], 1, 1])  # the voided rewrite of the statement
+            else:
+                counting.setdefault(actor, []).append(statement)
+    client = two_workers.clickhouse()
+    try:
+        client.execute("INSERT INTO learner_statements (tenant, course_id, actor_ifi, timestamp_us, statement_id, "
+                       "stored_us, verb_id, object_id, module_id, result_success, result_completion, types, "
+                       "related_agents, voided, version) VALUES", rows)
+    finally:
+        client.disconnect()
+    expected = [learner_row(tenant, course, actor, statements, rules, 5)
+                for actor, statements in sorted(counting.items())]
+    refresher = SliceRefresher(two_workers.settings)
+    params = {"tenant": tenant, **aggregate_params(rules)}
+    actors = sorted({row[2] for row in rows})
+    by_pairs = refresher.clickhouse.run("learner_aggregates", {**params, "pairs": [(course, a) for a in actors]})
+    whole = refresher.clickhouse.run("learner_aggregates_course", {**params, "course_id": course})
+    for found in (by_pairs, whole):
+        built = aggregated_rows(tenant, course, [], [r[1:] for r in found], rules, 5)
+        assert [dict(zip(STATE_COLUMNS, r, strict=True)) for r in built] == \
+            [dict(zip(STATE_COLUMNS, r, strict=True)) for r in expected]
+
+
 def test_refresh_statements_run_on_chdb(tmp_path) -> None:
     """The learner rows, the course loaded from them, the tables written from memory (engagement copied in the
     database), the views (learner_course's join with the published clock) and the cleanup mutation also run on
@@ -360,7 +409,7 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
     from lrs.core.kafka.envelope import Envelope
     from lrs.core.store.queries import migrations
     from streams.course_state import CourseState
-    from streams.learners import Rules, learner_rows
+    from streams.learners import Rules, aggregate_params, aggregated_rows
     from streams.rows import statement_row
     from tests.integration.test_sql_engines import _EscapeContext
 
@@ -384,10 +433,12 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
         refresher_rules = Rules(cap_us=params["cap_us"], cert_verbs=frozenset(params["cert_verbs"]),
                                 cert_types=frozenset())
         for course in courses:
-            sql = query("learner_rows_course").sql % escape_params({"tenant": "t", "course_id": course}, ctx)
+            sql = query("learner_aggregates_course").sql % escape_params(
+                bind({"tenant": "t", "course_id": course, **aggregate_params(refresher_rules)}), ctx)
             found = orjson.loads(session.query(sql, "JSONCompact").bytes())["data"]
-            statements = [(a, int(t), int(st), v, o, m, s, c, types) for a, t, st, v, o, m, s, c, types in found]
-            state = learner_rows("t", course, [], statements, refresher_rules, 7)
+            aggregates = [(a, [int(t) for t in times], clock, done, passed, certified, visits)
+                          for _, a, times, clock, done, passed, certified, visits in found]
+            state = aggregated_rows("t", course, [], aggregates, refresher_rules, 7)
             values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in state)
             session.query(f"{query('learner_state_insert').sql} {values}")
         thresholds = SliceRefresher(Settings()).thresholds

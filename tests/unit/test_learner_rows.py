@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from streams.learners import COMPLETED, PASSED, STATE_COLUMNS, Rules, learner_row, learner_rows, monday_s, utc_day_s
+from streams.learners import (
+    COMPLETED,
+    PASSED,
+    STATE_COLUMNS,
+    Rules,
+    aggregate,
+    aggregated_rows,
+    learner_row,
+    monday_s,
+    utc_day_s,
+)
 
 RULES = Rules(cap_us=1_800_000_000, cert_verbs=frozenset({"urn:earned"}), cert_types=frozenset({"urn:cert"}))
 T0 = 1_790_000_000_000_000  # 2026-09-21T14:13:20Z, a Monday
@@ -62,7 +72,9 @@ def test_flags_visits_and_the_clock_capped_at_stored_time() -> None:
 
 
 def test_learners_without_statements_get_tombstones() -> None:
-    rows = learner_rows("t", "c", ["gone", "kept"], [("kept", *_st(T0))], RULES, 3)
+    agg = aggregate("c", [_st(T0)], RULES)
+    rows = aggregated_rows("t", "c", ["gone", "kept"], [("kept", agg.times, agg.clock_us, agg.done, agg.passed,
+                                                          agg.certified, agg.visits)], RULES, 3)
     assert [(r[2], r[3]) for r in rows] == [("gone", 0), ("kept", 1)]
     assert all(r[-1] == 3 for r in rows) and all(len(r) == len(STATE_COLUMNS) for r in rows)
 

@@ -1,0 +1,18 @@
+-- What the learner_state rows of some learners of some courses of one tenant, named as (course, learner) pairs, are
+-- computed from (streams/learners.py, Aggregate): per learner its counting statements' times sorted, the latest
+-- time capped at the stored time (the tenant clock's input), the completed objects, the passed and certified flags,
+-- and every module visit as (module, time), sorted. Aggregated here, so that a learner's history crosses the wire
+-- as one row however long it is. Voided statements are left out.
+-- params: {"tenant": "t", "pairs": [["c", "mbox:mailto:a@example.com"]], "cert_verbs": [""], "cert_types": "", "use_types": 0}
+SELECT course_id, actor_ifi, arraySort(groupArray(timestamp_us)) AS times,
+       max(least(timestamp_us, stored_us)) AS clock_us,
+       groupUniqArrayIf(object_id, verb_id = 'http://adlnet.gov/expapi/verbs/completed'
+                                   OR ifNull(result_completion, 0) = 1) AS done,
+       max(toUInt8(object_id = course_id AND (verb_id = 'http://adlnet.gov/expapi/verbs/passed'
+                                              OR ifNull(result_success, 0) = 1))) AS passed,
+       max(toUInt8(verb_id IN %(cert_verbs)s
+                   OR (%(use_types)s = 1 AND hasAny(types, splitByChar(' ', %(cert_types)s))))) AS certified,
+       arraySort(groupArrayIf((module_id, timestamp_us), module_id != '')) AS visits
+FROM learner_statements FINAL
+WHERE tenant = %(tenant)s AND (course_id, actor_ifi) IN %(pairs)s AND voided = 0
+GROUP BY course_id, actor_ifi

@@ -1,0 +1,15 @@
+-- learner_aggregates for every learner of one course (a whole-course recompute: `lrs analytics refresh`, a changed
+-- course structure, the first round after an upgrade).
+-- params: {"tenant": "t", "course_id": "c", "cert_verbs": [""], "cert_types": "", "use_types": 0}
+SELECT course_id, actor_ifi, arraySort(groupArray(timestamp_us)) AS times,
+       max(least(timestamp_us, stored_us)) AS clock_us,
+       groupUniqArrayIf(object_id, verb_id = 'http://adlnet.gov/expapi/verbs/completed'
+                                   OR ifNull(result_completion, 0) = 1) AS done,
+       max(toUInt8(object_id = course_id AND (verb_id = 'http://adlnet.gov/expapi/verbs/passed'
+                                              OR ifNull(result_success, 0) = 1))) AS passed,
+       max(toUInt8(verb_id IN %(cert_verbs)s
+                   OR (%(use_types)s = 1 AND hasAny(types, splitByChar(' ', %(cert_types)s))))) AS certified,
+       arraySort(groupArrayIf((module_id, timestamp_us), module_id != '')) AS visits
+FROM learner_statements FINAL
+WHERE tenant = %(tenant)s AND course_id = %(course_id)s AND voided = 0
+GROUP BY course_id, actor_ifi
