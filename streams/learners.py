@@ -180,27 +180,36 @@ def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, 
     if not ts:
         return tombstone(tenant, course_id, actor_ifi, version)
     cap = rules.cap_us
-    sessions, tot_us = 1, 0
+    sessions, tot_us = 0, 0
     days: dict[int, list[int]] = {}
     hours: dict[int, list[int]] = {}
-    previous = None
-    for i, t in enumerate(ts):
-        gap = 0 if previous is None else t - previous
+    # The times are sorted, so their days and hours come in order: the current buckets are reused until the key
+    # moves (this loop is most of a whole-course recompute's Python time).
+    day_key = hour_key = None
+    day = hour = [0, 0, 0]
+    previous = ts[0] - cap - 1  # the first statement starts a session, with no gap counted
+    for t in ts:
+        gap = t - previous
         previous = t
-        starts = 1 if i == 0 or gap > cap else 0
-        gap_in = gap if i > 0 and gap <= cap else 0
-        if i > 0:
-            if gap > cap:
-                sessions += 1
-            else:
-                tot_us += gap
-        for bucket in (
-            days.setdefault(utc_day_s(t), [0, 0, 0]),
-            hours.setdefault(_trunc_div(t, HOUR_US) * 3600, [0, 0, 0]),
-        ):
-            bucket[0] += 1
-            bucket[1] += starts
-            bucket[2] += gap_in
+        if gap > cap:
+            sessions += 1
+            starts, gap_in = 1, 0
+        else:
+            tot_us += gap
+            starts, gap_in = 0, gap
+        # utc_day_s and the hour start, inlined for times after 1970 (floor and truncation agree there)
+        key = t // 86_400_000_000 * DAY_S if t >= 0 else utc_day_s(t)
+        if key != day_key:
+            day_key, day = key, days.setdefault(key, [0, 0, 0])
+        key = t // HOUR_US * 3600 if t >= 0 else _trunc_div(t, HOUR_US) * 3600
+        if key != hour_key:
+            hour_key, hour = key, hours.setdefault(key, [0, 0, 0])
+        day[0] += 1
+        day[1] += starts
+        day[2] += gap_in
+        hour[0] += 1
+        hour[1] += starts
+        hour[2] += gap_in
     visits: dict[str, int] = {}
     for module, t in agg.visits:  # sorted by module, then time: the first of each module is its first visit
         visits.setdefault(module, t)
@@ -245,8 +254,7 @@ def aggregated_rows(tenant: str, course_id: str, learners: Iterable[str], rows: 
     statement left); learners that appear only in ``rows`` get one too."""
     by_learner: dict[str, Aggregate | None] = dict.fromkeys(learners)
     for actor, times, clock, done, passed, certified, visits in rows:
-        by_learner[actor] = Aggregate(times, int(clock), done, int(passed), int(certified),
-                                      [(str(m), int(t)) for m, t in visits])
+        by_learner[actor] = Aggregate(times, int(clock), done, int(passed), int(certified), visits)
     return [
         aggregated_row(tenant, course_id, actor, agg, rules, version) if agg is not None
         else tombstone(tenant, course_id, actor, version)

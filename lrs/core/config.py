@@ -147,9 +147,9 @@ class Settings(BaseSettings):
     mapping_rules_cache_s: float = Field(10.0, description="How long workers cache a tenant's course mapping rules.")
     analytics_dirty_topic: str = Field("analytics.dirty", description="Dirty (tenant, course) slice markers.")
     analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
-    analytics_refresh_s: float = Field(1.0, description="Debounce: markers collected this long per recompute.")
+    analytics_refresh_s: float = Field(0.25, description="Debounce: markers collected this long per recompute.")
     analytics_busy_share: float = Field(
-        0.3, gt=0, le=1, description="Most of the worker's time the refresh may take: after a round that took "
+        0.5, gt=0, le=1, description="Most of the worker's time the refresh may take: after a round that took "
         "D seconds it pauses D*(1/share-1), collecting markers (bounded by analytics_max_pause_s).")
     analytics_max_pause_s: float = Field(10.0, ge=0, description="Upper bound of that pause.")
     analytics_tick_s: float = Field(

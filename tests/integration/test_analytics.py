@@ -436,7 +436,8 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
             sql = query("learner_aggregates_course").sql % escape_params(
                 bind({"tenant": "t", "course_id": course, **aggregate_params(refresher_rules)}), ctx)
             found = orjson.loads(session.query(sql, "JSONCompact").bytes())["data"]
-            aggregates = [(a, [int(t) for t in times], clock, done, passed, certified, visits)
+            aggregates = [(a, [int(t) for t in times], clock, done, passed, certified,
+                           [(m, int(t)) for m, t in visits])
                           for _, a, times, clock, done, passed, certified, visits in found]
             state = aggregated_rows("t", course, [], aggregates, refresher_rules, 7)
             values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in state)
