@@ -31,6 +31,7 @@ from streams.learners import DAY_S, STATE_COLUMNS, _trunc_div, monday_s, utc_day
 
 WEEK_S = 7 * DAY_S
 EPOCH = dt.date(1970, 1, 1)
+AT_RISK_ROWS = 200  # at_risk_learners: the at-risk and dropped learners kept per course (the panel shows 200)
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
 
 
@@ -143,6 +144,7 @@ class Derived:
     cohorts: list[list[Any]]
     funnel: list[list[Any]]
     summary: list[list[Any]]
+    at_risk: list[list[Any]]  # at_risk_learners: the course's longest-silent at-risk, then dropped, learners
     learner_rows: list[list[Any]]  # learner_course_rows to write: changed learners, statuses that moved, the gone
     full: bool  # learner_rows hold every present learner (rows of others must be marked gone)
     changes: list[tuple]  # (actor, status, previous status, last_seen_us, inactive_s, furthest, clock)
@@ -337,8 +339,39 @@ class CourseState:
             funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
                     for p, m, declared in order.modules],
             summary=self._summary(groups, clock_us),
+            at_risk=self._at_risk(clock_us, rules, pending),
             learner_rows=learner_rows, full=full, changes=changes, order=order, clock=clock_us,
             groups=groups, dropped=dropped, pending=pending)
+
+    def _at_risk(self, clock_us: int, rules: Thresholds, pending: dict[str, Contribution | None]) -> list[list[Any]]:
+        """The ``at_risk_learners`` rows at ``clock_us``: the at-risk learners, then the dropped ones, each longest
+        silent first (ties by learner), at most ``AT_RISK_ROWS``. Walked in the last-seen index from the longest
+        silent of each status on, so it looks at about that many learners (and the completed ones among them),
+        not the course."""
+        rows: list[list[Any]] = []
+        # At risk: last seen in (clock - dropped, clock - at_risk]; dropped: at or before clock - dropped.
+        windows = (("at_risk", (clock_us - rules.dropped_us + 1,), (clock_us - rules.at_risk_us + 1,)),
+                   ("dropped", None, (clock_us - rules.dropped_us + 1,)))
+        for status, low, high in windows:
+            found: list[tuple[int, str, Contribution]] = []
+            for last_seen_us, actor in self.index.irange(low, high, inclusive=(True, False)):
+                c = pending[actor] if actor in pending else self.contrib.get(actor)
+                if c is None or c.status != status:
+                    continue
+                inactive_s = _trunc_div(clock_us - last_seen_us, US)
+                # Enough rows, and this learner is silent for fewer whole seconds than the last one taken: no
+                # later learner can come before them (ties within a second go by learner, so those are all taken).
+                if len(rows) + len(found) >= AT_RISK_ROWS and inactive_s < found[-1][0]:
+                    break
+                found.append((inactive_s, actor, c))
+            found.sort(key=lambda f: (-f[0], f[1]))
+            for inactive_s, actor, c in found[:AT_RISK_ROWS - len(rows)]:
+                lr = self.learners[actor]
+                rows.append([self.course_id, actor, status, _trunc_div(lr.last_seen_us, US), lr.last_seen_us,
+                             inactive_s, c.furthest[0], c.furthest[1], lr.tot_us / US])
+            if len(rows) >= AT_RISK_ROWS:
+                break
+        return rows
 
     def previous_status(self, actor: str) -> str:
         """The learner's status in the last published version ('' without a row there): its contribution once this

@@ -3,7 +3,9 @@
 Per learner and course (``learner_course``): ``started`` -> ``completed`` | ``at_risk`` | ``dropped`` plus the
 ``passed`` and ``certified`` flags, the furthest module reached (declared order, else inferred from learners'
 first visits), sessions and time-on-task. Statuses are relative to the slice's clock (event-time watermark by
-default). SQL: schemas/queries/analytics_{learner_course,course_funnel,course_summary}.sql.
+default). SQL: schemas/queries/analytics_{learner_course,course_funnel,course_summary,at_risk_learners}.sql.
+``at_risk_learners`` holds, per course, the longest-silent at-risk and then dropped learners (at most 200): what the
+brand overview's at-risk panel lists, without reading every learner of the tenant.
 
 When a recompute moves a learner into ``at_risk`` or ``dropped`` (compared with the slice's previous version),
 an event goes to ``analytics_at_risk_topic`` (schema: schemas/events/at_risk.schema.json).
@@ -37,7 +39,13 @@ COURSE_SUMMARY = SliceTable(
              "top_dropoff_position", "top_dropoff_learners", "watermark_us"),
     key=("tenant", "course_id"),
 )
-TABLES = (LEARNER_COURSE, COURSE_FUNNEL, COURSE_SUMMARY)
+AT_RISK_LEARNERS = SliceTable(
+    view="at_risk_learners", query="analytics_at_risk_learners",
+    columns=("tenant", "course_id", "actor_ifi", "status", "last_seen", "last_seen_us", "inactive_s",
+             "furthest_module", "furthest_position", "time_on_task_s"),
+    key=("tenant", "course_id", "actor_ifi"),
+)
+TABLES = (LEARNER_COURSE, COURSE_FUNNEL, COURSE_SUMMARY, AT_RISK_LEARNERS)
 
 EVENT_SCHEMA = "https://xapi-stream-lrs.example/schemas/events/at_risk.schema.json"
 # Stable ids: the same learner entering the same state after the same last statement is the same event,

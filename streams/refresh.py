@@ -350,7 +350,8 @@ class SliceRefresher:
                 learner_rows = learner_rows + [state.gone_row(a) for a in sorted(gone)]
             written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
                        dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
-                       dropoff.COURSE_SUMMARY: derived.summary, cohorts.COHORT_RETENTION: derived.cohorts}
+                       dropoff.COURSE_SUMMARY: derived.summary, dropoff.AT_RISK_LEARNERS: derived.at_risk,
+                       cohorts.COHORT_RETENTION: derived.cohorts}
             for table, rows in written.items():
                 if rows is None:  # no learner changed: the previous version's rows are this version's
                     copies[table].append((r.course_id, r.previous))

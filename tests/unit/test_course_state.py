@@ -58,6 +58,7 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
     rows_now = _written(rows_now, derived)
     expected = fresh.derive(clock, [], THRESHOLDS)
     assert (derived.cohorts, derived.funnel, derived.summary) == (expected.cohorts, expected.funnel, expected.summary)
+    assert derived.at_risk == expected.at_risk
     if derived.daily is not None:
         assert derived.daily == expected.daily and derived.hourly == expected.hourly
     sums = ("days", "hours", "cohorts", "ranks", "reached")

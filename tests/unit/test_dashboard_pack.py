@@ -28,7 +28,8 @@ VARIABLES = {"tenant": "acme", "course": "https://acme.example/courses/brand-onb
 TENANT_TABLES = {"statements", "statements_by_time", "statements_by_learner", "statements_by_stored",
                  "tenant_last_stored", "statement_voids", "course_structure", "analytics_slices", "engagement_daily",
                  "engagement_hourly",
-                 "learner_course", "learner_course_rows", "course_funnel", "course_summary", "cohort_retention"}
+                 "learner_course", "learner_course_rows", "course_funnel", "course_summary", "cohort_retention",
+                 "at_risk_learners"}
 
 
 def _files() -> dict[str, dict]:
