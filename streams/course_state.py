@@ -61,17 +61,28 @@ class Learner:
         self.modules = tuple(modules)
         # Modules in the order of the learner's first visits, ties by module id (the batch SQL's arraySort).
         self.ranked = tuple(m for _, m in sorted(zip(map(int, firsts), modules, strict=True)))
-        self.weeks = array("q", map(int, row[c["weeks_s"]]))
+        self.weeks = _ints(row[c["weeks_s"]])
         # Flattened (key, statements, sessions started, in-session gap us) per UTC day and hour: compact in memory.
-        self.days = array("q", _flatten(row, "day_keys_s", "day_statements", "day_starts", "day_gap_us"))
-        self.hours = array("q", _flatten(row, "hour_keys_s", "hour_statements", "hour_starts", "hour_gap_us"))
+        self.days = _flatten(row, "day_keys_s", "day_statements", "day_starts", "day_gap_us")
+        self.hours = _flatten(row, "hour_keys_s", "hour_statements", "hour_starts", "hour_gap_us")
 
 
-def _flatten(row: Sequence[Any], *names: str) -> list[int]:
-    out: list[int] = []
-    for values in zip(*(row[_COL[n]] for n in names), strict=True):
-        out.extend(int(v) for v in values)
-    return out
+def _ints(values: Sequence[Any]) -> array:
+    """An int64 array; values that are not ints yet (a JSON reader's strings) are converted."""
+    try:
+        return array("q", values)
+    except TypeError:
+        return array("q", map(int, values))
+
+
+def _flatten(row: Sequence[Any], *names: str) -> array:
+    columns = [row[_COL[n]] for n in names]
+    if len({len(col) for col in columns}) > 1:
+        raise ValueError(f"learner_state arrays {names} differ in length")
+    out: list[Any] = [0] * (len(names) * len(columns[0]))
+    for j, col in enumerate(columns):  # interleaved by slice assignment: one C loop per column
+        out[j::len(names)] = col
+    return _ints(out)
 
 
 @dataclass(frozen=True)

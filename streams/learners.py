@@ -213,10 +213,10 @@ def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, 
     visits: dict[str, int] = {}
     for module, t in agg.visits:  # sorted by module, then time: the first of each module is its first visit
         visits.setdefault(module, t)
-    day_keys = sorted(days)
-    hour_keys = sorted(hours)
-    weeks = sorted({monday_s(d) for d in day_keys})
-    modules = sorted(visits)
+    day_keys = list(days)  # in order: the times are sorted, so their days and hours were added in order
+    hour_keys = list(hours)
+    weeks = list(dict.fromkeys(monday_s(d) for d in day_keys))
+    modules = list(visits)  # the visits are sorted by module
     return [
         tenant,
         course_id,
