@@ -132,3 +132,24 @@ def test_refresh_pause_bounds_the_refresh_share_of_time() -> None:
     assert refresh_pause(1.0, 1.0, 10.0) == 0.0  # share 1: never pause
     assert refresh_pause(20.0, 0.25, 10.0) == 10.0  # a long round: the cap keeps markers from piling up
     assert refresh_pause(0.0, 0.3, 10.0) == 0.0
+
+
+def test_bound_lists_are_cut_by_count_and_by_rendered_size() -> None:
+    """A bound IN list goes into the query text (ClickHouse caps it at 256 KiB): (course, learner) pairs of long
+    IRIs are cut by size, short ids by count, and every value is sent once, in order."""
+    from clickhouse_driver.util.escape import escape_param
+
+    from lrs.core.store.clickhouse import IN_CHUNK, _chunks
+
+    short = [f"id-{i}" for i in range(2 * IN_CHUNK + 5)]
+    assert [len(c) for c in _chunks(short)] == [IN_CHUNK, IN_CHUNK, 5]
+    pairs = [("https://acme.example/courses/" + "c" * 200, f"mbox:mailto:{'l' * 150}{i}@example.com")
+             for i in range(3000)]
+    chunks = list(_chunks(pairs))
+    assert [p for c in chunks for p in c] == pairs and len(chunks) > 2
+
+    class Ctx:
+        server_info = None
+        settings: dict = {}
+
+    assert all(len(escape_param(tuple(c), Ctx())) < 200_000 for c in chunks)

@@ -21,8 +21,10 @@ from lrs.core.config import Settings
 from lrs.core.retry import jittered_backoff
 from lrs.core.store.queries import query
 
-# Values per bound IN list: 2,000 ids render to about 80 KiB, well under ClickHouse's 256 KiB max_query_size.
+# Values per bound IN list: 2,000 ids render to about 80 KiB, well under ClickHouse's 256 KiB max_query_size; long
+# values (IRIs, (course, learner) pairs) are cut by their rendered size as well.
 IN_CHUNK = 2000
+IN_CHUNK_BYTES = 160_000
 # clickhouse-driver pings the server before every query (one more round trip each); a connection that received a
 # packet this recently is taken as alive without it. A server that went away meanwhile fails the query instead of
 # the ping, which callers already handle (the pool drops the connection; the caller retries or answers 503).
@@ -130,6 +132,21 @@ def replica_clients(settings: Settings) -> list[Client]:
     return clients
 
 
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    """``values`` in runs of at most ``IN_CHUNK`` values and about ``IN_CHUNK_BYTES`` rendered."""
+    chunk: list[Any] = []
+    size = 0
+    for value in values:
+        length = len(str(value)) + 8  # quotes, escapes, separators
+        if chunk and (len(chunk) >= IN_CHUNK or size + length > IN_CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(value)
+        size += length
+    if chunk:
+        yield chunk
+
+
 def bind(params: dict[str, Any] | None) -> dict[str, Any]:
     """Parameters as clickhouse-driver should render them: lists become tuples, for ``IN %(ids)s``; a list of
     lists (or tuples) becomes a tuple of tuples, for ``(a, b) IN %(pairs)s`` (both engines use the key for it)."""
@@ -205,14 +222,14 @@ class ClickHouse:
         return [tuple(sum(values) for values in zip(*(rows[0] for rows in results), strict=True))]
 
     def run_in_chunks(self, name: str, params: dict[str, Any], key: str = "ids") -> list[tuple]:
-        """:meth:`run` once per ``IN_CHUNK`` values of the list parameter ``key``; the rows of all runs.
+        """:meth:`run` once per chunk (``IN_CHUNK`` values, ``IN_CHUNK_BYTES``) of the list parameter ``key``; the
+        rows of all runs.
 
         A bound list is rendered into the query text, which ClickHouse caps (``max_query_size``, 256 KiB).
         """
-        values = list(params[key])
         rows: list[tuple] = []
-        for start in range(0, len(values), IN_CHUNK):
-            rows += self.run(name, {**params, key: values[start:start + IN_CHUNK]})
+        for chunk in _chunks(list(params[key])):
+            rows += self.run(name, {**params, key: chunk})
         return rows
 
     def insert(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
