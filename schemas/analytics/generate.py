@@ -1,4 +1,4 @@
-"""Generate queries that share blocks (schemas/queries/analytics_*.sql) from templates.
+"""Generate queries that share blocks (schemas/queries/analytics_*.sql, learner_aggregates*.sql) from templates.
 
 The learner state machine, the module order and the slice's base rows are needed by several analytics queries
 (the batch queries over ``statements``: the definition the refresh's tables are checked against).
@@ -28,6 +28,10 @@ def render() -> dict[str, str]:
     learners = (HERE / "_learners.sql.in").read_text(encoding="utf-8").rstrip()
     learners = learners.replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
     out = {}
+    aggregates = (HERE / "_aggregates.sql.in").read_text(encoding="utf-8").rstrip()
+    for template in sorted(HERE.glob("learner_aggregates*.sql.in")):  # the learner rows' read, two key ranges
+        out[template.name.removesuffix(".in")] = template.read_text(encoding="utf-8").replace("{AGGREGATES}",
+                                                                                            aggregates)
     for template in sorted(HERE.glob("analytics_*.sql.in")):
         text = template.read_text(encoding="utf-8")
         text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
