@@ -95,3 +95,33 @@ def test_hours_are_cached_per_value_for_a_few_seconds() -> None:
     assert cache.get(store, "t", 2, "v") is not None
     assert [name for name, _ in store.calls] == ["statement_key_hours"] * 2
     assert HoursCache(ttl_s=0).get(store, "t", 0, "") is not None and len(store.calls) == 3
+
+
+class TwoFilterStore(FakeStore):
+    """Every row has activity A; one row in four has verb V. Hours per kind: all (0), verb (2), activity (3)."""
+
+    def run(self, name: str, params: dict[str, Any]) -> list[tuple]:
+        self.calls.append((name, params))
+        matching = [r for i, r in enumerate(self.rows) if i % 4 == 0]
+        if name == "statement_key_hours":
+            rows = matching if params["kind"] == page.KIND_VERB else self.rows
+            hours: dict[int, int] = {}
+            for _, us in rows:
+                hours[us // HOUR_US] = hours.get(us // HOUR_US, 0) + 1
+            return sorted(hours.items())
+        inside = [r for r in matching if params["lo_us"] <= r[1] <= params["hi_us"]]
+        return sorted(inside, key=lambda r: (r[1], r[0]), reverse=True)[: params["limit"]]
+
+
+def test_a_second_filter_widens_the_first_window_by_its_estimated_share() -> None:
+    # Ten rows an hour over 100 hours; the verb keeps one in four, so a page of 3 needs about 12 rows of A.
+    store = TwoFilterStore([NOW_US - i * 360_000_000 for i in range(1000)])
+    page.HOURS = HoursCache()
+    got = page_ids(store, _query(activity="https://example.com/a", verb="https://example.com/v"))
+    assert [r[0] for r in got] == ["s000", "s004", "s008"]
+    reads = [p for name, p in store.calls if name != "statement_key_hours"]
+    assert len(reads) == 1  # one read: the window was sized for the verb's share, not widened after a short read
+    assert reads[0]["lo_us"] >= NOW_US - 3 * HOUR_US  # and no wider than a few hours
+    page.HOURS = HoursCache()
+    # Without the verb, the same activity needs a window of just one page.
+    assert page._expected(store, _query(activity="https://example.com/a"), page.KIND_ACTIVITY, 3, 0, NOW_US) == 3

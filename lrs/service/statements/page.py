@@ -86,7 +86,7 @@ def page_ids(clickhouse: ClickHouse, query: StatementQuery) -> list[tuple[str, i
         kind, key = KIND_ALL, ""
         name = f"statements_stored_page_{order}"
     hours = HOURS.get(clickhouse, query.tenant, kind, key)
-    expected = want
+    expected = _expected(clickhouse, query, kind, want, lo, hi)
     while True:
         w_lo, w_hi = _window(hours, lo, hi, expected, query.ascending)
         rows = clickhouse.run(name, {**base, "lo_us": w_lo, "hi_us": w_hi})
@@ -143,6 +143,30 @@ def _window(hours: list[tuple[int, int]], lo: int, hi: int, expected: int, ascen
                 return lo, min(hi, (hour + 1) * HOUR_US - 1)
             return max(lo, hour * HOUR_US), hi
     return lo, hi
+
+
+def _expected(clickhouse: ClickHouse, query: StatementQuery, kind: int, want: int, lo: int, hi: int) -> int:
+    """Rows of the driving range a window should hold to yield ``want`` rows: ``want`` over the estimated share of
+    rows the other filters keep (their statements over the tenant's in ``[lo, hi]``, taken as independent).
+
+    Without it, ``?activity=A&verb=V`` read a window of ``want`` rows of A, found too few with V and read again
+    (each round trip costs more than the wider window's extra narrow rows).
+    """
+    others = [(k, v) for k, v in ((KIND_VERB, query.verb), (KIND_AGENT, query.agent), (KIND_ACTIVITY, query.activity))
+              if v and k != kind]
+    if not others:
+        return want
+    total = max(_count(HOURS.get(clickhouse, query.tenant, KIND_ALL, ""), lo, hi), 1)
+    share = 1.0
+    for other_kind, value in others:
+        share *= min(_count(HOURS.get(clickhouse, query.tenant, other_kind, value), lo, hi) / total, 1.0)
+    # A bit over the estimate, so that an estimate just short does not cost a second read; at most GROWTH^2 times.
+    return int(want * min(1.25 / max(share, 1e-9), GROWTH * GROWTH))
+
+
+def _count(hours: list[tuple[int, int]], lo: int, hi: int) -> int:
+    """Statements counted in the hours overlapping ``[lo, hi]``."""
+    return sum(count for hour, count in hours if (hour + 1) * HOUR_US > lo and hour * HOUR_US <= hi)
 
 
 def _filter_params(query: StatementQuery, kind: int, key: str, direct: int) -> dict[str, Any]:
