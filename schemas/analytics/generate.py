@@ -1,4 +1,5 @@
-"""Generate queries that share blocks (schemas/queries/analytics_*.sql, learner_aggregates*.sql) from templates.
+"""Generate queries that share blocks (schemas/queries/analytics_*.sql, learner_aggregates*.sql,
+statement_keys_page*.sql) from templates.
 
 The learner state machine, the module order and the slice's base rows are needed by several analytics queries
 (the batch queries over ``statements``: the definition the refresh's tables are checked against).
@@ -37,6 +38,28 @@ def render() -> dict[str, str]:
         text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])
         text = text.replace("{PARAMS}", "-- params: " + json.dumps(EXAMPLE_PARAMS))
         out[template.name.removesuffix(".in")] = text
+    out.update(statement_pages())
+    return out
+
+
+# The page query of filtered GETs, per order; the `_one` variant lacks the second agent/activity range checks
+# (ClickHouse 18.16 runs an IN subquery even when its OR branch is decided: a few ms each on every GET).
+PAGE_VARIANTS = {
+    "": "This variant: any filters (statement_keys_page_one_* lacks the and_agent and and_activity checks).",
+    "_one": "This variant: no and_agent or and_activity check (page.py picks it when both are empty).",
+}
+
+
+def statement_pages() -> dict[str, str]:
+    """``statement_keys_page{variant}_{asc,desc}.sql`` from one template."""
+    template = (HERE / "statement_keys_page.sql.in").read_text(encoding="utf-8")
+    second = (HERE / "_statement_second_filters.sql.in").read_text(encoding="utf-8")
+    out = {}
+    for variant, note in PAGE_VARIANTS.items():
+        for order, word, sign in (("asc", "ASCENDING", ">"), ("desc", "DESCENDING", "<")):
+            text = template.replace("{SECOND_FILTERS}", second if not variant else "")
+            text = text.replace("{VARIANT}", note).replace("{DIRECTION}", word).replace("{AFTER}", sign)
+            out[f"statement_keys_page{variant}_{order}.sql"] = text.replace("{ORDER}", order.upper())
     return out
 
 

@@ -1,3 +1,4 @@
+-- Generated from schemas/analytics/statement_keys_page.sql.in by schemas/analytics/generate.py: edit that.
 -- The ids of one page of a filtered statement query, stored-time DESCENDING (GET /xapi/statements), within the
 -- stored-time window [lo_us, hi_us] that lrs/service/statements/page.py picks from statement_key_hours (the
 -- query's since/until/snapshot/position folded in; plain bounds, so ClickHouse 18.16 uses them on the key).
@@ -9,6 +10,7 @@
 -- statement itself. A window holding a full page of both parts together holds the page (all else is further
 -- from the page's end). Voided statements are left out; LIMIT 1 BY: a statement written twice shows once even
 -- before the merge. page.py merges the two parts.
+-- This variant: any filters (statement_keys_page_one_* lacks the and_agent and and_activity checks).
 -- params: {"tenant": "t", "kind": 1, "key": "mbox:mailto:a@example.com", "direct": 1, "lo_us": 0, "hi_us": 9000000000000000, "has_after": 0, "after_us": 0, "after_id": "", "client_key": "", "and_verb": "", "and_agent": "", "and_activity": "", "agent": "mbox:mailto:a@example.com", "related_agents": 0, "verb": "", "activity": "", "related_activities": 0, "registration": "", "limit": 10}
 SELECT statement_id, stored_us
 FROM statement_keys

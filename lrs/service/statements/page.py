@@ -81,7 +81,9 @@ def page_ids(clickhouse: ClickHouse, query: StatementQuery) -> list[tuple[str, i
     if query.filtered():
         kind, key, direct = driver(query)
         base |= _filter_params(query, kind, key, direct)
-        name = f"statement_keys_page_{order}"
+        # Without a second agent or activity, the query without their (always executed) subqueries.
+        one = "" if base["and_agent"] or base["and_activity"] else "_one"
+        name = f"statement_keys_page{one}_{order}"
     else:
         kind, key = KIND_ALL, ""
         name = f"statements_stored_page_{order}"
