@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     gc_thresholds: str = Field(
         "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "
         "worker processes, comma-separated (lrs/core/util/gctune.py; the interpreter's default is 700,10,10).")
+    gil_switch_interval_ms: float = Field(
+        0.5, gt=0, le=100, description="How long a busy Python thread of the LRS and worker processes may hold the "
+        "interpreter before a waiting thread gets it (sys.setswitchinterval; the interpreter's default is 5 ms): a "
+        "worker thread rebuilding a course would otherwise delay each of the sink's network round trips by up to "
+        "that long (lrs/core/util/gctune.py).")
 
     debug: bool = Field(False, description="CLI: print the traceback of a failure, not only its one-line message.")
 

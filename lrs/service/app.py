@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lrs.core.config import Settings
 from lrs.core.store.clickhouse import ClickHouse
-from lrs.core.util.gctune import tune_gc
+from lrs.core.util.gctune import set_switch_interval, tune_gc
 from lrs.service.alternate import AlternateRequestSyntax
 from lrs.service.auth.credentials import CredentialStore
 from lrs.service.consistency import Consistency
@@ -62,6 +62,7 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = svc or build_services(settings)
         tune_gc(settings.gc_thresholds)
+        set_switch_interval(settings.gil_switch_interval_ms)
         yield
         app.state.services.publisher.close()
         app.state.services.clickhouse.close()

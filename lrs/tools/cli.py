@@ -316,7 +316,7 @@ def worker() -> None:
     import faust
     from prometheus_client import start_http_server
 
-    from lrs.core.util.gctune import tune_gc
+    from lrs.core.util.gctune import set_switch_interval, tune_gc
     from streams.app import create_app
 
     settings = Settings()
@@ -327,6 +327,7 @@ def worker() -> None:
         start_http_server(settings.worker_metrics_port, addr=settings.metrics_host)
     faust_app = create_app(settings)
     tune_gc(settings.gc_thresholds)
+    set_switch_interval(settings.gil_switch_interval_ms)
     faust.Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
 
 
