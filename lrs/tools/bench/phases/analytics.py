@@ -144,6 +144,8 @@ def replay(suite: Suite, data: QueryData) -> None:
     # The worker that owns a course holds it in memory from its first round on: load the courses before counting.
     courses = [c for (c,) in client.execute("SELECT DISTINCT course_id FROM learner_state WHERE tenant = %(t)s",
                                             {"t": data.tenant})]
+    if not courses:
+        raise RuntimeError("the query tenant has no learner rows: its analytics backfill did not run")
     refresher.publish_all(refresher.derive_tenant(data.tenant, courses, refresher.tenant_clock(data.tenant)))
     time.sleep(1)
     started_s = int(time.time())
