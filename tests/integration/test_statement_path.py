@@ -266,7 +266,9 @@ def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipel
     everything = [orjson.dumps(s) for s in targets + voids]
     messages = [Message(0, offset, encode_statements(tenant, "k", everything[i:i + 500]))
                 for offset, i in enumerate(range(0, len(everything), 500))]
-    sink = StatementSink(pipeline.settings)
+    # Its progress goes to another topic's rows of sink_offsets: these made-up offsets of partition 0 would
+    # otherwise pass for the real sink's, and later GETs would wait too long or not at all.
+    sink = StatementSink(pipeline.settings.model_copy(update={"statements_topic": "synthetic.statements"}))
     result = sink.write_batch(messages)
     assert result.written == len(everything) and not result.dead
     client = pipeline.clickhouse()
@@ -365,6 +367,16 @@ def test_a_get_waits_only_for_its_own_tenants_writes(pipeline: Pipeline) -> None
         writer_tenant, writer = pipeline.new_tenant()
     mine = statement(actor="reader@example.com")
     assert reader.post("/xapi/statements", json=mine).status_code == 200
+    acked = datetime.now(UTC)
+
+    def reader_caught_up() -> bool:
+        # Consistent-Through moves past the ack only once the sink *recorded* the reader's offsets in
+        # sink_offsets, which it does after the statement rows (readable a little earlier): waiting for the row
+        # alone let the sink be stopped in between, and the reader then waited the whole bound for itself.
+        through = reader.get("/xapi/statements", params={"limit": 1}).headers["X-Experience-API-Consistent-Through"]
+        return datetime.fromisoformat(through) >= acked
+
+    wait_until(reader_caught_up, 60, what="the sink to record the reader's write")
     assert reader.get("/xapi/statements", params={"statementId": mine["id"]}).status_code == 200
     worker = pipeline.workers[0].proc
     assert worker is not None
