@@ -164,6 +164,13 @@ class Pipeline:
                               headers={"X-Experience-API-Version": "1.0.3"})
         return tenant, client
 
+    def synthetic_sink(self):
+        """A sink for made-up messages: it records its progress under another topic in ``sink_offsets``, where
+        their made-up offsets cannot pass for the real sink's (later GETs would wait too long, or not at all)."""
+        from streams.sink import StatementSink
+
+        return StatementSink(self.settings.model_copy(update={"statements_topic": "synthetic.statements"}))
+
     def stored_count(self, tenant: str) -> int:
         """Statements of a tenant in ClickHouse (each id once)."""
         client = self.clickhouse()

@@ -21,7 +21,7 @@ from lrs.core.kafka.envelope import Envelope, encode
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.util.timeparse import now_timestamp
 from streams.conflicts import fingerprint
-from streams.sink import Message, StatementSink
+from streams.sink import Message
 from tests.support import ManagedProcess, Pipeline, free_ports, statement, wait_until
 
 pytestmark = pytest.mark.integration
@@ -99,12 +99,6 @@ def test_two_lrs_processes_accept_one_id_and_the_first_stored_is_kept(pipeline: 
         assert [(s["id"], s["verb"]["id"]) for s in paged.json()["statements"]] == [(sid, first["verb"]["id"])]
 
 
-def _synthetic_sink(pipeline: Pipeline) -> StatementSink:
-    """A sink for made-up messages: its progress goes to another topic's rows of sink_offsets, where the made-up
-    offsets of partition 0 cannot pass for the real sink's (GETs would wait too long, or not at all)."""
-    return StatementSink(pipeline.settings.model_copy(update={"statements_topic": "synthetic.statements"}))
-
-
 def _message(tenant: str, body: dict, offset: int) -> Message:
     """A statements-topic message as an LRS publishes it (no timestamp sent: the LRS sets it to ``stored``)."""
     stored = now_timestamp()
@@ -125,7 +119,7 @@ def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipelin
     time.sleep(0.002)
     resent = _message(tenant, body, 3)  # the same statement accepted again by another process: a later "stored"
     assert resent.value != first.value
-    sink = _synthetic_sink(pipeline)
+    sink = pipeline.synthetic_sink()
     assert sink.write_batch([first]).written == 1
     assert sink.write_batch([other]).written == 0  # kept out of every table
     assert sink.write_batch([first]).written == 1  # a redelivery: written again, idempotently
@@ -180,7 +174,7 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
     loser = _message_stored(tenant, loser_body, 2, "2026-01-05T10:00:00.200Z")
     loser_ifi = "mbox:mailto:l@example.com"
     with http:
-        first_sink, last_sink = _synthetic_sink(pipeline), _synthetic_sink(pipeline)
+        first_sink, last_sink = pipeline.synthetic_sink(), pipeline.synthetic_sink()
         first_msg, last_msg = (loser, winner) if last_insert == "winner" else (winner, loser)
         lookup = ClickHouse(pipeline.settings, size=1)
         seen: list[list] = []

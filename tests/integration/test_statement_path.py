@@ -250,7 +250,7 @@ def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipel
 
     from lrs.core.kafka.envelope import encode_statements
     from streams.refresh import SliceRefresher
-    from streams.sink import Message, StatementSink
+    from streams.sink import Message
 
     tenant, _ = pipeline.new_tenant()
     course = "https://example.com/courses/big"
@@ -266,9 +266,7 @@ def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipel
     everything = [orjson.dumps(s) for s in targets + voids]
     messages = [Message(0, offset, encode_statements(tenant, "k", everything[i:i + 500]))
                 for offset, i in enumerate(range(0, len(everything), 500))]
-    # Its progress goes to another topic's rows of sink_offsets: these made-up offsets of partition 0 would
-    # otherwise pass for the real sink's, and later GETs would wait too long or not at all.
-    sink = StatementSink(pipeline.settings.model_copy(update={"statements_topic": "synthetic.statements"}))
+    sink = pipeline.synthetic_sink()
     result = sink.write_batch(messages)
     assert result.written == len(everything) and not result.dead
     client = pipeline.clickhouse()
