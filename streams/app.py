@@ -15,6 +15,7 @@ from lrs.core.config import Settings
 from lrs.core.kafka.security import ssl_context, uses_sasl
 from lrs.core.retry import retry_forever
 from streams import metrics
+from streams.batching import LingerQueue
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.read_committed import read_committed
@@ -62,23 +63,55 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)
+    # One sink per lane (its own conflict guard and connections); lanes share the per-tenant mapping rules.
+    sinks = [sink, *(StatementSink(settings, rules=sink.rules) for _ in range(settings.sink_lanes - 1))]
     analytics = attach_analytics(app, settings, SliceRefresher(settings, rules=sink.rules))
 
     @app.agent(statements, name="sink")
     async def store_statements(stream: faust.StreamT) -> None:
-        # noack_take: offsets are acked (and so committed) only after ClickHouse has the batch.
-        async for events in stream.noack_take(settings.sink_batch_size, within=settings.sink_batch_within_s):
-            batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
-            result = await write_with_retry(sink, batch, settings.sink_retry_max_s)
-            for dead in result.dead:  # kept with the reason, before the offsets are committed
-                await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
-                                        value=dead_letter_value(settings.statements_topic, dead))
-            # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
-            await analytics.mark(result.touched)
-            if result.erased_slices:  # recompute the courses of erased learners without them
-                await analytics.send(result.erased_slices)
-            for event in events:
-                await stream.ack(event)
+        # The agent only queues events. Each lane (the partitions p with p % lanes = i) has one writer that
+        # writes its events in partition order, so the next batch fills while ClickHouse takes this one
+        # (streams/batching.py), and the lanes' writes overlap like those of workers side by side. Offsets are
+        # acked (and so committed) only after ClickHouse has the batch.
+        per_lane = max(1, settings.sink_batch_size // len(sinks))  # memory: about two batches in all
+        intakes: list[LingerQueue[faust.types.EventT]] = [
+            LingerQueue(per_lane, settings.sink_batch_within_s) for _ in sinks]
+        manual = stream.noack()
+
+        async def write_forever(lane: StatementSink, intake: LingerQueue[faust.types.EventT]) -> None:
+            while True:
+                events = await intake.next_batch()
+                batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
+                result = await write_with_retry(lane, batch, settings.sink_retry_max_s)
+                for dead in result.dead:  # kept with the reason, before the offsets are committed
+                    await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
+                                            value=dead_letter_value(settings.statements_topic, dead))
+                # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
+                await analytics.mark(result.touched)
+                if result.erased_slices:  # recompute the courses of erased learners without them
+                    await analytics.send(result.erased_slices)
+                for event in events:
+                    await manual.ack(event)
+
+        writers = {asyncio.ensure_future(write_forever(lane, intake))
+                   for lane, intake in zip(sinks, intakes, strict=True)}
+        try:
+            async for event in manual.events():
+                for done in (w for w in writers if w.done()):
+                    done.result()  # raises what stopped a writer: the agent fails as it did before
+                intake = intakes[event.message.partition % len(intakes)]
+                if not intake.full():
+                    await intake.put(event)
+                    continue
+                put = asyncio.ensure_future(intake.put(event))  # wait for room, or for a writer to fail
+                await asyncio.wait({put, *writers}, return_when=asyncio.FIRST_COMPLETED)
+                if not put.done():
+                    put.cancel()
+                    for done in (w for w in writers if w.done()):
+                        done.result()
+        finally:
+            for w in writers:
+                w.cancel()
 
     documents = app.topic(settings.documents_topic, key_serializer="raw", value_serializer="raw")
     writer = DocumentWriter(settings)

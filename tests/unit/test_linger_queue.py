@@ -1,0 +1,120 @@
+"""The sink's intake (streams/batching.py): batches close by size or by their first item's age, never lose an item."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from streams.batching import LingerQueue
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_a_young_batch_waits_only_for_the_rest_of_its_first_items_linger():
+    async def scenario() -> tuple[list[int], float]:
+        q: LingerQueue[int] = LingerQueue(100, linger_s=0.4)
+        for i in range(7):
+            await q.put(i)
+        await asyncio.sleep(0.2)  # the writer was busy for half the linger
+        start = asyncio.get_running_loop().time()
+        return await q.next_batch(), asyncio.get_running_loop().time() - start
+
+    batch, waited = run(scenario())
+    assert batch == list(range(7))
+    assert 0.1 < waited < 0.35
+
+
+def test_the_linger_counts_from_when_the_first_item_was_queued():
+    async def scenario() -> tuple[list[int], float]:
+        q: LingerQueue[int] = LingerQueue(100, linger_s=0.3)
+        await q.put(1)
+        await q.put(2)
+        await asyncio.sleep(0.4)  # the writer was busy longer than the linger
+        start = asyncio.get_running_loop().time()
+        batch = await q.next_batch()
+        return batch, asyncio.get_running_loop().time() - start
+
+    batch, waited = run(scenario())
+    assert batch == [1, 2]
+    assert waited < 0.1  # no second wait: the batch had waited its linger while queued
+
+
+def test_a_full_batch_closes_without_waiting_and_keeps_the_rest_in_order():
+    async def scenario() -> list[list[int]]:
+        q: LingerQueue[int] = LingerQueue(3, linger_s=10.0)
+        for i in range(3):
+            await q.put(i)
+        first = await asyncio.wait_for(q.next_batch(), 1.0)
+        for i in range(3, 5):
+            await q.put(i)
+        await asyncio.sleep(0.05)
+        await q.put(5)
+        second = await asyncio.wait_for(q.next_batch(), 1.0)
+        return [first, second]
+
+    assert run(scenario()) == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_items_arriving_within_the_linger_join_the_batch_later_ones_start_the_next():
+    async def scenario() -> list[list[int]]:
+        q: LingerQueue[int] = LingerQueue(100, linger_s=0.2)
+
+        async def produce() -> None:
+            await q.put(1)
+            await asyncio.sleep(0.05)
+            await q.put(2)  # within the first item's linger
+            await asyncio.sleep(0.4)
+            await q.put(3)  # after it
+
+        task = asyncio.ensure_future(produce())
+        batches = [await q.next_batch(), await q.next_batch()]
+        await task
+        return batches
+
+    assert run(scenario()) == [[1, 2], [3]]
+
+
+def test_put_waits_while_full_and_resumes_when_a_batch_is_taken():
+    async def scenario() -> tuple[bool, list[int], list[int]]:
+        q: LingerQueue[int] = LingerQueue(2, linger_s=0.0)
+        await q.put(1)
+        await q.put(2)
+        assert q.full()
+        blocked = asyncio.ensure_future(q.put(3))
+        await asyncio.sleep(0.05)
+        was_blocked = not blocked.done()
+        first = await q.next_batch()
+        await asyncio.wait_for(blocked, 1.0)
+        return was_blocked, first, await q.next_batch()
+
+    was_blocked, first, second = run(scenario())
+    assert was_blocked
+    assert (first, second) == ([1, 2], [3])
+
+
+def test_no_item_is_lost_when_the_linger_runs_out_as_one_arrives():
+    async def scenario() -> list[int]:
+        q: LingerQueue[int] = LingerQueue(1000, linger_s=0.001)
+        seen: list[int] = []
+
+        async def produce() -> None:
+            for i in range(3000):
+                await q.put(i)
+                if i % 7 == 0:
+                    await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(produce())
+        while len(seen) < 3000:
+            seen += await q.next_batch()
+        await task
+        return seen
+
+    assert run(scenario()) == list(range(3000))
+
+
+def test_max_items_must_be_positive():
+    with pytest.raises(ValueError):
+        LingerQueue(0, 0.1)
