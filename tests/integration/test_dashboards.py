@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from clickhouse_driver.util.escape import escape_param
+from clickhouse_driver.util.escape import escape_param, escape_params
 
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.store.queries import migrations, query
@@ -226,3 +226,82 @@ def test_every_panel_runs_on_chdb_like_on_clickhouse_18(pipeline: Pipeline, chdb
                 assert numbers_chdb == numbers_18, f"{where}: different numbers on chDB"
     finally:
         client.disconnect()
+
+
+# What the "Learners of the course" panel must return (its query only avoids merging every learner's versions).
+_LEARNERS_BY_FINAL = """SELECT actor_ifi AS learner, status, first_seen, last_seen, furthest_position, statements,
+       sessions, time_on_task_s, completed, passed, certified
+FROM learner_course_rows FINAL
+WHERE tenant = %(tenant)s AND course_id = %(course)s AND present = 1
+ORDER BY last_seen DESC, learner
+LIMIT 500"""
+
+
+def _learner_rows_inserts(table: str) -> list[str]:
+    """Versions of 8,000 learners of course `big` and 300 of `small` (same names in another course and tenant), one
+    part per insert: random small versions (equal versions with different rows in different parts), last_seen in
+    whole minutes (ties) that older versions often exceed (version 0: later than any newer row), present = 0 rows,
+    and a redelivered part."""
+    def insert(r: int, where: str = "sipHash64(n, r) % 3 != 0", version: str = "sipHash64(n, r, 11) % 4 + 1",
+               later_s: int = 0) -> str:
+        return f"""INSERT INTO {table} (tenant, course_id, actor_ifi, first_seen, last_seen, first_seen_us,
+    last_seen_us, cohort_week, statements, sessions, time_on_task_s, furthest_module, furthest_position, status,
+    completed, passed, certified, present, version)
+SELECT tenant, course, concat('mbox:mailto:l', toString(intDiv(n, 3)), '@example.com'), toDateTime(fs), toDateTime(ls),
+       toInt64(fs) * 1000000, toInt64(ls) * 1000000, toDate(toDateTime(fs)), sipHash64(n, r, 1) % 90,
+       sipHash64(n, r, 2) % 9, toFloat64(sipHash64(n, r, 3) % 5000), concat('m', toString(sipHash64(n, r, 4) % 7)),
+       toUInt32(sipHash64(n, r, 5) % 7), ['started', 'at_risk', 'dropped', 'completed'][sipHash64(n, r, 6) % 4 + 1],
+       toUInt8(sipHash64(n, r, 7) % 4 = 0), toUInt8(sipHash64(n, r, 8) % 5 = 0), toUInt8(sipHash64(n, r, 9) % 7 = 0),
+       toUInt8(sipHash64(n, r, 10) % 5 != 0), {version}
+FROM (
+    SELECT number AS n, {r} AS r, ['big', 'small', 'other'][number % 3 + 1] AS course,
+           if(number % 17 = 0, 'b', 'a') AS tenant, 1788220800 + sipHash64(number) % 1000 * 60 AS fs,
+           fs + {later_s} + intDiv(sipHash64(number, {r}, 12) % 400000, 60) * 60 AS ls
+    FROM numbers(24000)
+)
+WHERE (course != 'small' OR n < 900) AND {where}"""
+    return ([insert(9, "n % 4 != 0", "toUInt64(0)", 500000)] + [insert(r) for r in range(5)]
+            + [insert(4, "sipHash64(n, r) % 3 != 0 AND n % 5 = 0")])
+
+
+def test_course_learners_panel_is_its_final_query_on_adversarial_rows(pipeline: Pipeline, chdb_copy: Any) -> None:
+    """The panel's two-step query returns exactly what FINAL over the whole course returns, on 18.16 and chDB."""
+    database = f"panel_{uuid.uuid4().hex[:8]}"
+    table = f"{database}.learner_course_rows"
+    ddl = next(s for m in migrations() for s in m.statements
+               if s.startswith("CREATE TABLE IF NOT EXISTS learner_course_rows"))
+    ddl = ddl.replace("learner_course_rows", table, 1)
+    panel = query("dashboard_course_learners").sql.replace("learner_course_rows", table)
+    reference = _LEARNERS_BY_FINAL.replace("learner_course_rows", table)
+    sample = (f"SELECT count() FROM {table} FINAL PREWHERE modulo(cityHash64(actor_ifi), 8) = 0 "
+              "WHERE tenant = 'a' AND course_id = %(course)s AND present = 1")
+    cases = [{"tenant": t, "course": c} for t in ("a", "b") for c in ("big", "small", "none")]
+
+    class Ctx:
+        server_info = None
+        settings: dict = {}
+
+    client = pipeline.clickhouse()
+    try:
+        for run in (client.execute, chdb_copy.query):
+            run(f"CREATE DATABASE {database}")
+            run(ddl)
+            run(f"SYSTEM STOP MERGES {table}")  # keep every version and duplicate apart, as before a merge
+        for statement in _learner_rows_inserts(table):
+            client.execute(statement)
+            chdb_copy.query(statement)
+        # `big` takes the threshold path (500 present learners in the sample), `small` the every-learner one.
+        assert client.execute(sample, {"course": "big"})[0][0] >= 500
+        assert client.execute(sample, {"course": "small"})[0][0] < 500
+        for params in cases:
+            expected = client.execute(reference, params)
+            assert client.execute(panel, params) == expected, params
+            if params["tenant"] == "a" and params["course"] != "none":
+                assert len(expected) == 500 if params["course"] == "big" else 100 < len(expected) < 500, params
+            on_chdb = [json.loads(chdb_copy.query(sql % escape_params(params, Ctx()), "JSONCompact").bytes())["data"]
+                       for sql in (reference, panel)]
+            assert on_chdb[0] == on_chdb[1], params
+    finally:
+        client.execute(f"DROP DATABASE IF EXISTS {database}")
+        client.disconnect()
+        chdb_copy.query(f"DROP DATABASE IF EXISTS {database}")

@@ -150,9 +150,9 @@ def test_no_panel_query_can_leave_out_the_tenant() -> None:
         assert reads, q.name
         for table in reads:
             assert table in TENANT_TABLES, f"{q.name} reads {table}, not a tenant-keyed table"
-        filtered = re.findall(r"\bFROM\s+\w+(?:\s+FINAL)?\s+WHERE\s+tenant\s+(?:=\s+%\(tenant\)s|IN\s+%\(tenants\)s)",
-                              q.sql)
-        assert len(filtered) == len(reads), f"{q.name}: a FROM without `WHERE tenant = %(tenant)s` right after it"
+        filtered = re.findall(
+            r"\bFROM\s+\w+(?:\s+FINAL)?\s+(?:PRE)?WHERE\s+tenant\s+(?:=\s+%\(tenant\)s|IN\s+%\(tenants\)s)", q.sql)
+        assert len(filtered) == len(reads), f"{q.name}: a FROM without `[PRE]WHERE tenant = ...` right after it"
 
 
 def test_converter_refuses_parameters_without_a_grafana_equivalent() -> None:
