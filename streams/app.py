@@ -63,26 +63,21 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)
-    # One sink per lane (its own conflict guard and connections); lanes share the per-tenant mapping rules.
-    sinks = [sink, *(StatementSink(settings, rules=sink.rules) for _ in range(settings.sink_lanes - 1))]
     analytics = attach_analytics(app, settings, SliceRefresher(settings, rules=sink.rules))
 
     @app.agent(statements, name="sink")
     async def store_statements(stream: faust.StreamT) -> None:
-        # The agent only queues events. Each lane (the partitions p with p % lanes = i) has one writer that
-        # writes its events in partition order, so the next batch fills while ClickHouse takes this one
-        # (streams/batching.py), and the lanes' writes overlap like those of workers side by side. Offsets are
-        # acked (and so committed) only after ClickHouse has the batch.
-        per_lane = max(1, settings.sink_batch_size // len(sinks))  # memory: about two batches in all
-        intakes: list[LingerQueue[faust.types.EventT]] = [
-            LingerQueue(per_lane, settings.sink_batch_within_s) for _ in sinks]
+        # The agent only queues events; one writer writes them in partition order, so the next batch fills while
+        # ClickHouse takes this one (streams/batching.py). Offsets are acked (and so committed) only after
+        # ClickHouse has the batch.
+        intake: LingerQueue[faust.types.EventT] = LingerQueue(settings.sink_batch_size, settings.sink_batch_within_s)
         manual = stream.noack()
 
-        async def write_forever(lane: StatementSink, intake: LingerQueue[faust.types.EventT]) -> None:
+        async def write_forever() -> None:
             while True:
                 events = await intake.next_batch()
                 batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
-                result = await write_with_retry(lane, batch, settings.sink_retry_max_s)
+                result = await write_with_retry(sink, batch, settings.sink_retry_max_s)
                 for dead in result.dead:  # kept with the reason, before the offsets are committed
                     await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
                                             value=dead_letter_value(settings.statements_topic, dead))
@@ -93,25 +88,21 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
                 for event in events:
                     await manual.ack(event)
 
-        writers = {asyncio.ensure_future(write_forever(lane, intake))
-                   for lane, intake in zip(sinks, intakes, strict=True)}
+        writing = asyncio.ensure_future(write_forever())
         try:
             async for event in manual.events():
-                for done in (w for w in writers if w.done()):
-                    done.result()  # raises what stopped a writer: the agent fails as it did before
-                intake = intakes[event.message.partition % len(intakes)]
+                if writing.done():
+                    writing.result()  # raises what stopped the writer: the agent fails as it did before
                 if not intake.full():
                     await intake.put(event)
                     continue
-                put = asyncio.ensure_future(intake.put(event))  # wait for room, or for a writer to fail
-                await asyncio.wait({put, *writers}, return_when=asyncio.FIRST_COMPLETED)
+                put = asyncio.ensure_future(intake.put(event))  # wait for room, or for the writer to fail
+                await asyncio.wait({put, writing}, return_when=asyncio.FIRST_COMPLETED)
                 if not put.done():
                     put.cancel()
-                    for done in (w for w in writers if w.done()):
-                        done.result()
+                    writing.result()
         finally:
-            for w in writers:
-                w.cancel()
+            writing.cancel()
 
     documents = app.topic(settings.documents_topic, key_serializer="raw", value_serializer="raw")
     writer = DocumentWriter(settings)

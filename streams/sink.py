@@ -59,11 +59,10 @@ class BatchResult:
 class StatementSink:
     """Writes statement batches and records progress in ``sink_offsets``."""
 
-    def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None,
-                 rules: MappingRulesStore | None = None) -> None:
+    def __init__(self, settings: Settings, clickhouse: ClickHouse | None = None) -> None:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
-        self.rules = rules or MappingRulesStore(settings, self.clickhouse)
+        self.rules = MappingRulesStore(settings, self.clickhouse)
         self.conflicts = ConflictGuard(self.clickhouse, self.rules)  # the first statement stored under an id wins
         self.eraser = Eraser(settings, self.clickhouse)
 

@@ -128,8 +128,6 @@ class Settings(BaseSettings):
     sink_batch_within_s: float = Field(0.2, description="Longest a message waits for more to join its sink batch "
                                        "(from when it was queued; under load a batch starts as soon as the last "
                                        "one is written).")
-    sink_lanes: int = Field(2, ge=1, le=16, description="Sink batches a worker writes at once, each for its own "
-                            "partitions (partition % lanes), each partition's in order.")
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
     erasure_timeout_s: float = Field(600.0, description="How long one erasure attempt waits for its ClickHouse "
                                      "mutations before it counts as failed and is retried (streams/erasure.py).")
