@@ -264,8 +264,8 @@ def test_broker_killed_under_load_keeps_everything_acknowledged(own_pipeline: Pi
         wait_until(lambda: len(sender.acked) >= 200, 60, what="load flowing before the kill")
         acked_before = len(sender.acked)
         wait_until(lambda: sender.in_flight.is_set(), 10, interval=0.001, what="a request in flight")
-        own_pipeline.stack.kill_service("broker")
-        killed = time.monotonic()
+        killed = time.monotonic()  # before the signal: kill_service returns only once the broker is gone and
+        own_pipeline.stack.kill_service("broker")  # reaped, by when the request it hit may have had its 503
         time.sleep(8)  # longer than the LRS's produce timeout (2 s): requests in flight must have failed
         restarted = time.monotonic()
         own_pipeline.stack.start_service("broker")
