@@ -23,7 +23,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--single-requests", type=int, default=d.single_requests, help="single-statement POSTs")
     p.add_argument("--single-concurrency", type=int, default=d.single_concurrency)
     p.add_argument("--freshness-seconds", type=float, default=d.freshness_seconds)
-    p.add_argument("--freshness-load", type=float, default=d.freshness_load, help="share of the max ingest rate")
+    p.add_argument("--freshness-load", type=float, default=d.freshness_load,
+                   help="share of the rate stored with batches of 100")
     p.add_argument("--stream-statements", type=int, default=d.stream_statements,
                    help="statements produced for each stream-processing run")
     p.add_argument("--query-rows", type=int, default=d.query_rows,
@@ -43,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
                    help="statements per side-by-side workload")
     p.add_argument("--ralph-venv", type=Path, default=d.ralph_venv, help="Ralph's own virtualenv (created if missing)")
     p.add_argument("--soak-minutes", type=float, default=d.soak_minutes, help="0 skips the soak")
-    p.add_argument("--soak-load", type=float, default=d.soak_load, help="share of the max ingest rate")
+    p.add_argument("--soak-load", type=float, default=d.soak_load,
+                   help="share of the rate stored with batches of 100")
     p.add_argument("--lrs-workers", type=int, default=d.lrs_workers, help="lrs serve --workers N")
     p.add_argument("--workers", type=int, default=d.workers, help="stream workers outside the stream phase")
     p.add_argument("--partitions", type=int, default=d.partitions)

@@ -91,6 +91,13 @@ class Suite:
     extra: dict[str, Any] = field(default_factory=dict)
     max_ingest_rate: float = 0.0
     max_stored_rate: float = 0.0
+    stored_rates: dict[int, float] = field(default_factory=dict)  # statements per request -> stored rate
+
+    def load_basis(self, per_request: int = 100) -> float:
+        """The stored rate an open-loop load of ``per_request``-statement requests is a share of: the rate stored
+        with requests of that size (like with like: a share of the x1000 rate sent in requests of 100 can exceed
+        what requests of 100 can store), else the best stored or acknowledged rate measured, else 2,000/s."""
+        return self.stored_rates.get(per_request) or self.max_stored_rate or self.max_ingest_rate or 2_000.0
 
     def __post_init__(self) -> None:
         if not self.console.is_terminal:

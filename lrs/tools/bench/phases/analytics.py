@@ -232,7 +232,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
     env = suite.env
     assert env is not None
     o = suite.options
-    basis = suite.max_stored_rate or suite.max_ingest_rate or 2_000.0
+    basis = suite.load_basis(100)  # its requests hold 100 statements
     offered = max(100.0, basis * o.freshness_load)
     # Learners of the history, timestamped by the LRS as they arrive (no timestamp): the tenant's clock moves with
     # every batch, as in a live campaign, so every course follows it.

@@ -22,26 +22,27 @@ if TYPE_CHECKING:
 
 
 def run(suite: Suite) -> None:
-    """Open-loop load at ``freshness_load`` of the best rate the pipeline *stored* (the issue's basis), sampled
-    statements polled for in ClickHouse.
+    """Open-loop load at ``freshness_load`` of the rate the pipeline *stored* (the issue's basis) with requests of
+    the size this load sends (100), sampled statements polled for in ClickHouse.
 
     Without an ingest phase in the run, a short batched run measures the stored rate first.
     """
     env = suite.env
     assert env is not None
     o = suite.options
-    if not suite.max_stored_rate:
+    if not suite.stored_rates.get(100):
         suite.console.print("no stored rate measured yet: measuring a short batched run first")
         tenant, key, secret = env.new_tenant("calib")
         start = time.perf_counter()
         calib, warmed = ingest_run(suite, suite.url, corpus.take(3000, seed=o.seed + 100), 100, o.clients,
                                    basic_headers(key, secret), salt=tenant)
         env.wait_stored(tenant, warmed + calib.statements_ok)
-        suite.max_stored_rate = rate(warmed + calib.statements_ok, time.perf_counter() - start)
+        suite.stored_rates[100] = rate(warmed + calib.statements_ok, time.perf_counter() - start)
+        suite.max_stored_rate = max(suite.max_stored_rate, suite.stored_rates[100])
         suite.max_ingest_rate = suite.max_ingest_rate or rate(calib.statements_ok, calib.elapsed_s)
     suite.extra["freshness"] = {}
-    offered = max(100.0, suite.max_stored_rate * o.freshness_load)
-    _freshness_run(suite, "freshness", "max stored", offered, FRESHNESS_TARGET)
+    offered = max(100.0, suite.load_basis(100) * o.freshness_load)
+    _freshness_run(suite, "freshness", "x100 stored", offered, FRESHNESS_TARGET)
 
 
 def samples_per_request(offered: float, per_request: int, seconds: float, wanted: int = 1_200) -> int:

@@ -63,6 +63,7 @@ def run(suite: Suite) -> None:
         if not single:
             suite.max_ingest_rate = max(suite.max_ingest_rate, acked)
             suite.max_stored_rate = max(suite.max_stored_rate, stored)
+            suite.stored_rates[per_request] = stored
         key_base = "ingest.single" if single else f"ingest.batch{per_request}"
         info = {**result.as_details(), "latency_ms": latency.as_dict(), "stored_after_s": round(drained, 2),
                 "end_to_end_s": round(end_to_end, 2), "stored_per_s": round(stored, 1),

@@ -26,7 +26,7 @@ def run(suite: Suite) -> None:
     env = suite.env
     assert env is not None
     o = suite.options
-    basis = suite.max_stored_rate or suite.max_ingest_rate or 2000.0
+    basis = suite.load_basis(100)  # its requests hold 100 statements
     offered = max(100.0, basis * o.soak_load)
     tenant, key, secret = env.new_tenant("soak")
     bodies = FreshBodies(corpus.take(20_000, seed=o.seed + 3), 100, salt=tenant)
