@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -24,25 +23,20 @@ class LingerQueue(Generic[T]):
     batches; ``put`` waits while the queue is full (the consumer stops taking from Kafka).
     """
 
-    def __init__(self, max_items: int, linger_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, max_items: int, linger_s: float) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self.max_items = max_items
         self.linger_s = max(0.0, linger_s)
-        self._clock = clock
         self._queue: asyncio.Queue[tuple[float, T]] = asyncio.Queue(max_items)
 
     def full(self) -> bool:
         """Whether ``put`` would wait."""
         return self._queue.full()
 
-    def qsize(self) -> int:
-        """Items queued, not yet in a batch."""
-        return self._queue.qsize()
-
     async def put(self, item: T) -> None:
         """Queue ``item``, waiting while the queue is full."""
-        await self._queue.put((self._clock(), item))
+        await self._queue.put((time.monotonic(), item))
 
     async def next_batch(self) -> list[T]:
         """The next batch: waits for a first item, then for more until full or the first item's linger ran out."""
@@ -55,7 +49,7 @@ class LingerQueue(Generic[T]):
                 continue
             except asyncio.QueueEmpty:
                 pass
-            remaining = deadline - self._clock()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             getter = asyncio.ensure_future(self._queue.get())

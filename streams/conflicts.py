@@ -118,28 +118,18 @@ class ConflictGuard:
                         "later one (stored_us %s) is kept out and recorded in statement_conflicts",
                         conflict[1], conflict[0], conflict[4])
 
-    def contested(self) -> dict[str, dict[str, list[int]]]:
-        """After the insert of the last admitted rows: per tenant, the ids that now hold several versions, with
-        their stored times (read only; :meth:`settle` acts on them).
+    def settle(self) -> None:
+        """After the insert of the last admitted rows: settle the ids that now hold several versions.
 
         Re-checks every id of the last :meth:`admit` (not only the new ones: a batch retried after a crash must
-        finish what the crash interrupted), one query per tenant. Raises if ClickHouse fails.
-        """
-        checked, self._checked = self._checked, {}
-        found: dict[str, dict[str, list[int]]] = {}
-        for tenant, ids in checked.items():
-            rows = self.clickhouse.run_in_chunks("statement_versions_for_ids", {"tenant": tenant, "ids": ids})
-            if rows:
-                found[tenant] = {sid: list(stored) for sid, stored in rows}
-        return found
-
-    def settle(self, contested: dict[str, dict[str, list[int]]] | None = None) -> None:
-        """Settle the ids that hold several versions (``contested``, else read now); nothing when none is.
-
+        finish what the crash interrupted), one query per tenant; nothing more when no id is contested.
         Raises if ClickHouse fails (the sink retries the batch; every step is idempotent).
         """
-        for tenant, versions in (self.contested() if contested is None else contested).items():
-            self._resolve(tenant, versions)
+        checked, self._checked = self._checked, {}
+        for tenant, ids in checked.items():
+            contested = self.clickhouse.run_in_chunks("statement_versions_for_ids", {"tenant": tenant, "ids": ids})
+            if contested:
+                self._resolve(tenant, {sid: list(stored) for sid, stored in contested})
 
     def _resolve(self, tenant: str, contested: dict[str, list[int]]) -> None:
         ids = sorted(contested)

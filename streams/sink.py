@@ -10,7 +10,6 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from lrs.core.config import Settings
@@ -66,7 +65,6 @@ class StatementSink:
         self.rules = MappingRulesStore(settings, self.clickhouse)
         self.conflicts = ConflictGuard(self.clickhouse, self.rules)  # the first statement stored under an id wins
         self.eraser = Eraser(settings, self.clickhouse)
-        self._beside = ThreadPoolExecutor(1, thread_name_prefix="sink-recheck")  # a read beside the voids' check
 
     def write_batch(self, messages: Sequence[Message]) -> BatchResult:
         """Write one batch; return what was written and what is for the dead-letter topic.
@@ -127,15 +125,9 @@ class StatementSink:
         # re-checks the other, so a void and its target written by two workers always meet.
         self._timed("statements", lambda: self.clickhouse.insert("statements_insert", rows))
         self._timed("statement_voids", lambda: self.clickhouse.insert("voids_insert", voids))
-        # Another sink may have inserted a different statement under a new id since admit's check. That re-check
-        # only reads, so it runs beside the voids' (one round trip less per batch); a contested id is settled
-        # after the voids are applied, so the winner's row is still written last.
-        contested = self._beside.submit(self.conflicts.contested)
-        try:
-            self._apply_voids(rows, voids)
-        finally:
-            found = contested.result()  # raises what the re-check raised: the batch is retried
-        self._timed("statement_versions", lambda: self.conflicts.settle(found))
+        self._apply_voids(rows, voids)
+        # Another sink may have inserted a different statement under a new id since admit's check.
+        self._timed("statement_versions", self.conflicts.settle)
         metrics.LAST_WRITTEN_STORED.set(max(r[STORED_COLUMN] for r in rows) / 1_000_000)
         return len(rows)
 
