@@ -15,6 +15,9 @@ worker, the group leader) does the rest, one short pass at a time:
 
 States are rows of ``erasure_requests`` (newest wins), so a worker restart or a new group leader loses nothing.
 
+The sink keeps out what an erasure covers when it arrives after it (``ErasureFence``: a redelivered message, or one
+the LRS published after the erasure message): a statement naming the learner, stored before the request.
+
 The same passes remove the losing versions of statement ids two sinks inserted at once (``statement_removals``,
 streams/removals.py): issued, checked and retried the same way; once done, the loser's course is re-marked.
 """
@@ -24,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from lrs.core.config import Settings
@@ -97,6 +100,48 @@ def delete_statements(clickhouse: ClickHouse) -> list[tuple[str, str, str]]:
     return statements
 
 
+class ErasureFence:
+    """What the sink must not write any more: a statement naming an agent an erasure was requested for, stored
+    (accepted by the LRS) before that request.
+
+    Partition order alone does not keep those out. A rebalance or a crash redelivers messages whose offsets were
+    not committed yet, and they can come back after the erasure they precede was applied; the LRS can publish a
+    statement it accepted just before the request after the erasure message. Written then, they would outlive the
+    erasure. Requests are read from ``erasure_requests`` (the SHA-256 of each identifier, which a request keeps
+    after it is done) before every batch: only the rows changed since the last read, less a margin for clocks.
+    """
+
+    MARGIN_US = 300 * US
+
+    def __init__(self, clickhouse: ClickHouse) -> None:
+        self.clickhouse = clickhouse
+        self.requested: dict[str, dict[str, int]] = {}  # tenant -> identifier SHA-256 -> latest requested_us
+        self.read_until_us: int | None = None  # newest updated_us read (None: nothing read yet)
+
+    def refresh(self) -> None:
+        """Read the requests changed since the last read (all of them the first time)."""
+        since = 0 if self.read_until_us is None else max(0, self.read_until_us - self.MARGIN_US)
+        newest = self.read_until_us or 0
+        for tenant, hashes, requested_us, updated_us in self.clickhouse.run("erasure_fence", {"since_us": since}):
+            self.add(str(tenant), hashes, int(requested_us))
+            newest = max(newest, int(updated_us))
+        self.read_until_us = newest
+
+    def add(self, tenant: str, hashes: Iterable[str], requested_us: int) -> None:
+        """Fence the identifiers (SHA-256) of one request off from what was stored up to ``requested_us``."""
+        fenced = self.requested.setdefault(tenant, {})
+        for digest in hashes:
+            fenced[digest] = max(fenced.get(digest, 0), requested_us)
+
+    def admits(self, tenant: str, agents: Iterable[str], stored_us: int) -> bool:
+        """Whether a statement of ``tenant`` naming ``agents`` (identifiers), stored at ``stored_us``, may be
+        written. Hashes only for tenants that have erasures."""
+        fenced = self.requested.get(tenant)
+        if not fenced:
+            return True
+        return all(fenced.get(hashlib.sha256(a.encode()).hexdigest(), -1) < stored_us for a in agents)
+
+
 class Eraser:
     """Records erasure requests (for the sink) and moves them forward (for the timer)."""
 
@@ -155,6 +200,10 @@ class Eraser:
             self._save(replace(request, state="done", error="", updated_us=max(now, request.updated_us + 1)))
             log.info("%s of tenant %s applied", request.request_id, request.tenant)
             return
+        if self._requested_again(request):  # applied again by the next pass, then done
+            log.info("erasure %s of tenant %s was requested again while it was applied; applying it again",
+                     request.request_id, request.tenant)
+            return
         self.clickhouse.insert("erasure_insert", [[request.tenant, request.request_id, request.ifi_sha256,
                                                    request.requested_us, now, request.statements_erased,
                                                    request.documents_erased]])
@@ -164,6 +213,12 @@ class Eraser:
         metrics.ERASURES.inc()
         log.info("erasure %s applied: %s statements, %s documents, %s attachments", request.request_id,
                  request.statements_erased, request.documents_erased, request.attachments_erased)
+
+    def _requested_again(self, request: Request) -> bool:
+        """Whether the sink queued the request again (a redelivered erasure message) after this pass read it: its
+        ``done`` row, written later, would win over that ``pending`` one and nothing would apply it again."""
+        found = self.clickhouse.run("erasure_request", {"tenant": request.tenant, "request_id": request.request_id})
+        return bool(found) and Request.from_row(found[0]).updated_us > request.updated_us
 
     def _issue(self, request: Request) -> None:
         params = {"tenant": request.tenant, "ifis": request.ifis}

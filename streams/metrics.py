@@ -23,6 +23,9 @@ STATEMENT_CONFLICTS = Counter("lrs_worker_statement_conflicts_total",
                               "(recorded in statement_conflicts)")
 STATEMENT_DUPLICATES = Counter("lrs_worker_statement_duplicates_total",
                                "The same statement accepted twice under one id (by two LRS processes): first kept")
+ERASED_ON_ARRIVAL = Counter("lrs_worker_erased_on_arrival_total",
+                            "Statements kept out because they name a learner whose erasure was requested after they "
+                            "were stored (a redelivered message, or one published after the erasure message)")
 ERASURE_FAILURES = Counter("lrs_worker_erasure_failures_total",
                            "Erasure attempts that failed or timed out (each is retried with back-off)")
 ANALYTICS_ROUND = Histogram(

@@ -17,13 +17,13 @@ from lrs.core.kafka.envelope import Erasure, PoisonMessage, decode_any, encode
 from lrs.core.store.clickhouse import ClickHouse
 from streams import metrics
 from streams.conflicts import ConflictGuard
-from streams.erasure import Eraser
+from streams.erasure import Eraser, ErasureFence, ifi_hashes
 from streams.mapping_rules import MappingRulesStore
 from streams.rows import COL, statement_row
 
 TENANT_COLUMN, ID_COLUMN, STORED_COLUMN = COL["tenant"], COL["statement_id"], COL["stored_us"]
 TARGET_COLUMN, VOIDED_COLUMN, VERSION_COLUMN = COL["voiding_target"], COL["voided"], COL["version"]
-COURSE_COLUMN, ACTOR_COLUMN = COL["course_id"], COL["actor_ifi"]
+COURSE_COLUMN, ACTOR_COLUMN, AGENTS_COLUMN = COL["course_id"], COL["actor_ifi"], COL["related_agents"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class StatementSink:
         self.rules = MappingRulesStore(settings, self.clickhouse)
         self.conflicts = ConflictGuard(self.clickhouse, self.rules)  # the first statement stored under an id wins
         self.eraser = Eraser(settings, self.clickhouse)
+        self.fence = ErasureFence(self.clickhouse)  # what erasures requested so far keep out
 
     def write_batch(self, messages: Sequence[Message]) -> BatchResult:
         """Write one batch; return what was written and what is for the dead-letter topic.
@@ -72,6 +73,7 @@ class StatementSink:
         Raises if ClickHouse fails (the caller retries the whole batch: writes are idempotent).
         """
         result = BatchResult()
+        self.fence.refresh()
         rows_by_key: dict[tuple[str, str], list] = {}
         for message in messages:
             try:
@@ -104,6 +106,10 @@ class StatementSink:
         return result
 
     def _write_rows(self, rows: list[list], result: BatchResult) -> int:
+        fenced = [r for r in rows if self.fence.admits(r[TENANT_COLUMN], r[AGENTS_COLUMN], r[STORED_COLUMN])]
+        if len(fenced) < len(rows):
+            metrics.ERASED_ON_ARRIVAL.inc(len(rows) - len(fenced))
+            rows = fenced
         rows = self.conflicts.admit(rows) if rows else rows  # before anything is derived from them
         if not rows:
             self.conflicts.settle()  # a retried batch may hold a loser stored by an attempt that crashed
@@ -134,6 +140,7 @@ class StatementSink:
     def erase(self, erasure: Erasure) -> set[tuple[str, str]]:
         """Queue a GDPR erasure (one insert; streams/erasure.py applies it without holding up the sink)."""
         self.eraser.accept(erasure)
+        self.fence.add(erasure.tenant, ifi_hashes(erasure.ifis), erasure.requested_us)  # the rest of the batch too
         return set()  # the eraser re-marks the analytics once the deletes are visible
 
     @staticmethod

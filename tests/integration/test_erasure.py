@@ -3,13 +3,21 @@ else; it runs asynchronously, never holds up ingest, and retries what fails (``l
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import subprocess
 import sys
+import uuid
 
 import orjson
 
+from lrs.core.kafka.envelope import Envelope, encode, message_key
+from lrs.core.store.clickhouse import ClickHouse
+from lrs.core.util.timeparse import format_timestamp
+from lrs.core.xapi import actor_ifi
+from lrs.service.publisher import Publisher
+from lrs.tools.erasure import request_erasure, wait_applied
 from tests.support import ROOT, Pipeline, statement, wait_until
 
 COURSE = "https://brand.example.com/courses/privacy"
@@ -182,6 +190,44 @@ def test_erasure_never_holds_up_ingest_and_retries_until_it_can_finish(pipeline:
     finally:
         client.execute(f"DROP TABLE IF EXISTS {stuck}")
         client.disconnect()
+
+
+def test_what_an_erasure_covers_stays_out_when_it_arrives_after_it(pipeline: Pipeline) -> None:
+    """A message that precedes an erasure can reach the sink after the erasure was applied: redelivered after a
+    rebalance or a crash (its offset was not committed yet), or published by the LRS after the erasure message.
+    The sink keeps out every statement naming the learner stored before the request, and writes what is stored
+    after it (tests/integration/test_analytics.py met the redelivery under a worker kill)."""
+    tenant, http = pipeline.new_tenant()
+    agent = {"objectType": "Agent", "mbox": f"mailto:{ERASED}"}
+    sent, other = _in_course(ERASED), _in_course(KEPT, context={"instructor": agent})
+    with http:
+        assert http.post("/xapi/statements", json=[sent, other]).status_code == 200
+        # As stored and published by the LRS (stored, authority, version added).
+        stored = [http.get("/xapi/statements", params={"statementId": s["id"]}).json() for s in (sent, other)]
+    settings = pipeline.settings
+    publisher = Publisher(settings)
+    try:
+        erasure = request_erasure(settings, publisher, tenant, agent)
+        assert wait_applied(ClickHouse(settings, size=1), erasure, 120) is not None
+        requested = dt.datetime.fromtimestamp(erasure.requested_us / 1e6, tz=dt.UTC)
+        before = {**stored[0], "id": str(uuid.uuid4()), "stored": format_timestamp(requested - dt.timedelta(seconds=1))}
+        after = {**stored[0], "id": str(uuid.uuid4()), "stored": format_timestamp(requested + dt.timedelta(seconds=1))}
+        # The learner's statement and the other learner's one naming them delivered again, one stored just before
+        # the request and published late, then one stored after it; all in the learner's partition, in this order.
+        key = message_key(tenant, actor_ifi(agent))
+        for statement in (*stored, before, after):
+            publisher.send(settings.statements_topic, key, encode(Envelope(tenant, statement)))
+    finally:
+        publisher.close()
+    ifi = f"mbox:mailto:{ERASED}"
+    count = "SELECT count() FROM statements WHERE tenant = %(t)s AND statement_id = %(i)s"
+    # The last one written means the sink has handled the three before it.
+    wait_until(lambda: _scalar(pipeline, count, {"t": tenant, "i": after["id"]}) == 1, 60, what="the later statement")
+    assert _scalar(pipeline, "SELECT count() FROM statements WHERE tenant = %(t)s AND has(related_agents, %(i)s)",
+                   {"t": tenant, "i": ifi}) == 1
+    for table in ("learner_statements", "statements_by_time"):  # nor in what is derived from the raw table
+        assert _scalar(pipeline, f"SELECT count() FROM {table} WHERE tenant = %(t)s AND statement_id != %(a)s "
+                                 "AND has(related_agents, %(i)s)", {"t": tenant, "a": after["id"], "i": ifi}) == 0
 
 
 def test_erase_rejects_what_is_not_an_agent(pipeline: Pipeline) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from lrs.core.config import Settings
 from lrs.core.kafka.envelope import Erasure
 from lrs.core.kafka.markers import LEARNER_LEFT
-from streams.erasure import US, Eraser, Request, delete_statements
+from streams.erasure import US, Eraser, ErasureFence, Request, delete_statements, ifi_hashes
 
 TABLES = [("documents", ["agent"]), ("learner_state", ["actor_ifi"]), ("statements", ["actor_ifi", "related_agents"])]
 
@@ -189,3 +189,35 @@ def test_rows_a_refresh_wrote_during_the_deletes_are_deleted_again() -> None:
     fake.rows_left = 0
     ((finished, _),) = eraser.step()
     assert finished.request_id == "r1"
+
+
+def test_an_erasure_requested_again_while_it_is_applied_is_applied_again() -> None:
+    # A redelivered erasure message (its offset not committed before a rebalance) re-queues the request after the
+    # pass read it: that pass's done must not win over the newer pending row, or nothing applies it again.
+    eraser, fake, clock = _eraser()
+    erasure = Erasure("t", "r1", ("mbox:mailto:erased@example.com",), 5)
+    eraser.accept(erasure)
+    assert eraser.step() == []  # issued
+    ((finished, _),) = eraser.step()  # its mutations are done
+    clock.now += US
+    eraser.accept(erasure)  # redelivered meanwhile
+    eraser.finish(finished)
+    assert _request(fake).state == "pending" and fake.logged == []
+    clock.now += US
+    assert eraser.step() == []  # issued again
+    assert _request(fake).state == "applying" and _request(fake).attempts == 2
+    ((finished, _),) = eraser.step()
+    eraser.finish(finished)
+    assert _request(fake).state == "done" and len(fake.logged) == 1
+
+
+def test_the_fence_keeps_out_what_was_stored_up_to_the_request_for_any_agent_named() -> None:
+    fence = ErasureFence(None)  # type: ignore[arg-type] - add/admits read nothing
+    erased, other = "mbox:mailto:erased@example.com", "mbox:mailto:other@example.com"
+    fence.add("t", ifi_hashes([erased]), 100)
+    assert not fence.admits("t", [erased], 99) and not fence.admits("t", [erased], 100)
+    assert not fence.admits("t", [other, erased], 50)  # another learner's statement naming them (instructor, ...)
+    assert fence.admits("t", [erased], 101)  # sent after the request: new data, kept
+    assert fence.admits("t", [other], 50) and fence.admits("u", [erased], 50)  # other learners, other tenants
+    fence.add("t", ifi_hashes([erased]), 80)  # an older request of the same learner does not move the fence back
+    assert not fence.admits("t", [erased], 90)
