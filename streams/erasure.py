@@ -155,7 +155,9 @@ class Eraser:
 
     def accept(self, erasure: Erasure) -> None:
         """Record the request as ``pending`` (one insert). A redelivered or replayed message makes it pending
-        again, which re-applies it (idempotent); the counts of an earlier run are kept."""
+        again, which re-applies it (idempotent). The counts of an earlier run are kept, and so are the analytics and
+        attachments an unfinished attempt found: its deletes may have run, so a new attempt no longer finds them,
+        and without them the courses would keep the learner in the workers' memory."""
         found = self.clickhouse.run("erasure_request", {"tenant": erasure.tenant, "request_id": erasure.request_id})
         previous = Request.from_row(found[0]) if found else None
         request = Request(erasure.tenant, erasure.request_id, ifi_hashes(erasure.ifis), list(erasure.ifis),
@@ -163,7 +165,9 @@ class Eraser:
         if previous is not None:
             request = replace(request, attempts=previous.attempts, statements_erased=previous.statements_erased,
                               documents_erased=previous.documents_erased,
-                              attachments_erased=previous.attachments_erased)
+                              attachments_erased=previous.attachments_erased,
+                              attachments=previous.attachments, work_courses=previous.work_courses,
+                              work_learners=previous.work_learners)
         self._save(request)
         log.info("erasure %s of tenant %s queued", erasure.request_id, erasure.tenant)
 

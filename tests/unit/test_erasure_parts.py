@@ -27,6 +27,7 @@ class FakeClickHouse:
         self.rows_left = 0  # per-learner rows a racing refresh wrote after the deletes
         self.logged: list[list[Any]] = []
         self.reloads: list[tuple] = []  # learner_state_writes rows: courses to load again into memory
+        self.deleted = False  # whether the deletes of an attempt ran (a new attempt finds nothing more)
 
     def run(self, name: str, params: dict | None = None) -> list[tuple]:
         params = params or {}
@@ -39,10 +40,11 @@ class FakeClickHouse:
             return [tuple(r.as_row()) for r in self.requests.values() if r.state in ("pending", "applying", "failed")]
         if name == "erasure_counts":
             return [(3, 1, [])]
-        if name == "erasure_learners":
-            return [("course", "mbox:mailto:erased@example.com"), ("course", "mbox:mailto:other@example.com")]
+        if name == "erasure_learners":  # none once the deletes ran
+            return [] if self.deleted else [("course", "mbox:mailto:erased@example.com"),
+                                             ("course", "mbox:mailto:other@example.com")]
         if name == "erasure_attachments":
-            return [("ab12",)]
+            return [] if self.deleted else [("ab12",)]
         if name == "erasure_mutations_pending":
             return [(self.pending_mutations,)]
         if name in ("erasure_request_merge", "statement_removals_open"):  # no removal of a race's loser here
@@ -189,6 +191,25 @@ def test_rows_a_refresh_wrote_during_the_deletes_are_deleted_again() -> None:
     fake.rows_left = 0
     ((finished, _),) = eraser.step()
     assert finished.request_id == "r1"
+
+
+def test_a_redelivered_erasure_keeps_what_the_unfinished_attempt_found() -> None:
+    # The erasure message delivered again (a rebalance) while its first attempt's deletes run: the new attempt finds
+    # nothing to recompute any more, yet the courses must still be re-marked and reloaded without the learner.
+    eraser, fake, clock = _eraser()
+    erasure = Erasure("t", "r1", ("mbox:mailto:erased@example.com",), 5)
+    eraser.accept(erasure)
+    fake.pending_mutations = 1
+    assert eraser.step() == []  # issued; its deletes run
+    fake.deleted = True
+    clock.now += US
+    eraser.accept(erasure)
+    assert _request(fake).state == "pending" and _request(fake).work_courses == ["course", "course"]
+    fake.pending_mutations = 0
+    assert eraser.step() == []  # issued again
+    ((finished, work),) = eraser.step()
+    assert work == {("t", "course"): {"mbox:mailto:other@example.com", LEARNER_LEFT}}
+    assert finished.attachments == ["ab12"] and fake.reloads == [("t", "course", "eraser:r1")]
 
 
 def test_an_erasure_requested_again_while_it_is_applied_is_applied_again() -> None:
