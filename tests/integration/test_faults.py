@@ -6,6 +6,7 @@ recomputation over the raw table.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -220,14 +221,29 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(own_pipeline: Pip
     """kill -9 of the worker while a batch sits between its ClickHouse insert and its offset commit."""
     worker = own_pipeline.workers[0]
     with Sender(own_pipeline, batches=80) as sender:
-        wait_until(lambda: _written_not_committed(own_pipeline), 60, interval=0.01,
-                   what="a batch written to ClickHouse but not yet committed")
+
+        def frozen_between_insert_and_commit() -> dict[int, tuple[int, int]]:
+            # Frozen (SIGSTOP), the worker can commit nothing: what is checked now is what the kill will hit. A commit
+            # can land between a check and a signal, so a miss thaws it and tries again.
+            if not _written_not_committed(own_pipeline):
+                return {}
+            os.killpg(worker.proc.pid, signal.SIGSTOP)
+            in_flight: dict[int, tuple[int, int]] = {}
+            try:
+                committed, written = _committed_and_written(own_pipeline)
+                in_flight = {p: (written[p], committed.get(p, 0)) for p in written
+                             if written[p] >= committed.get(p, 0)}
+            finally:
+                if not in_flight:
+                    os.killpg(worker.proc.pid, signal.SIGCONT)
+            return in_flight
+
+        in_flight = wait_until(frozen_between_insert_and_commit, 60, interval=0.01,
+                               what="a batch written to ClickHouse but not yet committed")
+        # The worker dies with written, uncommitted batches, which the restarted worker gets again and must write
+        # idempotently.
         worker.kill(signal.SIGKILL)
-        # Checked after the kill, when nothing can commit any more: the worker died with written, uncommitted
-        # batches, which the restarted worker gets again and must write idempotently.
-        committed, written = _committed_and_written(own_pipeline)
-        in_flight = {p: (written[p], committed.get(p, 0)) for p in written if written[p] >= committed.get(p, 0)}
-        assert in_flight, f"the kill hit no batch between insert and commit: {written} vs committed {committed}"
+        assert in_flight
         worker.start()
     _assert_exactly_once(own_pipeline, sender)
 
