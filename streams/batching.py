@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -29,23 +30,32 @@ class LingerQueue(Generic[T]):
         self.max_items = max_items
         self.linger_s = max(0.0, linger_s)
         self._queue: asyncio.Queue[tuple[float, T]] = asyncio.Queue(max_items)
+        self._stamps: deque[float] = deque()  # when each queued item was queued, oldest first (FIFO like the queue)
 
     def full(self) -> bool:
         """Whether ``put`` would wait."""
         return self._queue.full()
 
+    def oldest_wait_s(self) -> float:
+        """How long the oldest queued item has waited (0 when none waits): how far the consumer is behind."""
+        return time.monotonic() - self._stamps[0] if self._stamps else 0.0
+
     async def put(self, item: T) -> None:
         """Queue ``item``, waiting while the queue is full."""
-        await self._queue.put((time.monotonic(), item))
+        queued_at = time.monotonic()
+        await self._queue.put((queued_at, item))
+        self._stamps.append(queued_at)
 
     async def next_batch(self) -> list[T]:
         """The next batch: waits for a first item, then for more until full or the first item's linger ran out."""
         queued_at, first = await self._queue.get()
         batch = [first]
+        self._taken()
         deadline = queued_at + self.linger_s
         while len(batch) < self.max_items:
             try:
                 batch.append(self._queue.get_nowait()[1])
+                self._taken()
                 continue
             except asyncio.QueueEmpty:
                 pass
@@ -60,4 +70,9 @@ class LingerQueue(Generic[T]):
             if getter.cancelled():
                 break
             batch.append(getter.result()[1])
+            self._taken()
         return batch
+
+    def _taken(self) -> None:
+        if self._stamps:
+            self._stamps.popleft()

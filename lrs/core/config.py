@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     analytics_at_risk_topic: str = Field("learners.at_risk", description="Learners who became at risk/dropped.")
     analytics_refresh_s: float = Field(0.25, description="Debounce: markers collected this long per recompute.")
     analytics_busy_share: float = Field(
-        0.5, gt=0, le=1, description="Most of the worker's time the refresh may take: after a round that took "
-        "D seconds it pauses D*(1/share-1), collecting markers (bounded by analytics_max_pause_s).")
+        0.5, gt=0, le=1, description="Most of the worker's time the refresh may take while its sink is behind: "
+        "after a round that took D seconds it pauses D*(1/share-1), collecting markers (bounded by "
+        "analytics_max_pause_s); no pause while the sink keeps up.")
     analytics_max_pause_s: float = Field(10.0, ge=0, description="Upper bound of that pause.")
     analytics_tick_s: float = Field(
         60.0, description="Timer re-marking slices behind their tenant's clock (safety net; wall-clock mode).")

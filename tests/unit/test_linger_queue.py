@@ -118,3 +118,22 @@ def test_no_item_is_lost_when_the_linger_runs_out_as_one_arrives():
 def test_max_items_must_be_positive():
     with pytest.raises(ValueError):
         LingerQueue(0, 0.1)
+
+
+def test_the_oldest_wait_tells_how_far_the_writer_is_behind():
+    async def scenario() -> list[float]:
+        q: LingerQueue[int] = LingerQueue(3, linger_s=0.0)
+        seen = [q.oldest_wait_s()]  # nothing queued
+        await q.put(1)
+        await asyncio.sleep(0.2)
+        await q.put(2)
+        seen.append(q.oldest_wait_s())  # item 1's age
+        assert await q.next_batch() == [1, 2]
+        seen.append(q.oldest_wait_s())  # taken: nothing waits any more
+        await q.put(3)
+        seen.append(q.oldest_wait_s())
+        return seen
+
+    empty, behind, caught_up, fresh = run(scenario())
+    assert empty == 0.0 and caught_up == 0.0
+    assert 0.15 < behind < 1.0 and fresh < 0.05
