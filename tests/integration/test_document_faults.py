@@ -20,6 +20,13 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     settings = make_settings(tmp_path_factory.mktemp("docfaults"), document_wait_s=40.0)
     running = Pipeline(settings, workers=2).start()
     try:
+        # The faults start once a document write has gone through the workers: right after a start, the group's
+        # rebalances (two workers joining) held the first write longer than a client's 30 s on a loaded CI machine.
+        _, http = running.new_tenant()
+        with http:
+            wait_until(lambda: http.put(PROFILE, params=_params("warm-up"), json={"ready": True},
+                                        timeout=60).status_code == 204, 180, interval=1,
+                       what="a document write through the workers")
         yield running
     finally:
         running.stop()
