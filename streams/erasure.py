@@ -53,9 +53,14 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
+def ifi_hash(ifi: str) -> str:
+    """What the logs keep of one identifier (and what the sink's fence matches a statement's agents by)."""
+    return hashlib.sha256(ifi.encode()).hexdigest()
+
+
 def ifi_hashes(ifis: tuple[str, ...] | list[str]) -> list[str]:
     """What the logs keep of the learner's identifiers."""
-    return sorted(hashlib.sha256(i.encode()).hexdigest() for i in ifis)
+    return sorted(ifi_hash(i) for i in ifis)
 
 
 @dataclass
@@ -139,7 +144,7 @@ class ErasureFence:
         fenced = self.requested.get(tenant)
         if not fenced:
             return True
-        return all(fenced.get(hashlib.sha256(a.encode()).hexdigest(), -1) < stored_us for a in agents)
+        return all(fenced.get(ifi_hash(a), -1) < stored_us for a in agents)
 
 
 class Eraser:
