@@ -75,16 +75,32 @@ class SliceTable:
         return (f"INSERT INTO {self.table} ({cols}, version) SELECT {cols}, toUInt64(%(version)s) FROM {self.table} "
                 "WHERE tenant = %(tenant)s AND (course_id, version) IN %(previous)s")
 
-    def cleanup_sql(self) -> str:
-        """Delete rows of versions that are not current and older than ``%(before_us)s`` (a mutation).
+    def in_flight_sql(self) -> str:
+        """The versions older than ``%(before_us)s`` above their slice's newest published one (or of a slice never
+        published): rounds in flight, written and not yet published, or crashed before publishing. "" for a
+        per-learner table."""
+        if self.per_learner_computed:
+            return ""
+        # A read, not part of the mutation: ClickHouse 18.16 fails a mutation whose subquery reads a subquery
+        # ("There is no query"), and this needs each slice's versions beside its published one.
+        return (f"SELECT DISTINCT tenant, course_id, version FROM {self.table} "
+                "ANY LEFT JOIN (SELECT tenant, course_id, max(version) AS published FROM analytics_slices "
+                "GROUP BY tenant, course_id) AS slices USING (tenant, course_id) "
+                "WHERE version < %(before_us)s AND version > published")
 
-        The age bound spares a recompute in flight (written, not yet published); the current version of
-        every slice stays, so readers never lose rows. A per-learner table has nothing to clean up ("").
+    def cleanup_sql(self) -> str:
+        """Delete rows of versions older than ``%(before_us)s`` that are neither their slice's newest published one
+        nor in ``%(in_flight)s`` (:meth:`in_flight_sql`, read just before; a mutation).
+
+        The age bound alone did not spare a round in flight: a round's version is its start, and a round held up
+        by a ClickHouse outage (or a whole-course rebuild of a big course) writes its rows long after that. Readers
+        never lose rows: the published version stays. A per-learner table has nothing to clean up ("").
         """
         if self.per_learner_computed:
             return ""
-        return (f"ALTER TABLE {self.table} DELETE WHERE version < %(before_us)s AND (tenant, course_id, version) "
-                "NOT IN (SELECT tenant, course_id, max(version) FROM analytics_slices GROUP BY tenant, course_id)")
+        return (f"ALTER TABLE {self.table} DELETE WHERE version < %(before_us)s "
+                "AND (tenant, course_id, version) NOT IN (SELECT tenant, course_id, max(version) FROM analytics_slices "
+                "GROUP BY tenant, course_id) AND (tenant, course_id, version) NOT IN %(in_flight)s")
 
     def select_view_sql(self) -> str:
         """The public view's rows of one tenant, in key order (for readers and tests)."""

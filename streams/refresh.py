@@ -409,12 +409,18 @@ class SliceRefresher:
         return [(tenant, str(course)) for (course,) in rows]
 
     def cleanup(self, older_than_s: float) -> None:
-        """Delete superseded versions older than ``older_than_s`` from every data table."""
+        """Delete superseded versions older than ``older_than_s`` from every data table, sparing rounds in flight.
+
+        A round that inserts its rows between the read of the rounds in flight and the mutation, under a version
+        older than ``older_than_s``, is not spared: one that started that long ago and writes in those milliseconds.
+        """
         before = now_us() - int(older_than_s * US)
         with self.clickhouse.client() as client:
             for table in ALL_TABLES:
                 if sql := table.cleanup_sql():
-                    client.execute(sql, {"before_us": before})
+                    # A never-matching row when none: ClickHouse does not parse an empty tuple list.
+                    in_flight = client.execute(table.in_flight_sql(), {"before_us": before}) or [("", "", 0)]
+                    client.execute(sql, bind({"before_us": before, "in_flight": in_flight}))
 
     def stale_slices(self) -> list[Slice]:
         """Slices whose statuses were computed at another clock than their tenant's last recorded one (event
