@@ -75,32 +75,30 @@ class SliceTable:
         return (f"INSERT INTO {self.table} ({cols}, version) SELECT {cols}, toUInt64(%(version)s) FROM {self.table} "
                 "WHERE tenant = %(tenant)s AND (course_id, version) IN %(previous)s")
 
-    def in_flight_sql(self) -> str:
-        """The versions older than ``%(before_us)s`` above their slice's newest published one (or of a slice never
-        published): rounds in flight, written and not yet published, or crashed before publishing. "" for a
-        per-learner table."""
+    def garbage_sql(self) -> str:
+        """Per slice, the oldest version below ``%(before_us)s``: whether it has rows for :meth:`cleanup_sql`. "" for
+        a per-learner table."""
         if self.per_learner_computed:
             return ""
-        # A read, not part of the mutation: ClickHouse 18.16 fails a mutation whose subquery reads a subquery
-        # ("There is no query"), and this needs each slice's versions beside its published one.
-        return (f"SELECT DISTINCT tenant, course_id, version FROM {self.table} "
-                "ANY LEFT JOIN (SELECT tenant, course_id, max(version) AS published FROM analytics_slices "
-                "GROUP BY tenant, course_id) AS slices USING (tenant, course_id) "
-                "WHERE version < %(before_us)s AND version > published")
+        return (f"SELECT tenant, course_id, min(version) FROM {self.table} WHERE version < %(before_us)s "
+                "GROUP BY tenant, course_id")
 
     def cleanup_sql(self) -> str:
-        """Delete rows of versions older than ``%(before_us)s`` that are neither their slice's newest published one
-        nor in ``%(in_flight)s`` (:meth:`in_flight_sql`, read just before; a mutation).
+        """Delete the rows of some slices' versions below ``%(before_us)s`` and below each slice's bound (its newest
+        published version, read just before): ``%(slices)s`` (``tenant + NUL + course_id``) and ``%(bounds)s``,
+        arrays. A mutation; "" for a per-learner table (nothing to clean up).
 
-        The age bound alone did not spare a round in flight: a round's version is its start, and a round held up
-        by a ClickHouse outage (or a whole-course rebuild of a big course) writes its rows long after that. Readers
-        never lose rows: the published version stays. A per-learner table has nothing to clean up ("").
+        Readers never lose rows: the published version stays, and so does any version above it, a round in flight
+        (written, not yet published) however old: a round's version is its start, and a round held up by a
+        ClickHouse outage or a big course's rebuild writes its rows long after that. Published versions only grow,
+        so a bound read before the mutation never reaches a round in flight. Literal bounds, no subquery: current
+        ClickHouse refuses a mutation with a subquery on a replicated table (it "may be nondeterministic"), and
+        18.16 fails one whose subquery reads a subquery.
         """
         if self.per_learner_computed:
             return ""
         return (f"ALTER TABLE {self.table} DELETE WHERE version < %(before_us)s "
-                "AND (tenant, course_id, version) NOT IN (SELECT tenant, course_id, max(version) FROM analytics_slices "
-                "GROUP BY tenant, course_id) AND (tenant, course_id, version) NOT IN %(in_flight)s")
+                "AND version < transform(concat(tenant, '\\0', course_id), %(slices)s, %(bounds)s, toUInt64(0))")
 
     def select_view_sql(self) -> str:
         """The public view's rows of one tenant, in key order (for readers and tests)."""

@@ -42,6 +42,7 @@ from lrs.core.config import Settings
 from lrs.core.kafka.markers import LEARNER_LEFT
 from lrs.core.retry import retry_forever
 from lrs.core.store.clickhouse import ClickHouse, bind
+from lrs.core.store.queries import query
 from streams import cohorts, dropoff, engagement, metrics
 from streams.analytics import (
     US,
@@ -82,6 +83,7 @@ class Recomputed:
 Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
 LEARNERS_CHUNK = 2000
 SLOW_ROUND_S = 1.0  # a round taking longer is logged (its markers, slices and time)
+CLEANUP_SLICES = 1000  # slices per cleanup mutation
 CLIENT_NAME = "lrs-analytics"  # the refresh's ClickHouse connections (system.query_log.client_name)
 
 
@@ -409,18 +411,24 @@ class SliceRefresher:
         return [(tenant, str(course)) for (course,) in rows]
 
     def cleanup(self, older_than_s: float) -> None:
-        """Delete superseded versions older than ``older_than_s`` from every data table, sparing rounds in flight.
-
-        A round that inserts its rows between the read of the rounds in flight and the mutation, under a version
-        older than ``older_than_s``, is not spared: one that started that long ago and writes in those milliseconds.
-        """
+        """Delete the versions older than ``older_than_s`` and below their slice's newest published one from every
+        data table: superseded versions, and those of rounds that crashed before publishing (``cleanup_sql``)."""
         before = now_us() - int(older_than_s * US)
         with self.clickhouse.client() as client:
+            published = {(str(t), str(c)): int(v) for t, c, v in client.execute(query("analytics_published").sql)}
             for table in ALL_TABLES:
-                if sql := table.cleanup_sql():
-                    # A never-matching row when none: ClickHouse does not parse an empty tuple list.
-                    in_flight = client.execute(table.in_flight_sql(), {"before_us": before}) or [("", "", 0)]
-                    client.execute(sql, bind({"before_us": before, "in_flight": in_flight}))
+                if not table.cleanup_sql():
+                    continue
+                bounds = {}
+                for tenant, course, oldest in client.execute(table.garbage_sql(), {"before_us": before}):
+                    bound = min(published.get((str(tenant), str(course)), 0), before)
+                    if int(oldest) < bound:
+                        bounds[f"{tenant}\0{course}"] = bound
+                keys = sorted(bounds)
+                for start in range(0, len(keys), CLEANUP_SLICES):  # a mutation's text stays well under 256 KiB
+                    chunk = keys[start:start + CLEANUP_SLICES]
+                    client.execute(table.cleanup_sql(), {"before_us": before, "slices": chunk,
+                                                          "bounds": [bounds[k] for k in chunk]})
 
     def stale_slices(self) -> list[Slice]:
         """Slices whose statuses were computed at another clock than their tenant's last recorded one (event

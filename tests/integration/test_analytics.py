@@ -503,10 +503,13 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
         write(7, 0)  # every row from memory
         write(8, 7)  # nothing changed: no learner row written, engagement copied from version 7 in the database
         for table in ALL_TABLES:
-            if table.cleanup_sql():
-                in_flight = orjson.loads(session.query(table.in_flight_sql() % rendered, "JSONCompact").bytes())["data"]
+            if table.cleanup_sql():  # what SliceRefresher.cleanup does: the garbage read, then the mutation
+                garbage = orjson.loads(session.query(table.garbage_sql() % rendered, "JSONCompact").bytes())["data"]
+                assert {int(v) for _, _, v in garbage} == {7}, table.table  # version 8 is the published one
                 session.query(table.cleanup_sql() % {**rendered, **escape_params(
-                    bind({"in_flight": in_flight or [("", "", 0)]}), ctx)})
+                    {"slices": [f"t\0{c}" for c in courses], "bounds": [8] * len(courses)}, ctx)}
+                              + " SETTINGS mutations_sync = 1")
+                assert session.query(f"SELECT count() FROM {table.table} WHERE version = 7", "CSV").bytes() == b"0\n"
             live = session.query(table.select_view_sql() % escape_params({"tenant": "t"}, ctx), "CSV").bytes()
             batch = session.query(f"SELECT * FROM ({query(table.query).sql % rendered}) ORDER BY "
                                   f"{', '.join(table.key)}", "CSV").bytes()
