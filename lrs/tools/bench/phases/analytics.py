@@ -9,6 +9,9 @@
   server's over the step.
 - ``analytics freshness p99 (history <size>)``: statements POSTed into the big tenant at a share of the stored
   ingest rate, from acknowledgement until the course's analytics version includes them (as the freshness phase).
+  It starts once ClickHouse has no merge running (at most ``MERGES_WAIT_S``): the history was generated into it in
+  minutes, and merging those parts is not what a deployment that gathered it over weeks does while it ingests.
+  The CPU of every process over the measured run (and its drain) is in the row's details.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from lrs.core.util.timeparse import format_timestamp, timestamp_micros
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import wait_until
 from lrs.tools.bench.load import FreshBodies, basic_headers, paced
+from lrs.tools.bench.monitor import CpuMeter
 from lrs.tools.bench.phases.common import QueryData
 from lrs.tools.bench.report import Result
 from lrs.tools.bench.stats import rate, summarize
@@ -38,6 +42,25 @@ if TYPE_CHECKING:
 REPLAY_CLIENT = "lrs-bench-analytics"
 REPLAY_STATEMENTS = 5_000
 REPLAY_BATCH = 1_000  # about what a refresh round merges under load
+MERGES_WAIT_S = 900.0  # longest wait for the generated history's merges before the freshness run
+MERGES_QUIET_S = 5.0  # no merge for this long: settled
+
+
+def wait_for_merges(suite: Suite) -> float:
+    """Seconds waited until ClickHouse ran no merge for ``MERGES_QUIET_S`` (at most ``MERGES_WAIT_S``)."""
+    assert suite.env is not None
+    client = suite.env.new_clickhouse()
+    started = quiet_since = time.monotonic()
+    try:
+        while time.monotonic() - started < MERGES_WAIT_S:
+            if int(client.execute("SELECT count() FROM system.merges")[0][0]):
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= MERGES_QUIET_S:
+                break
+            time.sleep(0.5)
+    finally:
+        client.disconnect()
+    return round(time.monotonic() - started, 1)
 
 
 def run(suite: Suite, data: QueryData) -> None:
@@ -239,6 +262,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
     templates = [{k: v for k, v in s.items() if k != "timestamp"} for s in corpus.take(20_000, seed=o.seed + 20)]
     # Warm-up at the same rate, not measured, until the analytics caught up: a worker loads each course it owns
     # into memory once (streams/course_state.py), and a live deployment runs warm. How long that took is reported.
+    merges_wait_s = wait_for_merges(suite)
     warm = FreshnessProbe(env, data.tenant)
     started = time.perf_counter()
     with warm:
@@ -251,7 +275,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
     warm_drained = not (warm.pending or warm.pending_analytics)
     bodies = FreshBodies(templates, 100, salt=data.tenant)
     probe = FreshnessProbe(env, data.tenant)
-    with probe:
+    with probe, CpuMeter(env.process_pids) as cpu:
         result = asyncio.run(
             paced(
                 suite.url,
@@ -275,6 +299,8 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
         "warm_up_s": warm_up_s,
         "warm_up_drained": warm_drained,
         "warm_up_analytics_freshness_ms": summarize(warm.analytics_lags_ms()).as_dict(),
+        "merges_wait_s": merges_wait_s,
+        "cpu": cpu.report(result.statements_ok),
     }
     data.info["analytics_history_freshness"] = info
     suite.add(
