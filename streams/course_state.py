@@ -119,6 +119,12 @@ class Contribution:
     status: str
 
 
+def time_bin(tot_us: int) -> int:
+    """A learner's ``course_time_on_task`` bin: whole seconds of time on task in 15 minutes, 16 for 4 hours and
+    more (as the batch query: ``least(intDiv(toUInt64(tot_us / 1000000), 900), 16)``)."""
+    return min(int(tot_us / US) // 900, 16)
+
+
 def _bump(counter: dict[Any, int], key: Any, delta: int) -> None:
     """Add ``delta`` to ``counter[key]``; a key that reaches 0 is removed (so sums equal a fresh load's)."""
     n = counter.get(key, 0) + delta
@@ -152,6 +158,7 @@ class Derived:
 
     daily: list[list[Any]] | None  # None: no learner changed, copy the previous version's rows
     hourly: list[list[Any]] | None
+    time_on_task: list[list[Any]] | None  # course_time_on_task; None like daily
     cohorts: list[list[Any]]
     funnel: list[list[Any]]
     summary: list[list[Any]]
@@ -191,6 +198,7 @@ class CourseState:
     cohorts: dict[tuple[int, int], int] = field(default_factory=dict)  # (cohort week, week number) -> learners
     ranks: dict[str, list[int]] = field(default_factory=dict)  # module -> [sum of visit ranks, learners]
     reached: dict[str, int] = field(default_factory=dict)  # module -> learners who visited it
+    time_bins: dict[int, int] = field(default_factory=dict)  # time-on-task bin -> learners (course_time_on_task)
     # Learners whose rows changed since the last published derivation.
     changed: set[str] = field(default_factory=set)
     # The statuses found in learner_course_rows when the state was loaded; emptied by the first publish.
@@ -261,6 +269,7 @@ class CourseState:
                 del self.ranks[module]
         for module in learner.modules:
             _bump(self.reached, module, sign)
+        _bump(self.time_bins, time_bin(learner.tot_us), sign)
 
     def module_order(self, structure: Sequence[tuple[str, int]]) -> ModuleOrder:
         """The declared ``structure`` ((module, position) of the latest declaration), else the modules in the
@@ -346,6 +355,8 @@ class CourseState:
         return Derived(
             daily=self._engagement(self.days, _date) if self.engagement_changed or full else None,
             hourly=self._engagement(self.hours, int) if self.engagement_changed or full else None,
+            time_on_task=([[self.course_id, b, n] for b, n in sorted(self.time_bins.items())]
+                          if self.engagement_changed or full else None),
             cohorts=self._cohorts(clock_us),
             funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
                     for p, m, declared in order.modules],

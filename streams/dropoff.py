@@ -3,9 +3,11 @@
 Per learner and course (``learner_course``): ``started`` -> ``completed`` | ``at_risk`` | ``dropped`` plus the
 ``passed`` and ``certified`` flags, the furthest module reached (declared order, else inferred from learners'
 first visits), sessions and time-on-task. Statuses are relative to the slice's clock (event-time watermark by
-default). SQL: schemas/queries/analytics_{learner_course,course_funnel,course_summary,at_risk_learners}.sql.
+default). SQL: schemas/queries/analytics_{learner_course,course_funnel,course_summary,at_risk_learners,
+course_time_on_task}.sql.
 ``at_risk_learners`` holds, per course, the longest-silent at-risk and then dropped learners (at most 200): what the
-brand overview's at-risk panel lists, without reading every learner of the tenant.
+brand overview's at-risk panel lists, without reading every learner of the tenant. ``course_time_on_task`` holds, per
+course, the learners by total time on task in 15-minute bins (the course dashboard's time-on-task panel).
 
 When a recompute moves a learner into ``at_risk`` or ``dropped`` (compared with the slice's previous version),
 an event goes to ``analytics_at_risk_topic`` (schema: schemas/events/at_risk.schema.json).
@@ -45,7 +47,12 @@ AT_RISK_LEARNERS = SliceTable(
              "furthest_module", "furthest_position", "time_on_task_s"),
     key=("tenant", "course_id", "actor_ifi"),
 )
-TABLES = (LEARNER_COURSE, COURSE_FUNNEL, COURSE_SUMMARY, AT_RISK_LEARNERS)
+COURSE_TIME_ON_TASK = SliceTable(
+    view="course_time_on_task", query="analytics_course_time_on_task",
+    columns=("tenant", "course_id", "bin", "learners"),
+    key=("tenant", "course_id", "bin"), clock_free=True,
+)
+TABLES = (LEARNER_COURSE, COURSE_FUNNEL, COURSE_SUMMARY, AT_RISK_LEARNERS, COURSE_TIME_ON_TASK)
 
 EVENT_SCHEMA = "https://xapi-stream-lrs.example/schemas/events/at_risk.schema.json"
 # Stable ids: the same learner entering the same state after the same last statement is the same event,

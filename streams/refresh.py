@@ -353,6 +353,7 @@ class SliceRefresher:
             written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
                        dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
                        dropoff.COURSE_SUMMARY: derived.summary, dropoff.AT_RISK_LEARNERS: derived.at_risk,
+                       dropoff.COURSE_TIME_ON_TASK: derived.time_on_task,
                        cohorts.COHORT_RETENTION: derived.cohorts}
             for table, rows in written.items():
                 if rows is None:  # no learner changed: the previous version's rows are this version's

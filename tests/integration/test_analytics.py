@@ -484,7 +484,8 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
                 states[course] = state
                 derived = state.derive(clock, [], thresholds)
                 written = dict(zip(ALL_TABLES, (derived.daily, derived.hourly, derived.learner_rows, derived.funnel,
-                                                derived.summary, derived.at_risk, derived.cohorts), strict=True))
+                                                derived.summary, derived.at_risk, derived.time_on_task,
+                                                derived.cohorts), strict=True))
                 bound = escape_params(bind({**params, "course_id": course, "version": version,
                                             "previous": [(course, previous)]}), ctx)
                 for table, rows in written.items():

@@ -96,7 +96,8 @@ def test_structure_rows_default_positions_and_validation() -> None:
 
 def test_slice_tables_write_rows_under_a_version() -> None:
     assert {t.view for t in ALL_TABLES} == {"engagement_daily", "engagement_hourly", "learner_course",
-                                             "course_funnel", "course_summary", "cohort_retention", "at_risk_learners"}
+                                             "course_funnel", "course_summary", "cohort_retention", "at_risk_learners",
+                                             "course_time_on_task"}
     sql = LEARNER_COURSE.values_sql()
     # learner_course is kept per learner; the view computes what moves with the clock for everyone.
     assert sql.startswith("INSERT INTO learner_course_rows (tenant, course_id, actor_ifi,")

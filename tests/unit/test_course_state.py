@@ -61,7 +61,8 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
     assert derived.at_risk == expected.at_risk
     if derived.daily is not None:
         assert derived.daily == expected.daily and derived.hourly == expected.hourly
-    sums = ("days", "hours", "cohorts", "ranks", "reached")
+        assert derived.time_on_task == expected.time_on_task
+    sums = ("days", "hours", "cohorts", "ranks", "reached", "time_bins")
     assert [getattr(live, s) for s in sums] == [getattr(fresh, s) for s in sums]
     assert rows_now == {r[1]: tuple(r) for r in expected.learner_rows}
     assert sorted(live.learners) == sorted(final)

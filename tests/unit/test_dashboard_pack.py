@@ -29,7 +29,7 @@ TENANT_TABLES = {"statements", "statements_by_time", "statements_by_learner", "s
                  "tenant_last_stored", "statement_voids", "course_structure", "analytics_slices", "engagement_daily",
                  "engagement_hourly",
                  "learner_course", "learner_course_rows", "course_funnel", "course_summary", "cohort_retention",
-                 "at_risk_learners"}
+                 "at_risk_learners", "course_time_on_task"}
 
 
 def _files() -> dict[str, dict]:
