@@ -241,7 +241,7 @@ class SliceRefresher:
         changed: list[tuple[CourseState, tuple[int, int]]] = []
         for course in courses:
             state = self.course_state(tenant, course, writes.get(course, {}))
-            clock = (max((lr.clock_us for lr in state.learners.values()), default=0), len(state.learners))
+            clock = state.clock_input()
             if clock != state.clock_written:
                 changed.append((state, clock))
         self.clickhouse.insert("analytics_course_clock_insert",

@@ -62,10 +62,12 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
     if derived.daily is not None:
         assert derived.daily == expected.daily and derived.hourly == expected.hourly
         assert derived.time_on_task == expected.time_on_task
-    sums = ("days", "hours", "cohorts", "ranks", "reached", "time_bins")
+    sums = ("days", "hours", "cohorts", "ranks", "reached", "time_bins", "clocks")
     assert [getattr(live, s) for s in sums] == [getattr(fresh, s) for s in sums]
     assert rows_now == {r[1]: tuple(r) for r in expected.learner_rows}
     assert sorted(live.learners) == sorted(final)
+    assert live.clock_input() == fresh.clock_input() == (
+        max((lr.clock_us for lr in fresh.learners.values()), default=0), len(final))
 
 
 def _written(rows: dict[str, tuple], derived) -> dict[str, tuple]:
