@@ -371,11 +371,11 @@ class CourseState:
                                 furthest[0], clock_us))
             if full or actor in self.changed or old is None or old.status != status:
                 learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed))
+        engagement = self.engagement_changed or full  # else the clock-free tables are copied from the last version
         return Derived(
-            daily=self._engagement(self.days, _date) if self.engagement_changed or full else None,
-            hourly=self._engagement(self.hours, int) if self.engagement_changed or full else None,
-            time_on_task=([[self.course_id, b, n] for b, n in sorted(self.time_bins.items())]
-                          if self.engagement_changed or full else None),
+            daily=self._engagement(self.days, _date) if engagement else None,
+            hourly=self._engagement(self.hours, int) if engagement else None,
+            time_on_task=[[self.course_id, b, n] for b, n in sorted(self.time_bins.items())] if engagement else None,
             cohorts=self._cohorts(clock_us),
             funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
                     for p, m, declared in order.modules],
