@@ -48,19 +48,27 @@ class SliceTable:
     key: tuple[str, ...]
     # True when no row depends on the clock: a slice derived again only because the clock moved copies them.
     clock_free: bool = False
+    # Kept as the newest row per key (only changed keys written, ``present = 0`` removes one) instead of one full
+    # copy per version of the course, whose rows would grow with the course's history.
+    per_key: bool = False
     # Kept per learner (one row each, newest version wins) instead of per version of the course: these columns
     # are computed by the view from the course's published clock, not stored.
     per_learner_computed: tuple[str, ...] = ()
 
     @property
+    def kept_per_key(self) -> bool:
+        """Whether the data table holds the newest row per key (``<view>_rows``) rather than versions."""
+        return self.per_key or bool(self.per_learner_computed)
+
+    @property
     def table(self) -> str:
         """The data table behind the view: ``<view>_data`` (versions of the course), or ``<view>_rows``."""
-        return f"{self.view}_rows" if self.per_learner_computed else f"{self.view}_data"
+        return f"{self.view}_rows" if self.kept_per_key else f"{self.view}_data"
 
     @property
     def stored_columns(self) -> tuple[str, ...]:
-        """The columns written (before ``version``); a per-learner table also stores ``present``."""
-        if not self.per_learner_computed:
+        """The columns written (before ``version``); a table kept per key also stores ``present``."""
+        if not self.kept_per_key:
             return self.columns
         return (*(c for c in self.columns if c not in self.per_learner_computed), "present")
 
@@ -77,8 +85,8 @@ class SliceTable:
 
     def garbage_sql(self) -> str:
         """Per slice, the oldest version below ``%(before_us)s``: whether it has rows for :meth:`cleanup_sql`. "" for
-        a per-learner table."""
-        if self.per_learner_computed:
+        a table kept per key."""
+        if self.kept_per_key:
             return ""
         return (f"SELECT tenant, course_id, min(version) FROM {self.table} WHERE version < %(before_us)s "
                 "GROUP BY tenant, course_id")
@@ -86,7 +94,7 @@ class SliceTable:
     def cleanup_sql(self) -> str:
         """Delete the rows of some slices' versions below ``%(before_us)s`` and below each slice's bound (its newest
         published version, read just before): ``%(slices)s`` (``tenant + NUL + course_id``) and ``%(bounds)s``,
-        arrays. A mutation; "" for a per-learner table (nothing to clean up).
+        arrays. A mutation; "" for a table kept per key (nothing to clean up).
 
         Readers never lose rows: the published version stays, and so does any version above it, a round in flight
         (written, not yet published) however old: a round's version is its start, and a round held up by a
@@ -95,7 +103,7 @@ class SliceTable:
         ClickHouse refuses a mutation with a subquery on a replicated table (it "may be nondeterministic"), and
         18.16 fails one whose subquery reads a subquery.
         """
-        if self.per_learner_computed:
+        if self.kept_per_key:
             return ""
         return (f"ALTER TABLE {self.table} DELETE WHERE version < %(before_us)s "
                 "AND version < transform(concat(tenant, '\\0', course_id), %(slices)s, %(bounds)s, toUInt64(0))")

@@ -36,7 +36,8 @@ AT_RISK_ROWS = 200  # at_risk_learners: the at-risk and dropped learners kept pe
 _COL = {name: i for i, name in enumerate(STATE_COLUMNS)}
 
 
-def _date(day_s: int) -> dt.date:
+def date_of(day_s: int) -> dt.date:
+    """The UTC date of a day given as seconds since the epoch."""
     return EPOCH + dt.timedelta(days=day_s // DAY_S)
 
 
@@ -157,9 +158,11 @@ def _count_contribution(groups: dict[tuple[str, int], list[int]], dropped: dict[
 class Derived:
     """The rows of one derivation (without tenant, course and version) and what changed for the learners."""
 
-    daily: list[list[Any]] | None  # None: no learner changed, copy the previous version's rows
-    hourly: list[list[Any]] | None
-    time_on_task: list[list[Any]] | None  # course_time_on_task; None like daily
+    # engagement_daily_rows / engagement_hourly_rows to write: the days and hours whose sums changed (every one
+    # when ``full``), ``present = 0`` for one left without statements.
+    daily: list[list[Any]]
+    hourly: list[list[Any]]
+    time_on_task: list[list[Any]] | None  # course_time_on_task; None: no learner changed, copy the last version
     cohorts: list[list[Any]]
     funnel: list[list[Any]]
     summary: list[list[Any]]
@@ -187,6 +190,11 @@ def _add(sums: dict[int, list[int]], flat: array, sign: int) -> None:
             del sums[flat[i]]
 
 
+def _buckets(flat: array) -> dict[int, tuple[int, ...]]:
+    """A learner's flattened day or hour contributions as key -> (statements, sessions started, gap us)."""
+    return {flat[i]: (flat[i + 1], flat[i + 2], flat[i + 3]) for i in range(0, len(flat), 4)}
+
+
 @dataclass
 class CourseState:
     """One course's learners and the sums the course tables are written from."""
@@ -196,6 +204,9 @@ class CourseState:
     learners: dict[str, Learner] = field(default_factory=dict)
     days: dict[int, list[int]] = field(default_factory=dict)
     hours: dict[int, list[int]] = field(default_factory=dict)
+    # The days and hours whose sums changed since the last published derivation (their rows are written).
+    dirty_days: set[int] = field(default_factory=set)
+    dirty_hours: set[int] = field(default_factory=set)
     cohorts: dict[tuple[int, int], int] = field(default_factory=dict)  # (cohort week, week number) -> learners
     ranks: dict[str, list[int]] = field(default_factory=dict)  # module -> [sum of visit ranks, learners]
     reached: dict[str, int] = field(default_factory=dict)  # module -> learners who visited it
@@ -244,10 +255,12 @@ class CourseState:
             if old is not None:
                 self._count(old, -1)
                 self.index.remove((old.last_seen_us, actor))
+            new = None
             if int(row[present_i]):
                 new = self.learners[actor] = Learner(row)
                 self._count(new, 1)
                 self.index.add((new.last_seen_us, actor))
+            self._mark_buckets(old, new)
             self.changed.add(actor)
             self.engagement_changed = True
 
@@ -258,8 +271,17 @@ class CourseState:
             if old is not None:
                 self._count(old, -1)
                 self.index.remove((old.last_seen_us, actor))
+                self._mark_buckets(old, None)
                 self.changed.add(actor)
                 self.engagement_changed = True
+
+    def _mark_buckets(self, old: Learner | None, new: Learner | None) -> None:
+        """Mark the days and hours where a learner's contribution differs between ``old`` and ``new`` (None: no
+        row): only their engagement rows change."""
+        for attr, dirty in (("days", self.dirty_days), ("hours", self.dirty_hours)):
+            before = _buckets(getattr(old, attr)) if old is not None else {}
+            after = _buckets(getattr(new, attr)) if new is not None else {}
+            dirty.update(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
 
     def _count(self, learner: Learner, sign: int) -> None:
         _add(self.days, learner.days, sign)
@@ -371,10 +393,10 @@ class CourseState:
                                 furthest[0], clock_us))
             if full or actor in self.changed or old is None or old.status != status:
                 learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed))
-        engagement = self.engagement_changed or full  # else the clock-free tables are copied from the last version
+        engagement = self.engagement_changed or full  # else time on task is copied from the last version
         return Derived(
-            daily=self._engagement(self.days, _date) if engagement else None,
-            hourly=self._engagement(self.hours, int) if engagement else None,
+            daily=self._engagement(self.days, self.days if full else self.dirty_days, date_of),
+            hourly=self._engagement(self.hours, self.hours if full else self.dirty_hours, int),
             time_on_task=[[self.course_id, b, n] for b, n in sorted(self.time_bins.items())] if engagement else None,
             cohorts=self._cohorts(clock_us),
             funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
@@ -439,21 +461,34 @@ class CourseState:
         self.changed.clear()
         self.all_changed = False
         self.engagement_changed = False
+        self.dirty_days.clear()
+        self.dirty_hours.clear()
 
     def _learner_course_row(self, actor: str, lr: Learner, furthest: tuple[str, int], status: str,
                             completed: int) -> list[Any]:
         """A ``learner_course_rows`` row (without tenant and version): what the view shows, less what it computes
         from the course's clock (``inactive_s``, ``watermark_us``)."""
         return [self.course_id, actor, _trunc_div(lr.first_seen_us, US), _trunc_div(lr.last_seen_us, US),
-                lr.first_seen_us, lr.last_seen_us, _date(monday_s(utc_day_s(lr.first_seen_us))), lr.statements,
+                lr.first_seen_us, lr.last_seen_us, date_of(monday_s(utc_day_s(lr.first_seen_us))), lr.statements,
                 lr.sessions, lr.tot_us / US, furthest[0], furthest[1], status, completed, lr.passed, lr.certified, 1]
 
     def gone_row(self, actor: str) -> list[Any]:
         """The ``learner_course_rows`` row of a learner no longer in the course (``present = 0``)."""
         return [self.course_id, actor, 0, 0, 0, 0, EPOCH, 0, 0, 0.0, "", 0, "", 0, 0, 0, 0]
 
-    def _engagement(self, sums: dict[int, list[int]], key: Any) -> list[list[Any]]:
-        return [[self.course_id, key(k), v[0], v[1], v[2], v[3] / US] for k, v in sorted(sums.items())]
+    def _engagement(self, sums: dict[int, list[int]], keys: Iterable[int], key: Any) -> list[list[Any]]:
+        """The engagement rows of ``keys`` (UTC seconds of a day or an hour); a key without sums is a gone row."""
+        rows = []
+        for k in sorted(keys):
+            v = sums.get(k)
+            rows.append([self.course_id, key(k), v[0], v[1], v[2], v[3] / US, 1] if v is not None else
+                        self.gone_engagement(k, key))
+        return rows
+
+    def gone_engagement(self, seconds: int, key: Any) -> list[Any]:
+        """The engagement row of a day or an hour (``key`` builds the column from its UTC seconds) that no longer has
+        a counting statement (``present = 0``)."""
+        return [self.course_id, key(seconds), 0, 0, 0, 0.0, 0]
 
     def _cohorts(self, clock_us: int) -> list[list[Any]]:
         clock_monday_days = monday_s(utc_day_s(clock_us)) // DAY_S
@@ -466,7 +501,7 @@ class CourseState:
             last_week = max(max(weeks), _trunc_div(clock_monday_days - cohort // DAY_S, 7))
             for week in range(max(last_week, 0) + 1):
                 active = weeks.get(week, 0)
-                rows.append([self.course_id, _date(cohort), week, size, active, active / size])
+                rows.append([self.course_id, date_of(cohort), week, size, active, active / size])
         return rows
 
     def _summary(self, groups: dict[tuple[str, int], list[int]], clock_us: int) -> list[list[Any]]:

@@ -56,7 +56,7 @@ from streams.analytics import (
     query_params,
     split_list,
 )
-from streams.course_state import CourseState, Derived, Thresholds
+from streams.course_state import CourseState, Derived, Thresholds, date_of
 from streams.learners import ACTOR, Rules, aggregate_params, aggregated_rows
 from streams.mapping_rules import MappingRulesStore
 
@@ -285,6 +285,14 @@ class SliceRefresher:
         self.courses[(tenant, course_id)] = state
         return state
 
+    def _present_keys(self, name: str, tenant: str, courses: list[str]) -> dict[str, set[int]]:
+        """Per course, the days or hours (UTC seconds) present in its engagement rows (``name``: the query)."""
+        found: dict[str, set[int]] = {c: set() for c in courses}
+        if courses:
+            for course, seconds in self.clickhouse.run(name, {"tenant": tenant, "courses": courses}):
+                found[str(course)].add(int(seconds))
+        return found
+
     def _insert_learners(self, state: list[list[Any]]) -> None:
         start = time.perf_counter()
         self.clickhouse.insert("learner_state_insert", state)
@@ -341,16 +349,20 @@ class SliceRefresher:
     def _write(self, tenant: str, version: int, recomputed: list[Recomputed]) -> None:
         full = sorted(r.course_id for r in recomputed if r.derived is not None and r.derived.full)
         statuses = self._statuses(tenant, full) if full else {}
+        days = self._present_keys("engagement_daily_present", tenant, full)
+        hours = self._present_keys("engagement_hourly_present", tenant, full)
         values: dict[SliceTable, list[list[Any]]] = {table: [] for table in ALL_TABLES}
         copies: dict[SliceTable, list[tuple[str, int]]] = {table: [] for table in ALL_TABLES}
         for r in recomputed:
             derived, state = r.derived, r.state
             assert derived is not None and state is not None
-            learner_rows = derived.learner_rows
-            if derived.full:  # every present learner is written: rows of any other learner are marked gone
+            learner_rows, daily, hourly = derived.learner_rows, derived.daily, derived.hourly
+            if derived.full:  # every present learner, day and hour is written: rows of any other are marked gone
                 gone = set(statuses[r.course_id]) - set(state.learners)
                 learner_rows = learner_rows + [state.gone_row(a) for a in sorted(gone)]
-            written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
+                daily = daily + [state.gone_engagement(d, date_of) for d in sorted(days[r.course_id] - set(state.days))]
+                hourly = hourly + [state.gone_engagement(h, int) for h in sorted(hours[r.course_id] - set(state.hours))]
+            written = {engagement.ENGAGEMENT_DAILY: daily, engagement.ENGAGEMENT_HOURLY: hourly,
                        dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
                        dropoff.COURSE_SUMMARY: derived.summary, dropoff.AT_RISK_LEARNERS: derived.at_risk,
                        dropoff.COURSE_TIME_ON_TASK: derived.time_on_task,

@@ -476,7 +476,7 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
 
         def write(version: int, previous: int) -> None:
             # What SliceRefresher.derive writes: the course from memory (loaded with learner_state_course), the
-            # learner_course rows that changed (all of them the first time), engagement copied when unchanged.
+            # learner_course and engagement rows that changed (all of them the first time), time on task copied.
             for course in courses:
                 load = query("learner_state_course").sql % escape_params({"tenant": "t", "course_id": course}, ctx)
                 state = states.get(course) or CourseState.load(
@@ -502,7 +502,7 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
 
         states: dict[str, CourseState] = {}
         write(7, 0)  # every row from memory
-        write(8, 7)  # nothing changed: no learner row written, engagement copied from version 7 in the database
+        write(8, 7)  # nothing changed: no learner or engagement row written, time on task copied from version 7
         for table in ALL_TABLES:
             if table.cleanup_sql():  # what SliceRefresher.cleanup does: the garbage read, then the mutation
                 garbage = orjson.loads(session.query(table.garbage_sql() % rendered, "JSONCompact").bytes())["data"]

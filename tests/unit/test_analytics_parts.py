@@ -106,8 +106,13 @@ def test_slice_tables_write_rows_under_a_version() -> None:
     for table in ALL_TABLES:
         assert table.columns[:2] == ("tenant", "course_id") and table.key[0] == "tenant"
         assert "FROM statements FINAL" in query(table.query).sql  # the batch definition reads the raw table
-        if table is not LEARNER_COURSE:
+        if table.kept_per_key:  # the newest row per key, only changed keys written: nothing to clean up
+            assert table.values_sql().startswith(f"INSERT INTO {table.view}_rows (") and not table.cleanup_sql()
+            assert table.values_sql().endswith(", present, version) VALUES")
+        else:
             assert table.values_sql().startswith(f"INSERT INTO {table.view}_data (") and table.cleanup_sql()
+    assert {t.view for t in ALL_TABLES if t.kept_per_key} == {"learner_course", "engagement_daily",
+                                                              "engagement_hourly"}
 
 
 def test_learner_markers_name_learners_and_merge_per_slice() -> None:
