@@ -33,6 +33,9 @@ class Settings(BaseSettings):
         "with ZooKeeper); replica i uses clickhouse_tcp_port + 2*(i-1) (its interserver port the one after) and "
         "clickhouse_http_port + i-1.")
     zookeeper_port: int = Field(12181, description="Client port of the embedded ZooKeeper (cluster stack only).")
+    clickhouse_log_queries: bool = Field(
+        False, description="The embedded ClickHouse logs every query in system.query_log (its CPU, rows read and "
+        "written): what `lrs bench` splits the server's CPU by.")
 
     # --- where the services are (defaults point at the embedded stack) ----------------------
     kafka_bootstrap: str = Field("", description="Kafka bootstrap servers; default: the embedded broker.")

@@ -47,7 +47,7 @@ class BenchEnv:
         broker = free_port_run(2 * int(overrides.get("brokers", 1)), exclude=(ch_tcp, ch_http, http))
         values: dict[str, Any] = dict(state_dir=state_dir.resolve(), broker_port=broker, clickhouse_tcp_port=ch_tcp,
                                       clickhouse_http_port=ch_http, http_port=http, topic_partitions=partitions,
-                                      consistency_wait_s=10.0)
+                                      consistency_wait_s=10.0, clickhouse_log_queries=True)
         values.update(overrides)
         self.settings = Settings(**values)
         self.state_dir = Path(self.settings.state_dir)

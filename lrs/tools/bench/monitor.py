@@ -167,3 +167,38 @@ def machine_now(repeats: int = 3) -> dict[str, Any]:
     """The machine's speed and load right now, kept with every measured run (the machine is shared)."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"python_loop_ms": python_speed_ms(repeats), "load_average": [round(v, 1) for v in load] if load else None}
+
+
+# ClickHouse's CPU per kind of query (its first words, whitespace folded) over a time window, from the query log
+# the bench's server keeps for every query (Settings.clickhouse_log_queries). OSCPUVirtualTimeMicroseconds sums a
+# query's threads, materialized views fed by an insert included.
+_CPU_BY_QUERY_SQL = (
+    "SELECT substring(replaceRegexpAll(query, '[[:space:]]+', ' '), 1, 70) AS q, count(), "
+    "sum(arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))), "
+    "sum(read_rows), sum(written_rows) FROM system.query_log "
+    "WHERE type = 2 AND event_date >= toDate(toDateTime(%(start)s)) AND event_time >= toDateTime(%(start)s) "
+    "AND event_time < toDateTime(%(end)s) GROUP BY q ORDER BY sum(arrayElement(ProfileEvents.Values, "
+    "indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))) DESC"
+)
+
+
+def clickhouse_cpu_split(client: Any, start_s: float, end_s: float, server_cpu_s: float | None,
+                         top: int = 15) -> dict[str, Any]:
+    """Where the ClickHouse server's CPU went between ``start_s`` and ``end_s`` (Unix seconds, whole seconds
+    inside the window): per kind of query, and the rest (``server_cpu_s`` minus the queries: background merges,
+    mutations and log flushes). Needs the server to log every query."""
+    client.execute("SYSTEM FLUSH LOGS")
+    rows = client.execute(_CPU_BY_QUERY_SQL, {"start": int(start_s) + 1, "end": int(end_s)})
+    queries_s = sum(int(r[2]) for r in rows) / 1e6
+    out: dict[str, Any] = {
+        "window_s": int(end_s) - int(start_s) - 1,
+        "queries_cpu_s": round(queries_s, 2),
+        "by_query": [{"query": q, "count": int(n), "cpu_ms": round(int(cpu) / 1000), "read_rows": int(r),
+                      "written_rows": int(w)} for q, n, cpu, r, w in rows[:top]],
+    }
+    if server_cpu_s is not None and end_s > start_s:
+        # The query window is the whole seconds inside the run: the server's CPU scaled to it.
+        server_s = server_cpu_s * out["window_s"] / (end_s - start_s)
+        out["server_cpu_s"] = round(server_s, 2)
+        out["background_cpu_s"] = round(max(0.0, server_s - queries_s), 2)
+    return out

@@ -141,14 +141,14 @@ def _config(settings: Settings, d: Path, replica: int) -> ET.Element:
     return root
 
 
-def _users() -> ET.Element:
+def _users(log_queries: bool = False) -> ET.Element:
     root = ET.Element("yandex")
     profiles = _element(root, "profiles")
     # LowCardinality(String) in our DDL needs the experimental flag on 18.16, for readers too.
     # poll_interval: idle client connections hold up a SIGTERM shutdown for up to this many seconds (10 by
     # default), which made every stop of a server with connected workers take 10 s.
     _element(profiles, "default", max_memory_usage=_memory_limit(), allow_experimental_low_cardinality_type=1,
-             poll_interval=1)
+             poll_interval=1, log_queries=int(log_queries))
     _element(profiles, "readonly", readonly=1, allow_experimental_low_cardinality_type=1)
     users = _element(root, "users")
     # `default` is what the LRS and workers use; `grafana` is the read-only user of dashboards. No passwords:
@@ -191,7 +191,7 @@ def write_config(settings: Settings, state_dir: Path, replica: int = 1, replicas
     d = home(state_dir, replica).resolve()
     for sub in ("data", "tmp", "user_files", "format_schemas", "logs", "config.d"):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    _write(_users(), d / "users.xml")
+    _write(_users(settings.clickhouse_log_queries), d / "users.xml")
     cluster = d / "config.d" / "cluster.xml"
     if replicas > 1:
         _write(_cluster(settings, replica, replicas), cluster)

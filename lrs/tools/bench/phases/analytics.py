@@ -31,7 +31,7 @@ from lrs.tools.bench import corpus
 from lrs.tools.bench.env import wait_until
 from lrs.tools.bench.load import FreshBodies, basic_headers, paced
 from lrs.tools.bench.monitor import CpuMeter
-from lrs.tools.bench.phases.common import QueryData
+from lrs.tools.bench.phases.common import QueryData, clickhouse_split
 from lrs.tools.bench.report import Result
 from lrs.tools.bench.stats import rate, summarize
 from lrs.tools.bench.targets import ANALYTICS_FRESHNESS_TARGET
@@ -275,6 +275,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
     warm_drained = not (warm.pending or warm.pending_analytics)
     bodies = FreshBodies(templates, 100, salt=data.tenant)
     probe = FreshnessProbe(env, data.tenant)
+    window_start = time.time()
     with probe, CpuMeter(env.process_pids) as cpu:
         result = asyncio.run(
             paced(
@@ -288,6 +289,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
             )
         )
         probe.drain(timeout=60)
+    window_end = time.time()
     a = summarize(probe.analytics_lags_ms())
     info = {
         "offered_statements_per_s": round(offered),
@@ -301,6 +303,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
         "warm_up_analytics_freshness_ms": summarize(warm.analytics_lags_ms()).as_dict(),
         "merges_wait_s": merges_wait_s,
         "cpu": cpu.report(result.statements_ok),
+        "clickhouse_cpu": clickhouse_split(suite, window_start, window_end, cpu.used_s.get("clickhouse")),
     }
     data.info["analytics_history_freshness"] = info
     suite.add(

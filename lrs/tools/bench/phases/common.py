@@ -8,10 +8,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lrs.tools.bench.load import FreshBodies, LoadResult, blast, make_bodies
+from lrs.tools.bench.monitor import clickhouse_cpu_split
 from lrs.tools.bench.targets import MIN_RUN_REQUESTS, MIN_RUN_SECONDS
 
 if TYPE_CHECKING:
     from lrs.tools.bench.suite import Suite
+
+
+def clickhouse_split(suite: Suite, start_s: float, end_s: float, server_cpu_s: float | None) -> dict[str, Any]:
+    """:func:`clickhouse_cpu_split` of the suite's server over a measured run (Unix seconds); an ``error`` entry
+    when the query log cannot say: a diagnostic never fails the run."""
+    assert suite.env is not None
+    client = suite.env.new_clickhouse()
+    try:
+        return clickhouse_cpu_split(client, start_s, end_s, server_cpu_s)
+    except Exception as exc:  # noqa: BLE001 (the server's error, whatever it is, goes into the JSON)
+        return {"error": str(exc)[:200]}
+    finally:
+        client.disconnect()
 
 
 def ingest_run(suite: Suite, url: str, statements: list[dict[str, Any]], per_request: int, concurrency: int,

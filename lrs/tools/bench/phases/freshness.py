@@ -12,7 +12,7 @@ from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
 from lrs.tools.bench.load import Body, FreshBodies, LoadResult, basic_headers, paced
 from lrs.tools.bench.monitor import CpuMeter, machine_now
-from lrs.tools.bench.phases.common import ingest_run
+from lrs.tools.bench.phases.common import clickhouse_split, ingest_run
 from lrs.tools.bench.report import Result, Target
 from lrs.tools.bench.stats import rate, summarize
 from lrs.tools.bench.targets import FRESHNESS_TARGET
@@ -75,11 +75,13 @@ def _freshness_run(suite: Suite, key_base: str, basis: str, offered: float, targ
     bodies = FreshBodies(corpus.take(20_000, seed=o.seed + 1), per_request, salt=tenant)
     probe = FreshnessProbe(env, tenant, per_body=samples_per_request(offered, per_request, o.freshness_seconds))
     machine = machine_now()
+    window_start = time.time()
     with probe, CpuMeter(env.process_pids) as cpu:
         result = asyncio.run(paced(suite.url, bodies, per_request=per_request, statements_per_s=offered,
                                    duration_s=o.freshness_seconds, headers=basic_headers(key, secret),
                                    on_ack=probe.acked))
         probe.drain(timeout=60)
+    clickhouse_cpu = clickhouse_split(suite, window_start, time.time(), cpu.used_s.get("clickhouse"))
     s = summarize(probe.lags_ms())
     intended = summarize(probe.intended_lags_ms())
     info = {**result.as_details(), "offered_statements_per_s": round(offered), "basis": basis,
@@ -87,7 +89,7 @@ def _freshness_run(suite: Suite, key_base: str, basis: str, offered: float, targ
             "freshness_ms": s.as_dict(), "intended_send_to_raw_ms": intended.as_dict(),
             "samples_per_request": probe.per_body, "poll_interval_ms": probe.interval * 1000,
             "unseen_samples": len(probe.pending), "latency_ms": summarize(result.latencies_ms).as_dict(),
-            "machine": machine, "cpu": cpu.report(result.statements_ok)}
+            "machine": machine, "cpu": cpu.report(result.statements_ok), "clickhouse_cpu": clickhouse_cpu}
     suite.extra["freshness"][key_base] = info
     share = f"{o.freshness_load:.0%} of {basis}, {offered:,.0f}/s"
     open_loop_rows(suite, f"{key_base}.load", f"freshness load ({share})", result, per_request, info)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from lrs.tools.bench import corpus
 from lrs.tools.bench.load import basic_headers
 from lrs.tools.bench.monitor import CpuMeter, machine_now
-from lrs.tools.bench.phases.common import ingest_run, short_run
+from lrs.tools.bench.phases.common import clickhouse_split, ingest_run, short_run
 from lrs.tools.bench.report import Result
 from lrs.tools.bench.stats import rate, summarize
 from lrs.tools.bench.targets import (
@@ -46,12 +46,14 @@ def run(suite: Suite) -> None:
         tenant, key, secret = env.new_tenant("ingest")
         machine = machine_now()
         start = time.perf_counter()
+        window_start = time.time()
         with CpuMeter(env.process_pids) as cpu:  # until stored: the worker's and ClickHouse's share too
             result, warmed = ingest_run(suite, suite.url, chunk, per_request, concurrency,
                                         basic_headers(key, secret), salt=tenant)
             accepted = warmed + result.statements_ok
             drained = env.wait_stored(tenant, accepted)
         end_to_end = time.perf_counter() - start
+        clickhouse_cpu = clickhouse_split(suite, window_start, time.time(), cpu.used_s.get("clickhouse"))
         short = short_run(suite, result)
         latency = summarize(result.latencies_ms)
         single = per_request == 1
@@ -68,7 +70,7 @@ def run(suite: Suite) -> None:
         info = {**result.as_details(), "latency_ms": latency.as_dict(), "stored_after_s": round(drained, 2),
                 "end_to_end_s": round(end_to_end, 2), "stored_per_s": round(stored, 1),
                 "acknowledged_per_s": round(acked, 1), "short_run": short, "machine": machine,
-                "cpu": cpu.report(accepted)}
+                "cpu": cpu.report(accepted), "clickhouse_cpu": clickhouse_cpu}
         details[key_base] = info
         suite.add(Result(f"{key_base}.rate", f"{metric}: stored in ClickHouse", unit, stored, target=target,
                          details=info, samples=result.requests, short=short,
