@@ -114,6 +114,8 @@ class ErasureFence:
     statement it accepted just before the request after the erasure message. Written then, they would outlive the
     erasure. Requests are read from ``erasure_requests`` (the SHA-256 of each identifier, which a request keeps
     after it is done) before every batch: only the rows changed since the last read, less a margin for clocks.
+    A request recorded by another sink between that read and the batch's insert may have had its deletes run
+    before the insert: :meth:`covering`, after a read following the insert, names the requests to apply again.
     """
 
     MARGIN_US = 300 * US
@@ -121,22 +123,39 @@ class ErasureFence:
     def __init__(self, clickhouse: ClickHouse) -> None:
         self.clickhouse = clickhouse
         self.requested: dict[str, dict[str, int]] = {}  # tenant -> identifier SHA-256 -> latest requested_us
+        self.request_ids: dict[tuple[str, str], str] = {}  # (tenant, SHA-256) -> the request of that requested_us
         self.read_until_us: int | None = None  # newest updated_us read (None: nothing read yet)
 
     def refresh(self) -> None:
         """Read the requests changed since the last read (all of them the first time)."""
         since = 0 if self.read_until_us is None else max(0, self.read_until_us - self.MARGIN_US)
         newest = self.read_until_us or 0
-        for tenant, hashes, requested_us, updated_us in self.clickhouse.run("erasure_fence", {"since_us": since}):
-            self.add(str(tenant), hashes, int(requested_us))
+        for tenant, request_id, hashes, requested_us, updated_us in self.clickhouse.run("erasure_fence",
+                                                                                        {"since_us": since}):
+            self.add(str(tenant), hashes, int(requested_us), str(request_id))
             newest = max(newest, int(updated_us))
         self.read_until_us = newest
 
-    def add(self, tenant: str, hashes: Iterable[str], requested_us: int) -> None:
+    def add(self, tenant: str, hashes: Iterable[str], requested_us: int, request_id: str = "") -> None:
         """Fence the identifiers (SHA-256) of one request off from what was stored up to ``requested_us``."""
         fenced = self.requested.setdefault(tenant, {})
         for digest in hashes:
-            fenced[digest] = max(fenced.get(digest, 0), requested_us)
+            if requested_us >= fenced.get(digest, 0):
+                fenced[digest] = requested_us
+                if request_id or (tenant, digest) not in self.request_ids:
+                    self.request_ids[(tenant, digest)] = request_id
+
+    def covering(self, tenant: str, agents: Iterable[str], stored_us: int) -> dict[str, set[str]]:
+        """The requests (id -> the identifiers among ``agents`` they name) that keep out a statement of ``tenant``
+        naming ``agents``, stored at ``stored_us``: {} when :meth:`admits` it."""
+        fenced = self.requested.get(tenant)
+        found: dict[str, set[str]] = {}
+        if fenced:
+            for agent in agents:
+                digest = ifi_hash(agent)
+                if fenced.get(digest, -1) >= stored_us:
+                    found.setdefault(self.request_ids.get((tenant, digest), ""), set()).add(agent)
+        return found
 
     def admits(self, tenant: str, agents: Iterable[str], stored_us: int) -> bool:
         """Whether a statement of ``tenant`` naming ``agents`` (identifiers), stored at ``stored_us``, may be
@@ -163,18 +182,39 @@ class Eraser:
         again, which re-applies it (idempotent). The counts of an earlier run are kept, and so are the analytics and
         attachments an unfinished attempt found: its deletes may have run, so a new attempt no longer finds them,
         and without them the courses would keep the learner in the workers' memory."""
-        found = self.clickhouse.run("erasure_request", {"tenant": erasure.tenant, "request_id": erasure.request_id})
-        previous = Request.from_row(found[0]) if found else None
+        self._pend(erasure, None)
+        log.info("erasure %s of tenant %s queued", erasure.request_id, erasure.tenant)
+
+    def reopen(self, tenant: str, request_id: str, ifis: Iterable[str]) -> None:
+        """Apply a recorded request again, to rows a sink wrote after its deletes may have run (``ifis``: the
+        identifiers of those rows it names, as a done request no longer keeps them). Pending again, like a
+        redelivered request: its identifiers and hashes are kept and ``ifis`` added."""
+        found = self.clickhouse.run("erasure_request", {"tenant": tenant, "request_id": request_id})
+        if not found:
+            log.warning("erasure %s of tenant %s not found: not applied again", request_id, tenant)
+            return
+        previous = Request.from_row(found[0])
+        names = tuple(sorted({*previous.ifis, *ifis}))
+        self._pend(Erasure(tenant, request_id, names, previous.requested_us), previous)
+        log.info("erasure %s of tenant %s applied again: a batch wrote what it covers after its read", request_id,
+                 tenant)
+
+    def _pend(self, erasure: Erasure, previous: Request | None) -> None:
+        if previous is None:
+            found = self.clickhouse.run("erasure_request", {"tenant": erasure.tenant,
+                                                            "request_id": erasure.request_id})
+            previous = Request.from_row(found[0]) if found else None
         request = Request(erasure.tenant, erasure.request_id, ifi_hashes(erasure.ifis), list(erasure.ifis),
                           erasure.requested_us, "pending", updated_us=self.clock())
         if previous is not None:
-            request = replace(request, attempts=previous.attempts, statements_erased=previous.statements_erased,
+            # A done request keeps only hashes: those of identifiers not named again stay fenced.
+            request = replace(request, ifi_sha256=sorted({*request.ifi_sha256, *previous.ifi_sha256}),
+                              attempts=previous.attempts, statements_erased=previous.statements_erased,
                               documents_erased=previous.documents_erased,
                               attachments_erased=previous.attachments_erased,
                               attachments=previous.attachments, work_courses=previous.work_courses,
                               work_learners=previous.work_learners)
         self._save(request)
-        log.info("erasure %s of tenant %s queued", erasure.request_id, erasure.tenant)
 
     # --- the timer -----------------------------------------------------------------------------------------
 

@@ -134,8 +134,22 @@ class StatementSink:
         self._apply_voids(rows, voids)
         # Another sink may have inserted a different statement under a new id since admit's check.
         self._timed("statement_versions", self.conflicts.settle)
+        self._erase_written_late(rows)
         metrics.LAST_WRITTEN_STORED.set(max(r[STORED_COLUMN] for r in rows) / 1_000_000)
         return len(rows)
+
+    def _erase_written_late(self, rows: list[list]) -> None:
+        """Apply again each erasure another sink recorded between this batch's fence read and its insert, if it
+        covers a row just written: its deletes may have run before the insert, and nothing else would remove the
+        row. Read after the insert, so a request recorded later is applied after it anyway."""
+        self.fence.refresh()
+        late: dict[tuple[str, str], set[str]] = {}
+        for row in rows:
+            for request_id, ifis in self.fence.covering(row[TENANT_COLUMN], row[AGENTS_COLUMN],
+                                                        row[STORED_COLUMN]).items():
+                late.setdefault((row[TENANT_COLUMN], request_id), set()).update(ifis)
+        for (tenant, request_id), ifis in sorted(late.items()):
+            self.eraser.reopen(tenant, request_id, sorted(ifis))
 
     def erase(self, erasure: Erasure) -> set[tuple[str, str]]:
         """Queue a GDPR erasure (one insert; streams/erasure.py applies it without holding up the sink)."""

@@ -18,6 +18,7 @@ from lrs.core.util.timeparse import format_timestamp
 from lrs.core.xapi import actor_ifi
 from lrs.service.publisher import Publisher
 from lrs.tools.erasure import request_erasure, wait_applied
+from streams.sink import Message
 from tests.support import ROOT, Pipeline, statement, wait_until
 
 COURSE = "https://brand.example.com/courses/privacy"
@@ -228,6 +229,54 @@ def test_what_an_erasure_covers_stays_out_when_it_arrives_after_it(pipeline: Pip
     for table in ("learner_statements", "statements_by_time"):  # nor in what is derived from the raw table
         assert _scalar(pipeline, f"SELECT count() FROM {table} WHERE tenant = %(t)s AND statement_id != %(a)s "
                                  "AND has(related_agents, %(i)s)", {"t": tenant, "a": after["id"], "i": ifi}) == 0
+
+
+def test_a_row_written_after_an_erasure_ran_from_a_fence_read_before_it_is_erased(pipeline: Pipeline) -> None:
+    """Two sinks: one reads the fence, the other records an erasure and the eraser applies it, then the first
+    inserts a statement the erasure covers (stored before the request). Reading the fence again after its insert,
+    the first sink has the request applied once more, so the statement does not outlive the erasure."""
+    tenant, http = pipeline.new_tenant()
+    agent = {"objectType": "Agent", "mbox": f"mailto:{ERASED}"}
+    sent = _in_course(ERASED)
+    with http:
+        assert http.post("/xapi/statements", json=[sent]).status_code == 200
+        stored = http.get("/xapi/statements", params={"statementId": sent["id"]}).json()
+    late = {**stored, "id": str(uuid.uuid4())}  # stored as the first one was: before the request below
+    settings = pipeline.settings
+    sink = pipeline.synthetic_sink()
+    read_fence = sink.fence.refresh
+    erasures: list = []
+
+    def read_then_erase() -> None:
+        read_fence()
+        if not erasures:  # the read before the insert: the request is recorded and applied right after it
+            publisher = Publisher(settings)
+            try:
+                erasures.append(request_erasure(settings, publisher, tenant, agent))
+            finally:
+                publisher.close()
+            assert wait_applied(ClickHouse(settings, size=1), erasures[0], 120) is not None
+
+    count = "SELECT count() FROM statements WHERE tenant = %(t)s AND statement_id = %(i)s"
+    reopen = sink.eraser.reopen
+    reopened: list = []
+
+    def reopen_seen(tenant_: str, request_id: str, ifis: list[str]) -> None:
+        # The race hit: the statement is in the table after the erasure's deletes ran and the request was done.
+        state = ClickHouse(settings, size=1).run("erasure_request", {"tenant": tenant_, "request_id": request_id})
+        reopened.append((request_id, ifis, _scalar(pipeline, count, {"t": tenant, "i": late["id"]}), state[0][5]))
+        reopen(tenant_, request_id, ifis)
+
+    sink.fence.refresh = read_then_erase  # type: ignore[method-assign]
+    sink.eraser.reopen = reopen_seen  # type: ignore[method-assign]
+    sink.write_batch([Message(0, 1, encode(Envelope(tenant, late)))])
+    assert reopened == [(erasures[0].request_id, [f"mbox:mailto:{ERASED}"], 1, "done")]
+    assert _scalar(pipeline, count, {"t": tenant, "i": sent["id"]}) == 0
+    wait_until(lambda: _scalar(pipeline, count, {"t": tenant, "i": late["id"]}) == 0, 120,
+               what="the late statement erased")
+    for table in ("learner_statements", "statements_by_time"):
+        assert _scalar(pipeline, f"SELECT count() FROM {table} WHERE tenant = %(t)s AND statement_id = %(i)s",
+                       {"t": tenant, "i": late["id"]}) == 0
 
 
 def test_erase_rejects_what_is_not_an_agent(pipeline: Pipeline) -> None:

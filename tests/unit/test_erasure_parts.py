@@ -242,3 +242,37 @@ def test_the_fence_keeps_out_what_was_stored_up_to_the_request_for_any_agent_nam
     assert fence.admits("t", [other], 50) and fence.admits("u", [erased], 50)  # other learners, other tenants
     fence.add("t", ifi_hashes([erased]), 80)  # an older request of the same learner does not move the fence back
     assert not fence.admits("t", [erased], 90)
+
+
+def test_the_fence_names_the_requests_that_cover_a_row_written_after_their_deletes() -> None:
+    fence = ErasureFence(None)  # type: ignore[arg-type] - add/covering read nothing
+    erased, also, other = "mbox:mailto:erased@example.com", "account:https://x.example|erased", "mbox:mailto:o@x.io"
+    fence.add("t", ifi_hashes([erased, also]), 100, "r1")
+    assert fence.covering("t", [other, erased], 90) == {"r1": {erased}}
+    assert fence.covering("t", [erased, also], 100) == {"r1": {erased, also}}
+    assert fence.covering("t", [erased], 101) == {} and fence.covering("u", [erased], 90) == {}
+    fence.add("t", ifi_hashes([erased]), 200, "r2")  # a later request of the same learner
+    assert fence.covering("t", [erased], 90) == {"r2": {erased}}
+    fence.add("t", ifi_hashes([erased]), 150, "r3")  # an older one does not move the fence back
+    assert fence.covering("t", [erased], 90) == {"r2": {erased}}
+
+
+def test_a_done_request_reopened_for_a_late_row_is_applied_again_with_its_hashes_kept() -> None:
+    # A sink wrote a row the request covers after its deletes ran: the request is pending again, named by the
+    # identifier found in the row (a done request keeps hashes only), every hash it had still fenced.
+    eraser, fake, clock = _eraser()
+    erased, also = "mbox:mailto:erased@example.com", "account:https://x.example|erased"
+    eraser.accept(Erasure("t", "r1", (erased, also), 5))
+    assert eraser.step() == []  # issued
+    ((finished, _),) = eraser.step()
+    eraser.finish(finished)
+    done = _request(fake)
+    assert done.state == "done" and done.ifis == []
+    clock.now += US
+    eraser.reopen("t", "r1", [erased])
+    reopened = _request(fake)
+    assert reopened.state == "pending" and reopened.ifis == [erased] and reopened.requested_us == 5
+    assert reopened.ifi_sha256 == done.ifi_sha256 == ifi_hashes([erased, also])
+    assert eraser.step() == [] and _request(fake).state == "applying"  # the deletes are issued again
+    eraser.reopen("t", "missing", [erased])  # nothing recorded: nothing to apply (logged)
+    assert ("t", "missing") not in fake.requests
