@@ -163,7 +163,10 @@ class Derived:
     daily: list[list[Any]]
     hourly: list[list[Any]]
     time_on_task: list[list[Any]] | None  # course_time_on_task; None: no learner changed, copy the last version
+    # cohort_retention_rows to write: every row of the cohorts whose learners changed, and each cohort's rows the
+    # clock's move added or took away (every row when ``full``), ``present = 0`` for a row no longer there.
     cohorts: list[list[Any]]
+    cohort_last: dict[int, int]  # each cohort's (UTC seconds) last week number at ``clock``
     funnel: list[list[Any]]
     summary: list[list[Any]]
     at_risk: list[list[Any]]  # at_risk_learners: the course's longest-silent at-risk, then dropped, learners
@@ -207,6 +210,8 @@ class CourseState:
     # The days and hours whose sums changed since the last published derivation (their rows are written).
     dirty_days: set[int] = field(default_factory=set)
     dirty_hours: set[int] = field(default_factory=set)
+    dirty_cohorts: set[int] = field(default_factory=set)  # cohort weeks (UTC seconds) whose counts changed
+    cohort_last: dict[int, int] = field(default_factory=dict)  # each cohort's last week number, last published
     cohorts: dict[tuple[int, int], int] = field(default_factory=dict)  # (cohort week, week number) -> learners
     ranks: dict[str, list[int]] = field(default_factory=dict)  # module -> [sum of visit ranks, learners]
     reached: dict[str, int] = field(default_factory=dict)  # module -> learners who visited it
@@ -260,7 +265,7 @@ class CourseState:
                 new = self.learners[actor] = Learner(row)
                 self._count(new, 1)
                 self.index.add((new.last_seen_us, actor))
-            self._mark_buckets(old, new)
+            self._mark_changed(old, new)
             self.changed.add(actor)
             self.engagement_changed = True
 
@@ -271,17 +276,19 @@ class CourseState:
             if old is not None:
                 self._count(old, -1)
                 self.index.remove((old.last_seen_us, actor))
-                self._mark_buckets(old, None)
+                self._mark_changed(old, None)
                 self.changed.add(actor)
                 self.engagement_changed = True
 
-    def _mark_buckets(self, old: Learner | None, new: Learner | None) -> None:
-        """Mark the days and hours where a learner's contribution differs between ``old`` and ``new`` (None: no
-        row): only their engagement rows change."""
+    def _mark_changed(self, old: Learner | None, new: Learner | None) -> None:
+        """Mark the days, hours and cohorts where a learner's contribution differs between ``old`` and ``new``
+        (None: no row): only their engagement and cohort rows change."""
         for attr, dirty in (("days", self.dirty_days), ("hours", self.dirty_hours)):
             before = _buckets(getattr(old, attr)) if old is not None else {}
             after = _buckets(getattr(new, attr)) if new is not None else {}
             dirty.update(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        if old is None or new is None or old.cohort_week_s != new.cohort_week_s or old.weeks != new.weeks:
+            self.dirty_cohorts.update(lr.cohort_week_s for lr in (old, new) if lr is not None)
 
     def _count(self, learner: Learner, sign: int) -> None:
         _add(self.days, learner.days, sign)
@@ -394,11 +401,12 @@ class CourseState:
             if full or actor in self.changed or old is None or old.status != status:
                 learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed))
         engagement = self.engagement_changed or full  # else time on task is copied from the last version
+        cohort_rows, cohort_last = self._cohorts(clock_us, full)
         return Derived(
             daily=self._engagement(self.days, self.days if full else self.dirty_days, date_of),
             hourly=self._engagement(self.hours, self.hours if full else self.dirty_hours, int),
             time_on_task=[[self.course_id, b, n] for b, n in sorted(self.time_bins.items())] if engagement else None,
-            cohorts=self._cohorts(clock_us),
+            cohorts=cohort_rows, cohort_last=cohort_last,
             funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
                     for p, m, declared in order.modules],
             summary=self._summary(groups, clock_us),
@@ -463,6 +471,8 @@ class CourseState:
         self.engagement_changed = False
         self.dirty_days.clear()
         self.dirty_hours.clear()
+        self.dirty_cohorts.clear()
+        self.cohort_last = derived.cohort_last
 
     def _learner_course_row(self, actor: str, lr: Learner, furthest: tuple[str, int], status: str,
                             completed: int) -> list[Any]:
@@ -490,19 +500,36 @@ class CourseState:
         a counting statement (``present = 0``)."""
         return [self.course_id, key(seconds), 0, 0, 0, 0.0, 0]
 
-    def _cohorts(self, clock_us: int) -> list[list[Any]]:
+    def _cohorts(self, clock_us: int, full: bool) -> tuple[list[list[Any]], dict[int, int]]:
+        """The cohort rows to write at ``clock_us`` and each cohort's last week number there. Each cohort has a row
+        per week from its first up to its last active week or the clock's week, whichever is later: a cohort whose
+        learners changed is written whole, another only where the clock's move changed its last week."""
         clock_monday_days = monday_s(utc_day_s(clock_us)) // DAY_S
         by_cohort: dict[int, dict[int, int]] = {}
         for (cohort, wn), n in self.cohorts.items():
             by_cohort.setdefault(cohort, {})[wn] = n
+        lasts = {cohort: max(max(weeks), _trunc_div(clock_monday_days - cohort // DAY_S, 7), 0)
+                 for cohort, weeks in by_cohort.items()}
         rows = []
-        for cohort, weeks in sorted(by_cohort.items()):
+        for cohort in sorted(lasts.keys() | self.cohort_last.keys()):
+            new, old = lasts.get(cohort, -1), self.cohort_last.get(cohort, -1)  # -1: no row
+            if full or cohort in self.dirty_cohorts:
+                first = 0
+            elif new != old:
+                first = min(new, old) + 1
+            else:
+                continue
+            weeks = by_cohort.get(cohort, {})
             size = weeks.get(0, 0)
-            last_week = max(max(weeks), _trunc_div(clock_monday_days - cohort // DAY_S, 7))
-            for week in range(max(last_week, 0) + 1):
+            for week in range(first, max(new, old) + 1):
                 active = weeks.get(week, 0)
-                rows.append([self.course_id, date_of(cohort), week, size, active, active / size])
-        return rows
+                rows.append([self.course_id, date_of(cohort), week, size, active, active / size, 1] if week <= new
+                            else self.gone_cohort_row(cohort, week))
+        return rows, lasts
+
+    def gone_cohort_row(self, cohort_s: int, week: int) -> list[Any]:
+        """The cohort row of a cohort week (UTC seconds) and week number the triangle no longer has."""
+        return [self.course_id, date_of(cohort_s), week, 0, 0, 0.0, 0]
 
     def _summary(self, groups: dict[tuple[str, int], list[int]], clock_us: int) -> list[list[Any]]:
         if not groups:

@@ -348,25 +348,19 @@ class SliceRefresher:
 
     def _write(self, tenant: str, version: int, recomputed: list[Recomputed]) -> None:
         full = sorted(r.course_id for r in recomputed if r.derived is not None and r.derived.full)
-        statuses = self._statuses(tenant, full) if full else {}
-        days = self._present_keys("engagement_daily_present", tenant, full)
-        hours = self._present_keys("engagement_hourly_present", tenant, full)
+        gone = self._gone_rows(tenant, [r for r in recomputed if r.course_id in full]) if full else {}
         values: dict[SliceTable, list[list[Any]]] = {table: [] for table in ALL_TABLES}
         copies: dict[SliceTable, list[tuple[str, int]]] = {table: [] for table in ALL_TABLES}
         for r in recomputed:
-            derived, state = r.derived, r.state
-            assert derived is not None and state is not None
-            learner_rows, daily, hourly = derived.learner_rows, derived.daily, derived.hourly
-            if derived.full:  # every present learner, day and hour is written: rows of any other are marked gone
-                gone = set(statuses[r.course_id]) - set(state.learners)
-                learner_rows = learner_rows + [state.gone_row(a) for a in sorted(gone)]
-                daily = daily + [state.gone_engagement(d, date_of) for d in sorted(days[r.course_id] - set(state.days))]
-                hourly = hourly + [state.gone_engagement(h, int) for h in sorted(hours[r.course_id] - set(state.hours))]
-            written = {engagement.ENGAGEMENT_DAILY: daily, engagement.ENGAGEMENT_HOURLY: hourly,
-                       dropoff.LEARNER_COURSE: learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
+            derived = r.derived
+            assert derived is not None
+            written = {engagement.ENGAGEMENT_DAILY: derived.daily, engagement.ENGAGEMENT_HOURLY: derived.hourly,
+                       dropoff.LEARNER_COURSE: derived.learner_rows, dropoff.COURSE_FUNNEL: derived.funnel,
                        dropoff.COURSE_SUMMARY: derived.summary, dropoff.AT_RISK_LEARNERS: derived.at_risk,
                        dropoff.COURSE_TIME_ON_TASK: derived.time_on_task,
                        cohorts.COHORT_RETENTION: derived.cohorts}
+            for table, rows in gone.get(r.course_id, {}).items():
+                written[table] = written[table] + rows  # type: ignore[operator]
             for table, rows in written.items():
                 if rows is None:  # no learner changed: the previous version's rows are this version's
                     copies[table].append((r.course_id, r.previous))
@@ -381,6 +375,34 @@ class SliceRefresher:
                 if values[table]:
                     client.execute(table.values_sql(), values[table])
                 metrics.INSERT_LATENCY.labels(table=table.table).observe(time.perf_counter() - start)
+
+    def _gone_rows(self, tenant: str, rewritten: list[Recomputed]) -> dict[str, dict[SliceTable, list[list[Any]]]]:
+        """Per course written whole (after a load, or a new module order), the rows of the tables kept per key
+        that the course in memory no longer has: every other learner, day, hour and cohort row present in the
+        tables is marked gone (``present = 0``)."""
+        courses = [r.course_id for r in rewritten]
+        statuses = self._statuses(tenant, courses)
+        days = self._present_keys("engagement_daily_present", tenant, courses)
+        hours = self._present_keys("engagement_hourly_present", tenant, courses)
+        cohort_keys: dict[str, set[tuple[int, int]]] = {c: set() for c in courses}
+        for course, cohort_s, week in self.clickhouse.run("cohort_retention_present",
+                                                         {"tenant": tenant, "courses": courses}):
+            cohort_keys[str(course)].add((int(cohort_s), int(week)))
+        out: dict[str, dict[SliceTable, list[list[Any]]]] = {}
+        for r in rewritten:
+            state, derived, course = r.state, r.derived, r.course_id
+            assert state is not None and derived is not None
+            kept = {(c, w) for c, last in derived.cohort_last.items() for w in range(last + 1)}
+            out[course] = {
+                dropoff.LEARNER_COURSE: [state.gone_row(a)
+                                         for a in sorted(set(statuses[course]) - set(state.learners))],
+                engagement.ENGAGEMENT_DAILY: [state.gone_engagement(d, date_of)
+                                              for d in sorted(days[course] - set(state.days))],
+                engagement.ENGAGEMENT_HOURLY: [state.gone_engagement(h, int)
+                                               for h in sorted(hours[course] - set(state.hours))],
+                cohorts.COHORT_RETENTION: [state.gone_cohort_row(c, w) for c, w in sorted(cohort_keys[course] - kept)],
+            }
+        return out
 
     def recompute(self, tenant: str, course_id: str, learners: set[str] | None = None) -> Recomputed:
         """Recompute ``learners`` (None: all) of the slice, then derive the slice at the tenant's clock."""

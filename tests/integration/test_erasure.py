@@ -19,7 +19,7 @@ from lrs.core.xapi import actor_ifi
 from lrs.service.publisher import Publisher
 from lrs.tools.erasure import request_erasure, wait_applied
 from streams.sink import Message
-from tests.support import ROOT, Pipeline, statement, wait_until
+from tests.support import ROOT, Pipeline, analytics_differences, statement, wait_until
 
 COURSE = "https://brand.example.com/courses/privacy"
 ERASED = "erase.me@example.com"
@@ -154,6 +154,31 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
     assert logged == [(hashes,)]
     assert requests == [([], hashes)]
     assert ERASED not in str(logged) + str(requests)
+
+
+def test_an_erasure_that_empties_a_cohort_takes_its_rows_out_of_the_analytics(pipeline: Pipeline) -> None:
+    """The erased learner alone started the course two weeks after the other. After the erasure the course is
+    loaded again and written whole: the emptied cohort's rows and the weeks the clock no longer reaches (it moves
+    back to the other learner's last statement) are marked gone, and every table equals its batch query."""
+    tenant, http = pipeline.new_tenant()
+    monday = dt.datetime(2026, 9, 7, 10, tzinfo=dt.UTC)
+
+    def on(day: int) -> str:
+        return format_timestamp(monday + dt.timedelta(days=day))
+
+    batch = [_in_course(KEPT, timestamp=on(0)), _in_course(KEPT, timestamp=on(1)),
+             _in_course(ERASED, timestamp=on(15)), _in_course(ERASED, timestamp=on(16))]
+    with http:
+        assert http.post("/xapi/statements", json=batch).status_code == 200
+    rows = "SELECT count() FROM cohort_retention WHERE tenant = %(t)s"
+    # The first cohort's weeks 0-2 (up to the clock's week) and the second cohort's week 0.
+    wait_until(lambda: _scalar(pipeline, rows, {"t": tenant}) == 4 and analytics_differences(pipeline, tenant) == [],
+               90, interval=1, what="the two cohorts in the analytics")
+    agent = json.dumps({"objectType": "Agent", "mbox": f"mailto:{ERASED}"})
+    done = _erase(pipeline, "--tenant", tenant, "--agent", agent, "--wait", "90")
+    assert done.returncode == 0, done.stdout + done.stderr
+    wait_until(lambda: _scalar(pipeline, rows, {"t": tenant}) == 1 and analytics_differences(pipeline, tenant) == [],
+               90, interval=1, what="the emptied cohort and the weeks past the clock gone")
 
 
 def test_erasure_never_holds_up_ingest_and_retries_until_it_can_finish(pipeline: Pipeline) -> None:

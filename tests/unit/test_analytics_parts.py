@@ -112,7 +112,7 @@ def test_slice_tables_write_rows_under_a_version() -> None:
         else:
             assert table.values_sql().startswith(f"INSERT INTO {table.view}_data (") and table.cleanup_sql()
     assert {t.view for t in ALL_TABLES if t.kept_per_key} == {"learner_course", "engagement_daily",
-                                                              "engagement_hourly"}
+                                                              "engagement_hourly", "cohort_retention"}
 
 
 def test_learner_markers_name_learners_and_merge_per_slice() -> None:

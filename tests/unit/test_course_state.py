@@ -41,6 +41,7 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
     rows_now: dict[str, tuple] = {}  # what learner_course holds: rows written from memory, the others copied
     days_now: dict = {}  # what engagement_daily_rows and engagement_hourly_rows hold: the changed keys written
     hours_now: dict = {}
+    cohorts_now: dict = {}  # cohort_retention_rows, the same way
     clock = 0
     for version, (who, seed, remove, day) in enumerate(changes, 1):
         actor = f"mbox:mailto:l{who}@example.com"
@@ -55,17 +56,21 @@ def test_incremental_course_equals_a_fresh_load(changes: list[tuple[int, int, bo
             derived = live.derive(clock, [], THRESHOLDS)
             rows_now = _written(rows_now, derived)
             days_now, hours_now = _by_key(days_now, derived.daily, derived), _by_key(hours_now, derived.hourly, derived)
+            cohorts_now = _by_key(cohorts_now, derived.cohorts, derived, width=2)
             live.committed(derived, version)
     fresh = CourseState.load("t", COURSE, list(final.values()))
     clock += 2 * DAY_US
     derived = live.derive(clock, [], THRESHOLDS)
     rows_now = _written(rows_now, derived)
     days_now, hours_now = _by_key(days_now, derived.daily, derived), _by_key(hours_now, derived.hourly, derived)
+    cohorts_now = _by_key(cohorts_now, derived.cohorts, derived, width=2)
     expected = fresh.derive(clock, [], THRESHOLDS)
-    assert (derived.cohorts, derived.funnel, derived.summary) == (expected.cohorts, expected.funnel, expected.summary)
+    assert (derived.funnel, derived.summary) == (expected.funnel, expected.summary)
+    assert cohorts_now == _by_key({}, expected.cohorts, expected, width=2)
+    assert derived.cohort_last == expected.cohort_last
     assert derived.at_risk == expected.at_risk
     assert days_now == _by_key({}, expected.daily, expected) and hours_now == _by_key({}, expected.hourly, expected)
-    assert all(r[-1] for r in expected.daily + expected.hourly)  # a fresh load writes only present days and hours
+    assert all(r[-1] for r in expected.daily + expected.hourly + expected.cohorts)  # a fresh load: present rows only
     if derived.time_on_task is not None:
         assert derived.time_on_task == expected.time_on_task
     sums = ("days", "hours", "cohorts", "ranks", "reached", "time_bins", "clocks")
@@ -87,14 +92,15 @@ def _written(rows: dict[str, tuple], derived) -> dict[str, tuple]:
     return out
 
 
-def _by_key(rows: dict, written: list[list], derived) -> dict:
-    """An engagement table kept per key after a derivation wrote ``written`` (a full one rewrites the course)."""
+def _by_key(rows: dict, written: list[list], derived, width: int = 1) -> dict:
+    """A table kept per key (the ``width`` columns after the course) after a derivation wrote ``written`` (a full
+    one rewrites the course)."""
     out = {} if derived.full else dict(rows)
     for r in written:
         if r[-1]:
-            out[r[1]] = tuple(r)
+            out[tuple(r[1:1 + width])] = tuple(r)
         else:
-            out.pop(r[1], None)
+            out.pop(tuple(r[1:1 + width]), None)
     return out
 
 
@@ -137,3 +143,31 @@ def test_statuses_follow_the_clock_and_changes_are_reported_once() -> None:
         seen.append([c[1] for c in derived.changes])
     assert seen == [[], ["at_risk"], [], ["dropped"], []]
     assert derived.summary[0][7] == 1  # dropped
+
+
+def test_cohort_rows_are_written_for_the_changed_cohort_and_the_clock_s_new_week_only() -> None:
+    """A learner's change rewrites its own cohort's rows; a clock passing a Monday adds one row per cohort."""
+    t = 1_790_553_600_000_000  # a Monday, 00:00 UTC
+    visit = "https://example.com/experienced"
+
+    def learner(name: str, days: list[int], version: int) -> list:
+        return learner_row("t", COURSE, f"mbox:mailto:{name}@example.com",
+                           [(t + d * DAY_US, t, visit, MODULES[0], MODULES[0], None, None, []) for d in days],
+                           RULES, version)
+
+    state = CourseState.load("t", COURSE, [learner("early", [0, 8], 1), learner("late", [14, 15], 1)])
+    first = state.derive(t + 20 * DAY_US, [], THRESHOLDS)
+    # Cohorts of week 0 (weeks 0-2) and week 2 (week 0 only): 4 rows, all written after a load.
+    assert [(r[2], r[4], r[-1]) for r in first.cohorts] == [(0, 1, 1), (1, 1, 1), (2, 0, 1), (0, 1, 1)]
+    state.committed(first, 1)
+    state.apply([learner("late", [14, 15, 16], 2)])  # same weeks: no cohort row changes
+    assert state.derive(t + 20 * DAY_US, [], THRESHOLDS).cohorts == []
+    state.apply([learner("late", [14, 22], 3)])  # active in its week 1 now: its cohort only
+    second = state.derive(t + 22 * DAY_US, [], THRESHOLDS)
+    assert [(r[1], r[2], r[4], r[-1]) for r in second.cohorts] == [
+        (first.cohorts[0][1], 3, 0, 1),  # the clock's new week (Monday of day 21) for the early cohort
+        (first.cohorts[3][1], 0, 1, 1), (first.cohorts[3][1], 1, 1, 1)]
+    state.committed(second, 2)
+    state.apply([tombstone("t", COURSE, "mbox:mailto:late@example.com", 4)])
+    third = state.derive(t + 22 * DAY_US, [], THRESHOLDS)
+    assert [(r[2], r[-1]) for r in third.cohorts] == [(0, 0), (1, 0)]  # the late cohort is gone
