@@ -236,3 +236,28 @@ def test_reference_results_are_written_only_from_a_checkout() -> None:
 
     assert suite.checkout_root() == Path(__file__).resolve().parents[2]
     assert "ROOT" not in vars(suite)  # nothing else may lean on the checkout
+
+
+def test_clickhouse_cpu_split_scales_the_server_to_the_query_window() -> None:
+    from lrs.tools.bench.monitor import clickhouse_cpu_split
+
+    class Client:
+        def __init__(self) -> None:
+            self.asked: list = []
+
+        def execute(self, sql: str, params: dict | None = None) -> list[tuple]:
+            self.asked.append((sql, params))
+            if sql.startswith("SYSTEM"):
+                return []
+            return [("INSERT INTO statements (tenant", 10, 3_000_000, 0, 5000), ("SELECT DISTINCT", 50, 1_000_000,
+                                                                                  90_000, 0)]
+
+    client = Client()
+    split = clickhouse_cpu_split(client, 100.2, 122.0, server_cpu_s=11.0)
+    assert client.asked[0][0] == "SYSTEM FLUSH LOGS" and client.asked[1][1] == {"start": 101, "end": 122}
+    # 21 whole seconds of a 21.8 s run: the server's 11 s scaled to them; the queries' 4 s taken out.
+    assert split["window_s"] == 21 and split["queries_cpu_s"] == 4.0
+    assert split["server_cpu_s"] == round(11.0 * 21 / 21.8, 2) and split["background_cpu_s"] == round(
+        11.0 * 21 / 21.8 - 4.0, 2)
+    assert split["by_query"][0] == {"query": "INSERT INTO statements (tenant", "count": 10, "cpu_ms": 3000,
+                                    "read_rows": 0, "written_rows": 5000}

@@ -170,7 +170,8 @@ def replay(suite: Suite, data: QueryData) -> None:
     if not courses:
         raise RuntimeError("the query tenant has no learner rows: its analytics backfill did not run")
     refresher.publish_all(refresher.derive_tenant(data.tenant, courses, refresher.tenant_clock(data.tenant)))
-    time.sleep(1)
+    # The server's CPU is counted: merges of earlier phases' data running meanwhile would be counted with it.
+    merges_wait_s = wait_for_merges(suite)
     started_s = int(time.time())
     try:
         for first in range(0, len(rows), REPLAY_BATCH):
@@ -190,8 +191,9 @@ def replay(suite: Suite, data: QueryData) -> None:
             cpu += time.process_time() - cpu0
             server_cpu += _server_cpu_s(server) - server0
         client.execute("SYSTEM FLUSH LOGS")
-        read_rows, queries, duration_ms = client.execute(
-            "SELECT sum(read_rows), count(), sum(query_duration_ms) FROM system.query_log "
+        read_rows, queries, duration_ms, query_cpu_us = client.execute(
+            "SELECT sum(read_rows), count(), sum(query_duration_ms), sum(arrayElement(ProfileEvents.Values, "
+            "indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))) FROM system.query_log "
             "WHERE type = 2 AND client_name = %(c)s AND event_date >= toDate(toDateTime(%(s)s)) "
             "AND event_time >= toDateTime(%(s)s)",
             {"c": REPLAY_CLIENT, "s": started_s},
@@ -216,6 +218,9 @@ def replay(suite: Suite, data: QueryData) -> None:
         "clickhouse_query_ms": int(duration_ms),
         "worker_cpu_ms": round(cpu * 1000),
         "clickhouse_cpu_ms": round(server_cpu * 1000),
+        # The refresh's own queries (their threads), without the merges of the rows they wrote.
+        "clickhouse_query_cpu_ms": round(int(query_cpu_us) / 1000),
+        "merges_wait_s": merges_wait_s,
         "learners": len({r[COL["actor_ifi"]] for r in rows}),
         "by_query": [{"query": q, "count": int(n), "read_rows": int(r), "written_rows": int(w), "ms": int(ms)}
                      for q, n, r, w, ms in by_query],
