@@ -261,3 +261,25 @@ def test_clickhouse_cpu_split_scales_the_server_to_the_query_window() -> None:
         11.0 * 21 / 21.8 - 4.0, 2)
     assert split["by_query"][0] == {"query": "INSERT INTO statements (tenant", "count": 10, "cpu_ms": 3000,
                                     "read_rows": 0, "written_rows": 5000}
+
+
+def test_the_freshness_probe_takes_a_sample_s_course_from_its_body_as_the_sink_maps_it() -> None:
+    from lrs.core.kafka.envelope import Envelope
+    from lrs.tools.bench import corpus
+    from lrs.tools.bench.phases.freshness import sample_courses
+    from streams.rows import COL, statement_row
+
+    templates = corpus.take(300, seed=3)
+    body = FreshBodies(templates, 100, salt="probe")(0)
+    sent = orjson.loads(body.data)
+    sampled = [body.ids[5], body.ids[50]]
+    courses = sample_courses(body, sampled)
+    by_id = {s["id"]: s for s in sent}
+    # The sink's row builder (default mapping rules) writes the same course_id.
+    for statement_id in sampled:
+        row = statement_row(Envelope("t", {**by_id[statement_id], "stored": "2026-12-03T00:00:00Z"}))
+        assert courses[statement_id] == row[COL["course_id"]]
+    assert set(courses) == set(sampled) and any(courses.values())
+    single = make_bodies(templates[:1], 1)[0]  # a single statement object, not an array
+    expected = statement_row(Envelope("t", {**templates[0], "stored": "2026-12-03T00:00:00Z"}))[COL["course_id"]]
+    assert sample_courses(single, [single.ids[0]]) == {single.ids[0]: expected}
