@@ -245,14 +245,15 @@ class CourseState:
              statuses: Iterable[tuple[str, str]] = ()) -> CourseState:
         """The state of a course from its present ``learner_state`` rows and the statuses last published."""
         state = cls(tenant, course_id)
-        state.apply(rows)
+        state.apply(rows, mark=False)  # a loaded state's first derivation writes every row anyway
         state.statuses = dict(statuses)
         state.changed.clear()
         state.all_changed = True
         return state
 
-    def apply(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Replace learners by their new ``learner_state`` rows (``present = 0``: the learner is gone)."""
+    def apply(self, rows: Iterable[Sequence[Any]], *, mark: bool = True) -> None:
+        """Replace learners by their new ``learner_state`` rows (``present = 0``: the learner is gone); ``mark``:
+        note the days, hours and cohorts they change (not needed before a derivation that writes them all)."""
         actor_i, present_i = _COL["actor_ifi"], _COL["present"]
         for row in rows:
             actor = row[actor_i]
@@ -265,7 +266,8 @@ class CourseState:
                 new = self.learners[actor] = Learner(row)
                 self._count(new, 1)
                 self.index.add((new.last_seen_us, actor))
-            self._mark_changed(old, new)
+            if mark:
+                self._mark_changed(old, new)
             self.changed.add(actor)
             self.engagement_changed = True
 
