@@ -234,7 +234,6 @@ class CourseState:
     # (last seen, learner) of every learner: who can cross a threshold when the clock moves.
     index: SortedList = field(default_factory=SortedList)
     all_changed: bool = True  # nothing derived from this state yet: write every learner row
-    engagement_changed: bool = True
     published: int = 0  # the version this state last published
     clock_written: tuple[int, int] = (-1, -1)  # (clock, learners) last recorded in analytics_course_clock
     # learner_state_writes as seen when this state was last known to be complete: {writer: version}
@@ -269,7 +268,6 @@ class CourseState:
             if mark:
                 self._mark_changed(old, new)
             self.changed.add(actor)
-            self.engagement_changed = True
 
     def forget(self, actors: Iterable[str]) -> None:
         """Take out learners that have no ``learner_state`` row any more (their rows were deleted)."""
@@ -280,7 +278,6 @@ class CourseState:
                 self.index.remove((old.last_seen_us, actor))
                 self._mark_changed(old, None)
                 self.changed.add(actor)
-                self.engagement_changed = True
 
     def _mark_changed(self, old: Learner | None, new: Learner | None) -> None:
         """Mark the days, hours and cohorts where a learner's contribution differs between ``old`` and ``new``
@@ -402,12 +399,13 @@ class CourseState:
                                 furthest[0], clock_us))
             if full or actor in self.changed or old is None or old.status != status:
                 learner_rows.append(self._learner_course_row(actor, lr, furthest, status, completed))
-        engagement = self.engagement_changed or full  # else time on task is copied from the last version
+        learners_changed = bool(self.changed) or full  # else time on task is copied from the last version
         cohort_rows, cohort_last = self._cohorts(clock_us, full)
         return Derived(
             daily=self._engagement(self.days, self.days if full else self.dirty_days, date_of),
             hourly=self._engagement(self.hours, self.hours if full else self.dirty_hours, int),
-            time_on_task=[[self.course_id, b, n] for b, n in sorted(self.time_bins.items())] if engagement else None,
+            time_on_task=([[self.course_id, b, n] for b, n in sorted(self.time_bins.items())]
+                          if learners_changed else None),
             cohorts=cohort_rows, cohort_last=cohort_last,
             funnel=[[self.course_id, p, m, declared, self.reached.get(m, 0), dropped.get(m, 0)]
                     for p, m, declared in order.modules],
@@ -470,7 +468,6 @@ class CourseState:
         self.statuses = {}  # the contributions hold every present learner's published status from now on
         self.changed.clear()
         self.all_changed = False
-        self.engagement_changed = False
         self.dirty_days.clear()
         self.dirty_hours.clear()
         self.dirty_cohorts.clear()

@@ -285,12 +285,14 @@ class SliceRefresher:
         self.courses[(tenant, course_id)] = state
         return state
 
-    def _present_keys(self, name: str, tenant: str, courses: list[str]) -> dict[str, set[int]]:
-        """Per course, the days or hours (UTC seconds) present in its engagement rows (``name``: the query)."""
-        found: dict[str, set[int]] = {c: set() for c in courses}
+    def _present_keys(self, name: str, tenant: str, courses: list[str]) -> dict[str, set[Any]]:
+        """Per course, the keys present in a table kept per key (``name``: its query): a day or hour in UTC seconds,
+        or a (cohort week in UTC seconds, week number) pair."""
+        found: dict[str, set[Any]] = {c: set() for c in courses}
         if courses:
-            for course, seconds in self.clickhouse.run(name, {"tenant": tenant, "courses": courses}):
-                found[str(course)].add(int(seconds))
+            for course, *values in self.clickhouse.run(name, {"tenant": tenant, "courses": courses}):
+                key = tuple(int(v) for v in values)
+                found[str(course)].add(key[0] if len(key) == 1 else key)
         return found
 
     def _insert_learners(self, state: list[list[Any]]) -> None:
@@ -384,10 +386,7 @@ class SliceRefresher:
         statuses = self._statuses(tenant, courses)
         days = self._present_keys("engagement_daily_present", tenant, courses)
         hours = self._present_keys("engagement_hourly_present", tenant, courses)
-        cohort_keys: dict[str, set[tuple[int, int]]] = {c: set() for c in courses}
-        for course, cohort_s, week in self.clickhouse.run("cohort_retention_present",
-                                                         {"tenant": tenant, "courses": courses}):
-            cohort_keys[str(course)].add((int(cohort_s), int(week)))
+        cohort_keys = self._present_keys("cohort_retention_present", tenant, courses)
         out: dict[str, dict[SliceTable, list[list[Any]]]] = {}
         for r in rewritten:
             state, derived, course = r.state, r.derived, r.course_id

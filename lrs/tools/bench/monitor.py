@@ -172,13 +172,12 @@ def machine_now(repeats: int = 3) -> dict[str, Any]:
 # ClickHouse's CPU per kind of query (its first words, whitespace folded) over a time window, from the query log
 # the bench's server keeps for every query (Settings.clickhouse_log_queries). OSCPUVirtualTimeMicroseconds sums a
 # query's threads, materialized views fed by an insert included.
+QUERY_CPU_US = "arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))"
 _CPU_BY_QUERY_SQL = (
     "SELECT substring(replaceRegexpAll(query, '[[:space:]]+', ' '), 1, 70) AS q, count(), "
-    "sum(arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))), "
-    "sum(read_rows), sum(written_rows) FROM system.query_log "
+    f"sum({QUERY_CPU_US}) AS cpu_us, sum(read_rows), sum(written_rows) FROM system.query_log "
     "WHERE type = 2 AND event_date >= toDate(toDateTime(%(start)s)) AND event_time >= toDateTime(%(start)s) "
-    "AND event_time < toDateTime(%(end)s) GROUP BY q ORDER BY sum(arrayElement(ProfileEvents.Values, "
-    "indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))) DESC"
+    "AND event_time < toDateTime(%(end)s) GROUP BY q ORDER BY cpu_us DESC"
 )
 
 

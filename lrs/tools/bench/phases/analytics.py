@@ -30,7 +30,7 @@ from lrs.core.util.timeparse import format_timestamp, timestamp_micros
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import wait_until
 from lrs.tools.bench.load import FreshBodies, basic_headers, paced
-from lrs.tools.bench.monitor import CpuMeter
+from lrs.tools.bench.monitor import QUERY_CPU_US, CpuMeter
 from lrs.tools.bench.phases.common import QueryData, clickhouse_split
 from lrs.tools.bench.report import Result
 from lrs.tools.bench.stats import rate, summarize
@@ -192,8 +192,7 @@ def replay(suite: Suite, data: QueryData) -> None:
             server_cpu += _server_cpu_s(server) - server0
         client.execute("SYSTEM FLUSH LOGS")
         read_rows, queries, duration_ms, query_cpu_us = client.execute(
-            "SELECT sum(read_rows), count(), sum(query_duration_ms), sum(arrayElement(ProfileEvents.Values, "
-            "indexOf(ProfileEvents.Names, 'OSCPUVirtualTimeMicroseconds'))) FROM system.query_log "
+            f"SELECT sum(read_rows), count(), sum(query_duration_ms), sum({QUERY_CPU_US}) FROM system.query_log "
             "WHERE type = 2 AND client_name = %(c)s AND event_date >= toDate(toDateTime(%(s)s)) "
             "AND event_time >= toDateTime(%(s)s)",
             {"c": REPLAY_CLIENT, "s": started_s},
