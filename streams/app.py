@@ -16,6 +16,7 @@ from lrs.core.kafka.security import ssl_context, uses_sasl
 from lrs.core.retry import retry_forever
 from streams import metrics
 from streams.batching import LingerQueue
+from streams.conflicts import forget_old_versions
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.read_committed import read_committed
@@ -135,6 +136,14 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             await asyncio.get_running_loop().run_in_executor(None, writer.cleanup)
         except Exception as exc:  # only costs disk; the next hour tries again
             log.warning("document results cleanup failed (%s: %s)", type(exc).__name__, exc)
+
+    @app.timer(600.0, on_leader=True)
+    async def forget_old_statement_versions() -> None:
+        # The sink's conflict checks read the last hours of versions only (streams/conflicts.py).
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, forget_old_versions, sink.clickhouse, settings)
+        except Exception as exc:  # only costs disk and a slower check; the next pass tries again
+            log.warning("dropping old statement versions failed (%s: %s)", type(exc).__name__, exc)
 
     @app.timer(settings.erasure_poll_s, on_leader=True)
     async def apply_erasures() -> None:

@@ -19,7 +19,7 @@ from lrs.core.store.queries import query
 # Which columns tell a version from another in a table, first match wins: (required columns, delete template,
 # the table name written in the template).
 TEMPLATES = ((("statement",), "remove_version_by_statement", "statements"),
-             (("statement_hash",), "remove_version_by_hash", "statement_versions"),
+             (("statement_hash",), "remove_version_by_hash", "statement_versions_recent"),
              (("actor_ifi", "timestamp_us"), "remove_version_by_actor", "learner_statements"),
              (("stored_us",), "remove_version_by_stored", "statements_by_stored"))
 

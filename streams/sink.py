@@ -63,7 +63,7 @@ class StatementSink:
         self.settings = settings
         self.clickhouse = clickhouse or ClickHouse(settings, size=2)
         self.rules = MappingRulesStore(settings, self.clickhouse)
-        self.conflicts = ConflictGuard(self.clickhouse, self.rules)  # the first statement stored under an id wins
+        self.conflicts = ConflictGuard(self.clickhouse, self.rules, settings)  # the first stored under an id wins
         self.eraser = Eraser(settings, self.clickhouse)
         self.fence = ErasureFence(self.clickhouse)  # what erasures requested so far keep out
 
@@ -75,6 +75,7 @@ class StatementSink:
         result = BatchResult()
         self.fence.refresh()
         rows_by_key: dict[tuple[str, str], list] = {}
+        checked: set[tuple[str, str]] = set()  # the ids the LRS checked (streams/conflicts.py)
         for message in messages:
             try:
                 item = decode_any(message.value)
@@ -83,7 +84,7 @@ class StatementSink:
                 continue
             if isinstance(item, Erasure):
                 # Everything before the erasure in this batch is written first, then erased with the rest.
-                result.written += self._write_rows(list(rows_by_key.values()), result)
+                result.written += self._write_rows(list(rows_by_key.values()), result, checked)
                 rows_by_key = {}
                 result.erased_slices |= self.erase(item)
                 continue
@@ -99,18 +100,20 @@ class StatementSink:
                 kept = rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
                 if kept is not row:
                     self.conflicts.same_batch(kept, row)
-        result.written += self._write_rows(list(rows_by_key.values()), result)
+                elif envelope.checked:
+                    checked.add((row[TENANT_COLUMN], row[ID_COLUMN]))
+        result.written += self._write_rows(list(rows_by_key.values()), result, checked)
         self._record_progress(messages)
         metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
         metrics.BATCH_SIZE.observe(len(messages))
         return result
 
-    def _write_rows(self, rows: list[list], result: BatchResult) -> int:
+    def _write_rows(self, rows: list[list], result: BatchResult, checked: set[tuple[str, str]]) -> int:
         fenced = [r for r in rows if self.fence.admits(r[TENANT_COLUMN], r[AGENTS_COLUMN], r[STORED_COLUMN])]
         if len(fenced) < len(rows):
             metrics.ERASED_ON_ARRIVAL.inc(len(rows) - len(fenced))
             rows = fenced
-        rows = self.conflicts.admit(rows) if rows else rows  # before anything is derived from them
+        rows = self.conflicts.admit(rows, checked) if rows else rows  # before anything is derived from them
         if not rows:
             self.conflicts.settle()  # a retried batch may hold a loser stored by an attempt that crashed
             return 0

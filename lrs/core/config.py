@@ -132,6 +132,13 @@ class Settings(BaseSettings):
                                        "(from when it was queued; under load a batch starts as soon as the last "
                                        "one is written).")
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
+    conflict_margin_s: float = Field(300.0, description="How much earlier than a statement's `stored` time the "
+                                     "sink's conflict checks look for other versions of its id: the clocks of the "
+                                     "LRS, worker and ClickHouse hosts may differ, and a replica may lag "
+                                     "(streams/conflicts.py).")
+    recent_versions_keep_s: float = Field(21600.0, description="How long statement_versions_recent keeps the "
+                                          "versions inserted in a 10-minute slot; a batch stored longer ago is "
+                                          "checked against the whole history instead.")
     erasure_timeout_s: float = Field(600.0, description="How long one erasure attempt waits for its ClickHouse "
                                      "mutations before it counts as failed and is retried (streams/erasure.py).")
     erasure_retry_initial_s: float = Field(5.0, description="Back-off after an erasure's first failed attempt; "

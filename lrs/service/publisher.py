@@ -80,8 +80,10 @@ class Publisher:
                     int(self.settings.kafka_transaction_timeout_s * 1000))
             return self._transactions
 
-    async def publish(self, tenant: str, client_key: str, keyed: Sequence[tuple[bytes, dict[str, Any]]]) -> None:
+    async def publish(self, tenant: str, client_key: str, keyed: Sequence[tuple[bytes, dict[str, Any]]],
+                      checked: bool = False) -> None:
         """Publish ``(key, statement)`` pairs and return once all are acknowledged; else BrokerUnavailable.
+        ``checked``: their ids were checked against ClickHouse (see ``lrs.core.kafka.envelope.Envelope``).
 
         The statements travel as one message per partition (see ``lrs.core.kafka.envelope``). No thread waits for
         the acknowledgements: the producer's I/O thread resolves one asyncio future when the last message of
@@ -99,7 +101,7 @@ class Publisher:
                 producer = await asyncio.wait_for(loop.run_in_executor(self._connector, self._get_partitions, topic),
                                                   deadline - loop.time())
                 self._known_topics.add(topic)
-            messages = [(partition, key, encode_statements(tenant, client_key, bodies))
+            messages = [(partition, key, encode_statements(tenant, client_key, bodies, checked))
                         for partition, key, bodies in group_by_partition(keyed, self._partitions[topic])]
             if len(messages) > 1 and self.settings.kafka_transactions:
                 # Several partitions: in one transaction, so a failure leaves none of the request in Kafka.

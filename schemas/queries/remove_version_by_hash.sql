@@ -1,4 +1,4 @@
--- Remove a losing version of a statement id from one table with a statement_hash column (statement_versions).
+-- Remove a losing version of a statement id from one table with a statement_hash column (statement_versions_recent).
 -- params: {"tenant": "t", "statement_id": "00000000-0000-4000-8000-000000000000", "stored_us": 2, "statement_hash": 7, "actor_ifi": "mbox:mailto:b@b.c", "timestamp_us": 2, "winner_stored_us": 1, "winner_actor_ifi": "mbox:mailto:a@b.c", "winner_timestamp_us": 1}
-ALTER TABLE statement_versions DELETE WHERE tenant = %(tenant)s AND statement_id = %(statement_id)s
+ALTER TABLE statement_versions_recent DELETE WHERE tenant = %(tenant)s AND statement_id = %(statement_id)s
     AND stored_us = %(stored_us)s AND statement_hash = %(statement_hash)s

@@ -1,10 +1,13 @@
--- The ids among these (just written by the sink) under which more than one version is stored (another stored
--- time or another JSON hash), with their stored times: the sink's re-check after an insert.
+-- The ids among these (just written by the sink) under which more than one version (another stored time or another
+-- JSON hash) was inserted since `since` (seconds), with their stored times: the sink's re-check after an insert. A
+-- race it settles is between inserts after the statements were stored, so the recent versions suffice
+-- (streams/conflicts.py); statement_versions_for_ids_all reads the whole history for older batches.
 -- The ids come as one comma-joined string split by the server: a literal list of ~2,000 ids cost 2-3x the
 -- time to parse (lrs/core/store/clickhouse.py, run_in_chunks).
--- params: {"tenant": "t", "ids": "00000000-0000-4000-8000-000000000000,00000000-0000-4000-8000-000000000001"}
+-- params: {"tenant": "t", "ids": "00000000-0000-4000-8000-000000000000,00000000-0000-4000-8000-000000000001", "since": 1764780000}
 SELECT statement_id, groupUniqArray(stored_us) AS stored
-FROM statement_versions
-WHERE tenant = %(tenant)s AND statement_id IN (SELECT arrayJoin(splitByChar(',', %(ids)s)))
+FROM statement_versions_recent
+WHERE tenant = %(tenant)s AND inserted >= toDateTime(%(since)s)
+  AND statement_id IN (SELECT arrayJoin(splitByChar(',', %(ids)s)))
 GROUP BY statement_id
 HAVING uniqExact(stored_us, statement_hash) > 1

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -19,8 +20,8 @@ import pytest
 
 from lrs.core.kafka.envelope import Envelope, encode
 from lrs.core.store.clickhouse import ClickHouse
-from lrs.core.util.timeparse import now_timestamp
-from streams.conflicts import fingerprint
+from lrs.core.util.timeparse import format_timestamp, now_timestamp
+from streams.conflicts import fingerprint, forget_old_versions
 from streams.sink import Message
 from tests.support import ManagedProcess, Pipeline, free_ports, statement, wait_until
 
@@ -99,25 +100,28 @@ def test_two_lrs_processes_accept_one_id_and_the_first_stored_is_kept(pipeline: 
         assert [(s["id"], s["verb"]["id"]) for s in paged.json()["statements"]] == [(sid, first["verb"]["id"])]
 
 
-def _message(tenant: str, body: dict, offset: int) -> Message:
+def _message(tenant: str, body: dict, offset: int, checked: bool = False) -> Message:
     """A statements-topic message as an LRS publishes it (no timestamp sent: the LRS sets it to ``stored``)."""
     stored = now_timestamp()
     st = {**body, "stored": stored, "timestamp": stored, "version": "1.0.0",
           "authority": {"objectType": "Agent", "account": {"homePage": "https://lrs.local", "name": "k"}}}
-    return Message(0, offset, encode(Envelope(tenant=tenant, statement=st, client_key="k")))
+    return Message(0, offset, encode(Envelope(tenant=tenant, statement=st, client_key="k", checked=checked)))
 
 
-def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipeline: Pipeline) -> None:
-    """Batches written one after the other (as by two sink workers in turn): the stored one always wins."""
+@pytest.mark.parametrize("checked", [False, True])
+def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipeline: Pipeline, checked: bool) -> None:
+    """Batches written one after the other (as by two sink workers in turn): the stored one always wins.
+
+    Checked by the LRS (which could not see the first yet), the later ones are judged on the recent versions."""
     tenant, http = pipeline.new_tenant()
     sid = str(uuid.uuid4())
     body = {**statement(actor="a@example.com"), "id": sid}
     first = _message(tenant, body, 1)
     # Another learner's statement (another partition in production) under the same id.
     other = _message(tenant, {**statement(actor="b@example.com", verb="http://adlnet.gov/expapi/verbs/failed"),
-                              "id": sid}, 2)
+                              "id": sid}, 2, checked)
     time.sleep(0.002)
-    resent = _message(tenant, body, 3)  # the same statement accepted again by another process: a later "stored"
+    resent = _message(tenant, body, 3, checked)  # the same statement accepted again by another process
     assert resent.value != first.value
     sink = pipeline.synthetic_sink()
     assert sink.write_batch([first]).written == 1
@@ -141,11 +145,11 @@ def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipelin
         client.disconnect()
 
 
-def _message_stored(tenant: str, body: dict, offset: int, stored: str) -> Message:
+def _message_stored(tenant: str, body: dict, offset: int, stored: str, checked: bool = False) -> Message:
     """A statements-topic message with an explicit ``stored`` (the LRS process's clock when it accepted it)."""
     st = {**body, "stored": stored, "timestamp": stored, "version": "1.0.0",
           "authority": {"objectType": "Agent", "account": {"homePage": "https://lrs.local", "name": "k"}}}
-    return Message(offset % 2, offset, encode(Envelope(tenant=tenant, statement=st, client_key="k")))
+    return Message(offset % 2, offset, encode(Envelope(tenant=tenant, statement=st, client_key="k", checked=checked)))
 
 
 def _scalar(pipeline: Pipeline, sql: str, params: dict) -> object:
@@ -157,11 +161,14 @@ def _scalar(pipeline: Pipeline, sql: str, params: dict) -> object:
         client.disconnect()
 
 
-@pytest.mark.parametrize("last_insert", ["winner", "loser"])
-def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeline: Pipeline,
-                                                                          last_insert: str) -> None:
+@pytest.mark.parametrize(("last_insert", "stored"), [("winner", "recent"), ("loser", "recent"), ("loser", "old")])
+def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeline: Pipeline, last_insert: str,
+                                                                          stored: str) -> None:
     """Two learners' different statements under one new id, in two partitions: both sinks check (nothing stored
-    yet) before either inserts. The earliest stored wins everywhere, whichever sink inserts last."""
+    yet) before either inserts. The earliest stored wins everywhere, whichever sink inserts last.
+
+    Stored just now and checked by the LRS, the sinks read the recent versions; stored long ago (a backlog older
+    than the recent versions keep), the whole history (streams/conflicts.py)."""
     tenant, http = pipeline.new_tenant()
     sid = str(uuid.uuid4())
     course = f"https://example.com/courses/{uuid.uuid4().hex[:8]}"
@@ -170,8 +177,11 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
                                context=context), "id": sid}
     loser_body = {**statement(actor="l@example.com", verb="http://adlnet.gov/expapi/verbs/failed",
                               context=context), "id": sid}
-    winner = _message_stored(tenant, winner_body, 1, "2026-01-05T10:00:00.100Z")
-    loser = _message_stored(tenant, loser_body, 2, "2026-01-05T10:00:00.200Z")
+    base = datetime.now(UTC) - timedelta(seconds=1) if stored == "recent" else datetime(2026, 1, 5, 10, tzinfo=UTC)
+    winner_stored = format_timestamp(base + timedelta(milliseconds=100))
+    winner = _message_stored(tenant, winner_body, 1, winner_stored, checked=stored == "recent")
+    loser = _message_stored(tenant, loser_body, 2, format_timestamp(base + timedelta(milliseconds=200)),
+                            checked=stored == "recent")
     loser_ifi = "mbox:mailto:l@example.com"
     with http:
         first_sink, last_sink = pipeline.synthetic_sink(), pipeline.synthetic_sink()
@@ -180,10 +190,11 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
         seen: list[list] = []
         admit = last_sink.conflicts.admit
 
-        def admit_then_let_the_other_sink_write(rows: list[list]) -> list[list]:
+        def admit_then_let_the_other_sink_write(rows: list[list], checked: set) -> list[list]:
             # The last sink's check runs first; the other sink checks and writes before this one inserts.
             seen.append(lookup.run_in_chunks("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
-            admitted = admit(rows)
+            assert bool(checked) == (stored == "recent")
+            admitted = admit(rows, checked)
             seen.append(lookup.run_in_chunks("stored_statements_for_ids", {"tenant": tenant, "ids": [sid]}))
             assert first_sink.write_batch([first_msg]).written == 1
             return admitted
@@ -203,7 +214,7 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
                    what="the loser's row removed from the raw table")
         kept = _get(http, sid)
         assert kept["actor"]["mbox"] == "mailto:w@example.com"
-        assert kept["stored"] == "2026-01-05T10:00:00.100Z"
+        assert kept["stored"] == winner_stored
         # Every table's delete is a mutation of its own: each is applied in its own time.
         for table in ("statements_by_time", "statements_by_learner", "learner_statements"):
             wait_until(lambda t=table: _scalar(pipeline, f"SELECT count() FROM {t} WHERE tenant = %(t)s AND "
@@ -227,3 +238,21 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
                    "AND actor_ifi = %(a)s")
     wait_until(lambda: _scalar(pipeline, learner_sql, {"t": tenant, "c": course, "a": loser_ifi}) == 1, 90,
                what="the loser's learner's analytics without the lost statement")
+
+
+def test_the_recent_versions_forget_slots_older_than_they_keep(pipeline: Pipeline) -> None:
+    """What the sink's checks read holds the last hours; older 10-minute slots are dropped whole."""
+    tenant = f"recent-{uuid.uuid4().hex[:8]}"
+    now = int(time.time())
+    keep = int(pipeline.settings.recent_versions_keep_s)
+    client = pipeline.clickhouse()
+    try:
+        client.execute("INSERT INTO statement_versions_recent (tenant, statement_id, stored_us, statement_hash, "
+                       "inserted) VALUES", [[tenant, "old", 1, 1, datetime.fromtimestamp(now - keep - 1200, UTC)],
+                                            [tenant, "new", 2, 2, datetime.fromtimestamp(now - 60, UTC)]])
+        assert forget_old_versions(ClickHouse(pipeline.settings, size=1), pipeline.settings) >= 1
+        left = client.execute("SELECT statement_id FROM statement_versions_recent WHERE tenant = %(t)s",
+                              {"t": tenant})
+        assert left == [("new",)]
+    finally:
+        client.disconnect()

@@ -81,6 +81,16 @@ def test_envelope_round_trip() -> None:
         decode_statements(encode_statements("t", "k", []))
 
 
+def test_the_lrs_check_travels_with_the_statements() -> None:
+    # Only a message that says so counts as checked: others (older LRS versions, other publishers) are checked
+    # against the whole history by the sink.
+    checked = encode_statements("t", "k", [orjson.dumps({"id": "x"})], checked=True)
+    assert decode_statements(checked) == [Envelope("t", {"id": "x"}, "k", checked=True)]
+    assert decode_statements(encode(Envelope("t", {"id": "x"}, "k", checked=True)))[0].checked
+    assert not decode_statements(encode_statements("t", "k", [orjson.dumps({"id": "x"})]))[0].checked
+    assert b"checked" not in encode(Envelope("t", {"id": "x"}, "k"))
+
+
 def test_grouped_statements_go_where_their_own_keys_would() -> None:
     # A learner's statements and erasures must share a partition: each statement's group is the partition
     # Kafka's default partitioner picks for the statement's own key.

@@ -37,6 +37,9 @@ class Envelope:
     tenant: str
     statement: dict[str, Any]
     client_key: str = ""
+    # The LRS checked the id against ClickHouse when it stored the statement: a copy stored earlier it saw, so the
+    # sink's check need only look at what was inserted since (streams/conflicts.py).
+    checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,11 @@ def message_key(tenant: str, actor_ifi: str) -> bytes:
 
 def encode(envelope: Envelope) -> bytes:
     """Serialize compactly (ClickHouse's visitParam functions need compact JSON)."""
-    return orjson.dumps({"v": ENVELOPE_VERSION, "tenant": envelope.tenant, "client": envelope.client_key,
-                        "statement": envelope.statement})
+    doc = {"v": ENVELOPE_VERSION, "tenant": envelope.tenant, "client": envelope.client_key,
+           "statement": envelope.statement}
+    if envelope.checked:
+        doc["checked"] = True
+    return orjson.dumps(doc)
 
 
 def load_versioned(value: bytes | None, version: int, kind: str) -> dict[str, Any]:
@@ -73,9 +79,11 @@ def load_versioned(value: bytes | None, version: int, kind: str) -> dict[str, An
     return doc
 
 
-def encode_statements(tenant: str, client_key: str, statements: Sequence[bytes]) -> bytes:
-    """One message of already-serialized statements (``orjson.dumps`` each, so callers can size groups)."""
-    head = orjson.dumps({"v": ENVELOPE_VERSION, "tenant": tenant, "client": client_key})
+def encode_statements(tenant: str, client_key: str, statements: Sequence[bytes], checked: bool = False) -> bytes:
+    """One message of already-serialized statements (``orjson.dumps`` each, so callers can size groups);
+    ``checked`` as in :class:`Envelope`."""
+    head = orjson.dumps({"v": ENVELOPE_VERSION, "tenant": tenant, "client": client_key,
+                         **({"checked": True} if checked else {})})
     return head[:-1] + b',"statements":[' + b",".join(statements) + b"]}"
 
 
@@ -115,7 +123,8 @@ def _envelopes(doc: dict[str, Any]) -> list[Envelope]:
         raise PoisonMessage("envelope lacks tenant or statement id")
     client = doc.get("client")
     client_key = client if isinstance(client, str) else ""
-    return [Envelope(tenant=tenant, statement=s, client_key=client_key) for s in statements]
+    checked = doc.get("checked") is True
+    return [Envelope(tenant=tenant, statement=s, client_key=client_key, checked=checked) for s in statements]
 
 
 def decode_statements(value: bytes | None) -> list[Envelope]:

@@ -103,6 +103,7 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
 
     existing: dict[str, tuple[Any, ...]] = {}
     lookup = sorted(set(given) | set(targets))
+    checked = True  # no id given: ours are new, nothing stored before can hold them
     if lookup:
         # Our own recent writes must reach ClickHouse before we judge conflicts against them.
         try:
@@ -113,6 +114,7 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
             # Ingest must survive a ClickHouse outage (Kafka holds the statements until it is back);
             # conflicts with statements stored earlier cannot be seen meanwhile.
             metrics.CHECKS_SKIPPED.labels(reason=type(exc).__name__).inc()
+            checked = False  # the sink checks them against the whole history
 
     voiding_ids = {prepared[i]["id"] for i in targets.values()}
     for target, index in targets.items():
@@ -135,7 +137,7 @@ async def _store(svc: Services, client: Client, raw: list[dict[str, Any]], versi
     keyed = [(message_key(client.tenant, actor_ifi(s["actor"])), s) for s in fresh]
     if keyed:
         try:
-            await svc.publisher.publish(client.tenant, client.key, keyed)
+            await svc.publisher.publish(client.tenant, client.key, keyed, checked)
         except BrokerUnavailable as exc:
             if isinstance(exc.__cause__, MessageSizeTooLargeError):  # permanent: retrying cannot help
                 metrics.STATEMENTS_REJECTED.labels(reason="too large").inc(len(keyed))

@@ -65,6 +65,7 @@ def load_rows(suite: Suite, tenant: str, key: str, count: int) -> tuple[int, flo
                 break
     finally:
         client.disconnect()
+    _age_recent_versions(suite)
     # `since`: about the last 2 % of the tenant's stored time range; dashboards: its last 7 days.
     first_us = int(corpus.START.timestamp() * 1e6)
     since_us = stored_max - (stored_max - first_us) // 50
@@ -72,3 +73,19 @@ def load_rows(suite: Suite, tenant: str, key: str, count: int) -> tuple[int, flo
     picks["dashboard_to"] = stored_max // 1_000_000
     picks["dashboard_from"] = picks["dashboard_to"] - 7 * 86400
     return loaded, time.perf_counter() - start, picks
+
+
+def _age_recent_versions(suite: Suite) -> None:
+    """The history just loaded stands for months of statements: the versions of its ids are no longer in
+    ``statement_versions_recent``, which the sink's conflict checks read (it keeps the last hours only;
+    streams/conflicts.py). Drops every slot so far (also the earlier phases' few minutes of ingest)."""
+    assert suite.env is not None
+    from lrs.core.store.clickhouse import ClickHouse
+    from streams.conflicts import forget_old_versions
+
+    settings = suite.env.settings
+    pool = ClickHouse(settings, size=1)
+    try:
+        forget_old_versions(pool, settings, now_s=time.time() + settings.recent_versions_keep_s + 600)
+    finally:
+        pool.close()

@@ -1,0 +1,13 @@
+-- The stored statement JSON of those of these ids of a tenant that had a version inserted since `since` (seconds):
+-- the sink's "first stored wins" check of statements the LRS checked (what was stored before its check, it saw;
+-- streams/conflicts.py). Reads the recent versions, so its cost follows the last hours, not the tenant's history.
+-- The JSON is the earliest stored version of each id (ties: the smaller JSON), as in stored_statements_for_ids.
+-- params: {"tenant": "t", "ids": "00000000-0000-4000-8000-000000000000,00000000-0000-4000-8000-000000000001", "since": 1764780000}
+SELECT statement_id, statement
+FROM statements
+WHERE tenant = %(tenant)s AND statement_id IN (
+    SELECT statement_id FROM statement_versions_recent
+    WHERE tenant = %(tenant)s AND inserted >= toDateTime(%(since)s)
+      AND statement_id IN (SELECT arrayJoin(splitByChar(',', %(ids)s))))
+ORDER BY statement_id, stored_us, statement
+LIMIT 1 BY statement_id
