@@ -61,6 +61,8 @@ RELATED, JSON = COL["related_agents"], COL["statement"]
 TIME, ACTOR, COURSE = COL["timestamp_us"], COL["actor_ifi"], COL["course_id"]
 VOIDED, VERSION = COL["voided"], COL["version"]
 LRS_OWNED = ("stored", "authority", "version")
+# The seconds of one partition of statement_versions_recent (`intDiv(toUInt32(inserted), 600)` in migration 039).
+SLOT_S = 600
 
 
 def fingerprint(statement_json: str) -> str:
@@ -119,8 +121,7 @@ class ConflictGuard:
             recent = [r for r in tenant_rows if (tenant, r[ID]) in checked]
             since = self.since(r[STORED] for r in recent) if recent else None
             whole = ids if since is None else [r[ID] for r in tenant_rows if (tenant, r[ID]) not in checked]
-            found = self.clickhouse.run_in_chunks("stored_statements_for_ids", {"tenant": tenant, "ids": whole}) \
-                if whole else []
+            found = self.clickhouse.run_in_chunks("stored_statements_for_ids", {"tenant": tenant, "ids": whole})
             if since is not None:
                 found += self.clickhouse.run_in_chunks("stored_statements_for_ids_since", {
                     "tenant": tenant, "ids": [r[ID] for r in recent], "since": since})
@@ -224,7 +225,7 @@ class ConflictGuard:
 def forget_old_versions(clickhouse: ClickHouse, settings: Settings, now_s: float | None = None) -> int:
     """Drop the 10-minute slots of ``statement_versions_recent`` older than ``recent_versions_keep_s`` (whole
     partitions, no mutation); return how many. Idempotent: any worker may run it (the group's leader does)."""
-    before = int((time.time() if now_s is None else now_s) - settings.recent_versions_keep_s) // 600
+    before = int((time.time() if now_s is None else now_s) - settings.recent_versions_keep_s) // SLOT_S
     slots = [row[0] for row in clickhouse.run("statement_versions_recent_old_partitions", {"before": before})]
     for slot in slots:
         clickhouse.run("statement_versions_recent_drop_partition", {"slot": slot})

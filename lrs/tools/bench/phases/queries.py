@@ -81,11 +81,11 @@ def _age_recent_versions(suite: Suite) -> None:
     streams/conflicts.py). Drops every slot so far (also the earlier phases' few minutes of ingest)."""
     assert suite.env is not None
     from lrs.core.store.clickhouse import ClickHouse
-    from streams.conflicts import forget_old_versions
+    from streams.conflicts import SLOT_S, forget_old_versions
 
     settings = suite.env.settings
     pool = ClickHouse(settings, size=1)
     try:
-        forget_old_versions(pool, settings, now_s=time.time() + settings.recent_versions_keep_s + 600)
+        forget_old_versions(pool, settings, now_s=time.time() + settings.recent_versions_keep_s + SLOT_S)
     finally:
         pool.close()
