@@ -23,7 +23,7 @@ from lrs.core.kafka.envelope import encode_statements, group_by_partition
 from lrs.core.kafka.security import kafka_options
 from lrs.service import metrics
 from lrs.service.produced_board import ProducedBoard
-from lrs.service.transactions import TransactionalSender
+from lrs.service.transactions import TransactionalSender, close_later
 
 
 class BrokerUnavailable(RuntimeError):
@@ -151,14 +151,14 @@ class Publisher:
         kafka-python 3.0.12 resets an idempotent producer's id when a batch expires (the broker was unreachable
         longer than the delivery timeout) but never asks the broker for a new one, so that producer would
         refuse every later message. A new producer gets a new id; its old batches fail (503), which their
-        requests answered already. Closed in a thread: ``close`` waits for the I/O thread.
+        requests answered already.
         """
         with self._lock:
             if self._producer is not failed:
                 return  # another request replaced it already
             self._producer = None
             self._known_topics.clear()
-        threading.Thread(target=failed.close, kwargs={"timeout": 0}, name="lrs-producer-close", daemon=True).start()
+        close_later(failed)
 
     def produced_offsets(self, tenant: str) -> dict[int, int]:
         """The highest offset per partition acknowledged for ``tenant``'s statements, of every LRS process on this

@@ -9,11 +9,14 @@ One transaction per request would cost six times the throughput and five times t
 that arrived while the previous commit ran (at most ``MAX_GROUP``): the cost per request falls with the load.
 
 kafka-python's ``commit_transaction`` and ``abort_transaction`` wait without a bound (for a broker that may be
-down), so the thread never waits on them for a failed group: it flushes with a bound first (a send that cannot be
-delivered fails there), and after any failure it abandons its producer without aborting. The next producer takes
-the same transactional id, so its ``init_transactions`` (bounded by ``max_block_ms``) fences the abandoned one and
-aborts its open transaction at once, rather than after ``transaction_timeout_ms``. A request's caller bounds its
-own wait (503) in any case.
+down), so the thread never calls them: it flushes with a bound first (a send that cannot be delivered fails there),
+waits for the commit with a bound too (``commit_within``: a commit whose coordinator is killed can hold the thread,
+and so every later request), and after any failure it abandons its producer without aborting. The next
+producer takes the same transactional id, so its ``init_transactions`` (bounded by ``max_block_ms``) fences the
+abandoned one and aborts its open transaction at once, rather than after ``transaction_timeout_ms`` (or completes
+its commit, if the coordinator logged it: then the group's requests got 503 for statements that are stored, as
+when a caller's own wait runs out; a retry with the same statement ids is idempotent). A request's caller bounds
+its own wait (503) in any case.
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.producer.future import RecordMetadata
 
 log = logging.getLogger(__name__)
 
 # Requests per transaction at most: bounds a group's size (and what one failure refuses).
 MAX_GROUP = 64
+# How long an abandoned producer may take to close (its undeliverable batches expire before: delivery timeout).
+CLOSE_WAIT_S = 30.0
 
 
 @dataclass
@@ -90,7 +95,7 @@ class TransactionalSender:
         try:
             producer.init_transactions()  # fences a producer abandoned after a failure, aborting its transaction
         except Exception:
-            _close_later(producer)
+            close_later(producer)
             raise
         return producer
 
@@ -121,20 +126,31 @@ class TransactionalSender:
                          for partition, key, value in request.messages] for request in group]
                 producer.flush(timeout=self._flush_timeout_s)  # raises if the sends are not all in by then
                 results = [[future.get(timeout=0) for future in futures] for futures in sent]
-                producer.commit_transaction()
+                commit_within(producer, self._flush_timeout_s)
             except Exception as exc:  # nothing of the group is committed: the next producer aborts it
                 log.warning("Kafka transaction of %d request(s) failed: %s: %s", len(group), type(exc).__name__, exc)
                 failure = exc if isinstance(exc, KafkaError) else KafkaError(f"{type(exc).__name__}: {exc}")
                 for request in group:
                     _settle(request, failure)
                 if producer is not None:
-                    _close_later(producer)  # not abort_transaction: it waits for the broker without a bound
+                    close_later(producer)  # not abort_transaction: it waits for the broker without a bound
                     producer = None
                 continue
             for request, metadata in zip(group, results, strict=True):
                 _settle(request, metadata)
         if producer is not None:
-            _close_later(producer)
+            close_later(producer)
+
+
+def commit_within(producer: KafkaProducer, timeout_s: float) -> None:
+    """``commit_transaction`` within ``timeout_s``, else KafkaTimeoutError (the producer is then abandoned).
+
+    kafka-python (3.0.12) has no bounded commit; this is its ``commit_transaction`` with a bounded wait.
+    """
+    result = producer._transaction_manager.begin_commit()
+    producer._sender.wakeup()
+    if not result.wait(timeout_ms=timeout_s * 1000):  # raises the commit's error if it failed
+        raise KafkaTimeoutError(f"the transaction coordinator did not confirm the commit within {timeout_s} s")
 
 
 def _settle(request: _Request, result: list[RecordMetadata] | BaseException) -> None:
@@ -150,6 +166,18 @@ def _settle(request: _Request, result: list[RecordMetadata] | BaseException) -> 
         request.loop.call_soon_threadsafe(finish)
 
 
-def _close_later(producer: KafkaProducer) -> None:
-    """Close a producer without blocking the committing thread (``close`` waits for its I/O thread)."""
-    threading.Thread(target=producer.close, kwargs={"timeout": 0}, daemon=True, name="lrs-producer-close").start()
+def close_later(producer: KafkaProducer) -> None:
+    """Close an abandoned producer on a thread of its own, so nothing waits for it, within ``CLOSE_WAIT_S``.
+
+    ``close(timeout=0)`` raised in its first step (a flush of unfinished batches) and never stopped the I/O thread,
+    which went on retrying a dead broker. Given time, the flush ends when the batches expire (the delivery
+    timeout), then the I/O thread is stopped, or killed at the end of the wait.
+    """
+    def close() -> None:
+        try:
+            producer.close(timeout=CLOSE_WAIT_S)
+        except KafkaError as exc:  # the flush's batches outlived the wait: stop the I/O thread anyway
+            log.info("an abandoned Kafka producer closed by force: %s", exc)
+            producer._sender.force_close()
+
+    threading.Thread(target=close, daemon=True, name="lrs-producer-close").start()

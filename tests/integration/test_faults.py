@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -318,8 +319,11 @@ def test_leader_broker_killed_fails_over_losing_nothing(replicated_pipeline: Pip
         wait_until(lambda: len(sender.acked) >= 200, 60, what="load flowing before the kill")
         pipeline.stack.kill_service(victim)
         killed = time.monotonic()
-        back = wait_until(lambda: sender.first_success_after(killed + 0.5), 30,
-                          what="a 200 from the LRS after the leader was killed")
+        try:
+            back = wait_until(lambda: sender.first_success_after(killed + 0.5), 30,
+                              what="a 200 from the LRS after the leader was killed")
+        except AssertionError as failed:  # say what the LRS answered and where its threads wait
+            raise AssertionError(f"{failed}\n{_failover_diagnosis(pipeline, sender, killed)}") from None
         assert pipeline.stack.leader_of(topic, 0) != victim, "another broker leads the partition now"
         time.sleep(2)  # some load on the two survivors
         sender.stopping.set()
@@ -331,6 +335,18 @@ def test_leader_broker_killed_fails_over_losing_nothing(replicated_pipeline: Pip
     _assert_exactly_once(pipeline, sender)
     if sender.refused_ids:  # a fast failover may refuse nothing
         _assert_refused_requests_wholly_or_not_at_all(sender)
+
+
+def _failover_diagnosis(pipeline: Pipeline, sender: Sender, killed: float) -> str:
+    """The answers since ``killed`` (seconds after it: sent, answered, status) and the LRS's Python stacks."""
+    answers = [(round(sent - killed, 1), round(done - killed, 1), status)
+               for sent, done, status in sender.answers if done > killed]
+    try:
+        stacks = subprocess.run(["py-spy", "dump", "--subprocesses", "--pid", str(pipeline.lrs.proc.pid)],
+                                capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        stacks = f"(no stacks: {exc})"
+    return f"answers since the kill: {answers}\nLRS stacks:\n{stacks}"
 
 
 def _rss_mb(pid: int) -> float:

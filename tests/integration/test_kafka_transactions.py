@@ -3,13 +3,20 @@ request spanning several partitions is written in one transaction."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 import uuid
 
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaTimeoutError
 
 from lrs.core.kafka.envelope import encode_statements
+from lrs.service.transactions import close_later, commit_within
 from tests.support import Pipeline, statement, wait_until
 
 pytestmark = pytest.mark.integration
@@ -81,3 +88,45 @@ def test_a_request_over_several_partitions_is_one_transaction(pipeline: Pipeline
         consumer.close()
     assert {p.partition: after[p] - before[p] for p in parts} == {p.partition: 2 for p in parts}
     assert {p: after[TopicPartition(topic, p)] - offset for p, offset in found.items()} == {p: 2 for p in found}
+
+
+def test_a_commit_the_coordinator_never_answers_fails_within_its_bound(pipeline: Pipeline) -> None:
+    """kafka-python's ``commit_transaction`` waits without a bound; the LRS's committing thread must not (a commit whose
+    coordinator was killed held it, and every later request got 503: a CI failure of the failover test). The broker
+    (the coordinator) is frozen after the flush: ``commit_within`` gives up after its 2 s."""
+    topic = f"test-commit-{uuid.uuid4().hex[:8]}"  # not a topic the workers read: its transaction stays open a while
+    admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=pipeline.settings.kafka_bootstrap, acks="all", request_timeout_ms=5000,
+                             transactional_id=f"test-{uuid.uuid4().hex}", transaction_timeout_ms=15_000)
+    broker = pipeline.stack.pid("broker")
+    assert broker is not None
+    outcome: list[object] = []
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        producer.send(topic, b"in a transaction the coordinator will not see committed")
+        producer.flush(timeout=10)
+        os.kill(broker, signal.SIGSTOP)
+
+        def commit() -> None:
+            started = time.monotonic()
+            try:
+                commit_within(producer, 2.0)
+                outcome.append("committed")
+            except KafkaTimeoutError:
+                outcome.append(time.monotonic() - started)
+            except Exception as exc:  # noqa: BLE001 (any other outcome fails the assertion below)
+                outcome.append(exc)
+
+        committing = threading.Thread(target=commit, daemon=True)  # a regression must fail the test, not hang it
+        committing.start()
+        committing.join(timeout=15)
+    finally:
+        os.kill(broker, signal.SIGCONT)
+        close_later(producer)
+    assert len(outcome) == 1 and isinstance(outcome[0], float), outcome
+    assert 1.9 <= outcome[0] < 4, outcome
