@@ -249,6 +249,8 @@ def test_clickhouse_cpu_split_scales_the_server_to_the_query_window() -> None:
             self.asked.append((sql, params))
             if sql.startswith("SYSTEM"):
                 return []
+            if "system.part_log" in sql:
+                return [("lrs", "statements", 4, 900, 12_000, 3_000_000)]
             return [("INSERT INTO statements (tenant", 10, 3_000_000, 0, 5000), ("SELECT DISTINCT", 50, 1_000_000,
                                                                                   90_000, 0)]
 
@@ -261,6 +263,9 @@ def test_clickhouse_cpu_split_scales_the_server_to_the_query_window() -> None:
         11.0 * 21 / 21.8 - 4.0, 2)
     assert split["by_query"][0] == {"query": "INSERT INTO statements (tenant", "count": 10, "cpu_ms": 3000,
                                     "read_rows": 0, "written_rows": 5000}
+    assert client.asked[2][1] == {"start": 101, "end": 122}  # the merges of the same window
+    assert split["merges_by_table"] == [{"table": "lrs.statements", "merges": 4, "ms": 900, "rows": 12_000,
+                                         "bytes": 3_000_000}]
 
 
 def test_the_freshness_probe_takes_a_sample_s_course_from_its_body_as_the_sink_maps_it() -> None:

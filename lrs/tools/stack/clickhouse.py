@@ -138,6 +138,9 @@ def _config(settings: Settings, d: Path, replica: int) -> ET.Element:
     _element(root, "timezone", "UTC")
     _element(root, "mark_cache_size", 256 * 1024**2)
     _element(root, "uncompressed_cache_size", 512 * 1024**2)
+    # system.part_log: every new, merged and removed part with its table, rows and duration, so an operator (and
+    # the bench's CPU split) can tell which tables the background merges spend their time on.
+    _element(root, "part_log", database="system", table="part_log", flush_interval_milliseconds=7500)
     return root
 
 
