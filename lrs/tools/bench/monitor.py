@@ -183,9 +183,10 @@ _CPU_BY_QUERY_SQL = (
 
 # The background merges per table over a time window, from system.part_log (the stack's server keeps it):
 # merges report their duration, not their CPU, so this says where the background time goes, not its CPU share.
+# Event type 2 is a merge (named MERGE_PARTS on 18.16, MergeParts on later servers).
 _MERGES_BY_TABLE_SQL = (
     "SELECT database, table, count(), sum(duration_ms), sum(rows), sum(size_in_bytes) FROM system.part_log "
-    "WHERE event_type = 'MergeParts' AND event_date >= toDate(toDateTime(%(start)s)) "
+    "WHERE CAST(event_type, 'Int8') = 2 AND event_date >= toDate(toDateTime(%(start)s)) "
     "AND event_time >= toDateTime(%(start)s) AND event_time < toDateTime(%(end)s) "
     "GROUP BY database, table ORDER BY sum(duration_ms) DESC"
 )
