@@ -4,6 +4,9 @@
 SELECT statement_id, groupUniqArray(stored_us) AS stored
 FROM statements
 WHERE tenant = %(tenant)s AND statement_id IN (
-    SELECT statement_id FROM statement_ids WHERE tenant = %(tenant)s AND statement_id IN (SELECT arrayJoin(splitByChar(',', %(ids)s))))
+    SELECT id FROM (SELECT arrayJoin(splitByChar(',', %(ids)s)) AS id)
+    WHERE cityHash64(%(tenant)s, id) IN (
+        SELECT key FROM statement_id_keys
+        WHERE key IN (SELECT cityHash64(%(tenant)s, arrayJoin(splitByChar(',', %(ids)s))))))
 GROUP BY statement_id
 HAVING uniqExact(stored_us, cityHash64(statement)) > 1

@@ -1,12 +1,15 @@
 -- The stored statement JSON of these ids of a tenant (the sink's "first stored wins" check): the earliest stored
 -- version of each (ties: the smaller JSON), the one that wins when two sinks inserted one id at once.
--- Most ids are new, so the narrow statement_ids table answers first. A voided copy has the same JSON.
+-- Most ids are new, so the id keys (statement_id_keys: maybe stored) answer first. A voided copy has the same JSON.
 -- The ids come as one comma-joined string split by the server: a literal list of ~2,000 ids cost 2-3x the
 -- time to parse (lrs/core/store/clickhouse.py, run_in_chunks).
 -- params: {"tenant": "t", "ids": "00000000-0000-4000-8000-000000000000,00000000-0000-4000-8000-000000000001"}
 SELECT statement_id, statement
 FROM statements
 WHERE tenant = %(tenant)s AND statement_id IN (
-    SELECT statement_id FROM statement_ids WHERE tenant = %(tenant)s AND statement_id IN (SELECT arrayJoin(splitByChar(',', %(ids)s))))
+    SELECT id FROM (SELECT arrayJoin(splitByChar(',', %(ids)s)) AS id)
+    WHERE cityHash64(%(tenant)s, id) IN (
+        SELECT key FROM statement_id_keys
+        WHERE key IN (SELECT cityHash64(%(tenant)s, arrayJoin(splitByChar(',', %(ids)s))))))
 ORDER BY statement_id, stored_us, statement
 LIMIT 1 BY statement_id

@@ -136,9 +136,11 @@ def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipelin
     assert [r[1] for r in recorded] == [fingerprint(orjson.dumps(orjson.loads(other.value)["statement"]).decode())]
     client = pipeline.clickhouse()
     try:
-        for table in ("statements", "statements_by_stored", "statements_by_time", "statement_ids"):
+        for table in ("statements", "statements_by_stored", "statements_by_time"):
             rows = client.execute(f"SELECT count() FROM {table} WHERE tenant = %(t)s", {"t": tenant})[0][0]
             assert rows >= 1, table
+        assert client.execute("SELECT count() FROM statement_id_keys WHERE key = cityHash64(%(t)s, %(id)s)",
+                              {"t": tenant, "id": sid})[0][0] >= 1
         assert client.execute("SELECT count() FROM statements_by_time WHERE tenant = %(t)s AND has(related_agents, "
                               "'mbox:mailto:b@example.com')", {"t": tenant})[0][0] == 0
     finally:
