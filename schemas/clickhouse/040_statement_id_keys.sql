@@ -1,7 +1,7 @@
 -- Which statement ids a tenant has stored, as one 64-bit key per id: the table a POST's conflict check (and the
 -- sink's whole-history checks) read first. A random-id lookup reads about one granule per id and part for each
--- column; measured on 18.16 with 10M ids of one tenant, 100 ids a query: 47 ms of CPU a query on the
--- (tenant, statement_id) strings of statement_ids, 4-5 ms on this one column in one part (docs/benchmarks.md).
+-- column; measured on 18.16 with 10M ids of one tenant in one part, 100 ids a query: 10-11 ms of CPU a query on the
+-- (tenant, statement_id) strings of statement_ids, 4-5 ms on this one column (docs/benchmarks.md).
 -- Two ids sharing a key (64 bits: even among 10^8 ids, some pair does with odds of about 1 in 4,000) only send the
 -- check on to the statements, which find no statement for the new id: a key says "maybe stored", the statements
 -- decide. Replaces statement_ids (the same number of tables per insert, a quarter of its bytes).

@@ -199,7 +199,8 @@ def clickhouse_cpu_split(client: Any, start_s: float, end_s: float, server_cpu_s
     mutations and log flushes), with the merges' time per table (``merges_by_table``, from system.part_log).
     Needs the server to log every query."""
     client.execute("SYSTEM FLUSH LOGS")
-    rows = client.execute(_CPU_BY_QUERY_SQL, {"start": int(start_s) + 1, "end": int(end_s)})
+    window = {"start": int(start_s) + 1, "end": int(end_s)}
+    rows = client.execute(_CPU_BY_QUERY_SQL, window)
     queries_s = sum(int(r[2]) for r in rows) / 1e6
     out: dict[str, Any] = {
         "window_s": int(end_s) - int(start_s) - 1,
@@ -213,7 +214,7 @@ def clickhouse_cpu_split(client: Any, start_s: float, end_s: float, server_cpu_s
         out["server_cpu_s"] = round(server_s, 2)
         out["background_cpu_s"] = round(max(0.0, server_s - queries_s), 2)
     try:
-        merges = client.execute(_MERGES_BY_TABLE_SQL, {"start": int(start_s) + 1, "end": int(end_s)})
+        merges = client.execute(_MERGES_BY_TABLE_SQL, window)
     except Exception as exc:  # noqa: BLE001 (a server without part_log: the split still says the rest)
         out["merges_by_table"] = {"error": str(exc)[:200]}
     else:
