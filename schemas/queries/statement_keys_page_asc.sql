@@ -1,6 +1,6 @@
 -- Generated from schemas/analytics/statement_keys_page.sql.in by schemas/analytics/generate.py: edit that.
 -- The ids of one page of a filtered statement query, stored-time ASCENDING (GET /xapi/statements), within the
--- stored-time window [lo_us, hi_us] that lrs/service/statements/page.py picks from statement_key_hours (the
+-- stored-time window [lo_us, hi_us] that lrs/service/statements/page.py picks from statement_key_hours_by_month (the
 -- query's since/until/snapshot/position folded in; plain bounds, so ClickHouse 18.16 uses them on the key).
 -- First part: the statement_keys range of the driving filter value (kind, key; direct = 1 when only the actor
 -- or object counts); verb and the caller's key checked on the row, a second agent or activity (and_agent,

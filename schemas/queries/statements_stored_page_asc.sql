@@ -1,6 +1,6 @@
 -- The ids of one page of a tenant's statements without agent/verb/activity/registration filters, stored-time
 -- ASCENDING (GET /xapi/statements), within the stored-time window [lo_us, hi_us] that
--- lrs/service/statements/page.py picks from statement_key_hours (the query's since/until/snapshot/position
+-- lrs/service/statements/page.py picks from statement_key_hours_by_month (the query's since/until/snapshot/position
 -- folded in). Plain bounds on stored_us, so that ClickHouse 18.16 reads only the window's primary-key range
 -- (it does not fold `(flag = 0 OR stored_us > x)` before index analysis). Voided statements are left out;
 -- LIMIT 1 BY: a statement written twice shows once even before the merge.

@@ -223,7 +223,7 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
                                                          "statement_id = %(id)s AND actor_ifi = %(a)s",
                                                {"t": tenant, "id": sid, "a": loser_ifi}) == 0,
                        30, what=f"the loser's row removed from {table}")
-        for table in ("statements_by_stored", "statement_json", "statement_keys"):
+        for table in ("statements_by_stored", "statement_json_by_month", "statement_keys"):
             wait_until(lambda t=table: _scalar(pipeline, f"SELECT uniqExact(stored_us) FROM {t} WHERE tenant = %(t)s "
                                                          "AND statement_id = %(id)s", {"t": tenant, "id": sid}) == 1,
                        30, what=f"one stored time under the id in {table}")

@@ -320,6 +320,40 @@ def test_newest_first_pages_are_right_across_time_windows(pipeline: Pipeline) ->
     assert pages(f"/xapi/statements?limit=1&since={quote(since)}&until={quote(until)}") == newest_first[2:5]
 
 
+def test_the_stored_time_tables_keep_each_utc_month_in_parts_of_its_own(pipeline: Pipeline) -> None:
+    # Migration 041: statement_json_by_month and statement_key_hours_by_month are partitioned by the UTC month of
+    # `stored`, so new statements never merge into older months' parts. Two statements stored a second apart
+    # across a UTC month boundary land in two partitions, stay there through OPTIMIZE FINAL, and read back as
+    # one page in stored order.
+    from lrs.core.kafka.envelope import Envelope
+    from lrs.core.store.clickhouse import ClickHouse
+    from streams.rows import statement_row
+
+    tenant, http = pipeline.new_tenant()
+    # Years before anything else the tests store, so that the two partitions hold this test's rows only.
+    stored = ["2003-01-31T23:59:59.500Z", "2003-02-01T00:00:00.500Z"]
+    sts = [statement(actor="months@example.com", stored=s, timestamp=s) for s in stored]
+    store = ClickHouse(pipeline.settings, size=1)
+    try:
+        store.insert("statements_insert", [statement_row(Envelope(tenant, st, "k")) for st in sts])
+    finally:
+        store.close()
+    client = pipeline.clickhouse()
+    try:
+        for table in ("statement_json_by_month", "statement_key_hours_by_month"):
+            client.execute(f"OPTIMIZE TABLE {table} FINAL")
+            parts = client.execute("SELECT partition, sum(rows) FROM system.parts WHERE database = currentDatabase() "
+                                   "AND table = %(t)s AND active AND partition IN ('200301', '200302') "
+                                   "GROUP BY partition ORDER BY partition", {"t": table})
+            per_statement = 1 if table == "statement_json_by_month" else 4  # all, agent, verb, activity
+            assert parts == [("200301", per_statement), ("200302", per_statement)], table
+    finally:
+        client.disconnect()
+    got = http.get("/xapi/statements", params={"limit": 10, "ascending": "true"}).json()["statements"]
+    assert [s["id"] for s in got] == [st["id"] for st in sts]
+    assert [s["stored"] for s in got] == ["2003-01-31T23:59:59.500Z", "2003-02-01T00:00:00.500Z"]
+
+
 def test_more_tokens_are_signed_and_strictly_checked(pipeline: Pipeline) -> None:
     # Issue 16: unsigned tokens let `limit:"abc"` or `after_us:null` give 500, `limit:-5` 503 and `limit:5000`
     # 5,000 statements past the cap. Now any change to a token is a 400 with an xAPI error.
@@ -396,8 +430,8 @@ def test_a_get_waits_only_for_its_own_tenants_writes(pipeline: Pipeline) -> None
 
 def test_every_filter_and_combination_matches_a_reference_on_the_lookup_tables(pipeline: Pipeline) -> None:
     # Issue 16: filtered pages come from statement_keys (one range per filter value, in stored-time windows sized
-    # by statement_key_hours) merged with matching StatementRefs. Every filter, combination, order and page size
-    # must list exactly what the xAPI rules select, here computed in Python from the same row columns.
+    # by statement_key_hours_by_month) merged with matching StatementRefs. Every filter, combination, order and
+    # page size must list exactly what the xAPI rules select, here computed in Python from the same row columns.
     import random
 
     from lrs.core.kafka.envelope import Envelope

@@ -2,8 +2,8 @@
 
 ClickHouse 18.16 cannot read a table in key order and stop early, so a query reads every row its primary-key
 range covers. Each page is therefore looked for in a stored-time *window* below its upper bound (above its
-lower bound when ascending), sized from ``statement_key_hours`` (statements per hour and filter value) to
-hold about one page: once a window holds a full page, no statement outside it can belong on the page (they
+lower bound when ascending), sized from ``statement_key_hours_by_month`` (statements per hour and filter
+value) to hold about one page: once a window holds a full page, no statement outside it can belong on the page (they
 are all older, or newer), and a window that turns out short (voided statements, other filters, counts of
 redelivered rows) is widened, up to the query's whole range.
 
@@ -14,7 +14,8 @@ redelivered rows) is widened, up to the query's whole range.
   the same rows or through their own ranges. StatementRefs whose target matches the filters come from a
   second query over the tenant's StatementRef rows and are merged in.
 
-Then the JSON of just the page's rows is read from ``statement_json`` (256-row granules), by their stored times.
+Then the JSON of just the page's rows is read from ``statement_json_by_month`` (256-row granules), by their
+stored times.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def page_ids(clickhouse: ClickHouse, query: StatementQuery) -> list[tuple[str, i
 
 
 class HoursCache:
-    """``statement_key_hours`` per (tenant, kind, key), kept a few seconds (thread-safe).
+    """The named query ``statement_key_hours`` per (tenant, kind, key), kept a few seconds (thread-safe).
 
     The counts only size the first window: stale counts cost a wider or one more read, never a wrong page, so
     the ``more`` pages and repeats of a query within seconds skip that round trip.
