@@ -21,7 +21,7 @@ from lrs.core.store.queries import query
 TEMPLATES = ((("statement",), "remove_version_by_statement", "statements"),
              (("statement_hash",), "remove_version_by_hash", "statement_versions_recent"),
              (("actor_ifi", "timestamp_us"), "remove_version_by_actor", "learner_statements"),
-             (("stored_us",), "remove_version_by_stored", "statements_by_stored"))
+             (("stored_us",), "remove_version_by_stored", "statements_by_stored_month"))
 
 
 class RowRecord:

@@ -3,4 +3,4 @@
 SELECT count()
 FROM system.mutations
 WHERE database = currentDatabase() AND is_done = 0
-  AND table IN ('statements', 'statements_by_stored', 'statements_by_time', 'documents', 'learner_course_rows')
+  AND table IN ('statements', 'statements_by_stored_month', 'statements_by_time', 'documents', 'learner_course_rows')

@@ -11,7 +11,7 @@ FROM (
 ) AS j
 ANY LEFT JOIN (
     SELECT concat(statement_id, ':', toString(stored_us)) AS version_key, any(client_key) AS client_key
-    FROM statements_by_stored
+    FROM statements_by_stored_month
     WHERE tenant = %(tenant)s AND stored_us IN %(stored)s AND statement_id IN %(ids)s
     GROUP BY version_key
 ) AS k USING version_key

@@ -6,7 +6,7 @@
 -- LIMIT 1 BY: a statement written twice shows once even before the merge.
 -- params: {"tenant": "t", "lo_us": 0, "hi_us": 9000000000000000, "has_after": 0, "after_us": 0, "after_id": "", "client_key": "", "limit": 10}
 SELECT statement_id, stored_us
-FROM statements_by_stored
+FROM statements_by_stored_month
 WHERE tenant = %(tenant)s AND stored_us >= %(lo_us)s AND stored_us <= %(hi_us)s
   AND (%(has_after)s = 0 OR stored_us > %(after_us)s OR (stored_us = %(after_us)s AND statement_id > %(after_id)s))
   AND (%(client_key)s = '' OR client_key = %(client_key)s)

@@ -114,7 +114,7 @@ def test_erase_removes_the_learner_everywhere_and_keeps_the_others(pipeline: Pip
                                      "GROUP BY table"))
     finally:
         client.disconnect()
-    assert {"statements", "statements_by_stored", "statements_by_time", "statement_conflicts", "documents",
+    assert {"statements", "statements_by_stored_month", "statements_by_time", "statement_conflicts", "documents",
             "learner_course_rows"} <= set(tables)
     for table, columns in tables.items():
         where = ("has(related_agents, %(i)s)" if "related_agents" in columns

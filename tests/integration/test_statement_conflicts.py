@@ -136,7 +136,7 @@ def test_the_sink_keeps_the_first_stored_across_batches_and_redeliveries(pipelin
     assert [r[1] for r in recorded] == [fingerprint(orjson.dumps(orjson.loads(other.value)["statement"]).decode())]
     client = pipeline.clickhouse()
     try:
-        for table in ("statements", "statements_by_stored", "statements_by_time"):
+        for table in ("statements", "statements_by_stored_month", "statements_by_time"):
             rows = client.execute(f"SELECT count() FROM {table} WHERE tenant = %(t)s", {"t": tenant})[0][0]
             assert rows >= 1, table
         assert client.execute("SELECT count() FROM statement_id_keys WHERE key = cityHash64(%(t)s, %(id)s)",
@@ -223,7 +223,7 @@ def test_two_sinks_insert_one_new_id_at_once_and_the_earliest_stored_wins(pipeli
                                                          "statement_id = %(id)s AND actor_ifi = %(a)s",
                                                {"t": tenant, "id": sid, "a": loser_ifi}) == 0,
                        30, what=f"the loser's row removed from {table}")
-        for table in ("statements_by_stored", "statement_json_by_month", "statement_keys"):
+        for table in ("statements_by_stored_month", "statement_json_by_month", "statement_keys_by_month"):
             wait_until(lambda t=table: _scalar(pipeline, f"SELECT uniqExact(stored_us) FROM {t} WHERE tenant = %(t)s "
                                                          "AND statement_id = %(id)s", {"t": tenant, "id": sid}) == 1,
                        30, what=f"one stored time under the id in {table}")

@@ -226,9 +226,9 @@ def test_query_pages_list_each_statement_once_without_the_voided(pipeline: Pipel
     client = pipeline.clickhouse()
     try:
         # Redelivery writes rows again; until a merge, the stored-time table holds each statement twice.
-        client.execute("SYSTEM STOP MERGES statements_by_stored")
+        client.execute("SYSTEM STOP MERGES statements_by_stored_month")
         client.execute("INSERT INTO statements SELECT * FROM statements WHERE tenant = %(t)s", {"t": tenant})
-        assert client.execute("SELECT count() FROM statements_by_stored WHERE tenant = %(t)s",
+        assert client.execute("SELECT count() FROM statements_by_stored_month WHERE tenant = %(t)s",
                               {"t": tenant})[0][0] >= 2 * len(expected)
         listed = [s["id"] for s in http.get("/xapi/statements").json()["statements"]]
         assert sorted(listed) == sorted(expected)  # once each, newest first, the voided one left out
@@ -239,7 +239,7 @@ def test_query_pages_list_each_statement_once_without_the_voided(pipeline: Pipel
             path = body["more"]
         assert sorted(paged) == sorted(expected) and len(paged) == len(expected)
     finally:
-        client.execute("SYSTEM START MERGES statements_by_stored")
+        client.execute("SYSTEM START MERGES statements_by_stored_month")
         client.disconnect()
 
 
@@ -321,8 +321,8 @@ def test_newest_first_pages_are_right_across_time_windows(pipeline: Pipeline) ->
 
 
 def test_the_stored_time_tables_keep_each_utc_month_in_parts_of_its_own(pipeline: Pipeline) -> None:
-    # Migration 041: statement_json_by_month and statement_key_hours_by_month are partitioned by the UTC month of
-    # `stored`, so new statements never merge into older months' parts. Two statements stored a second apart
+    # Migration 041: the four tables keyed by stored time are partitioned by the UTC month of `stored`, so new
+    # statements never merge into older months' parts. Two statements stored a second apart
     # across a UTC month boundary land in two partitions, stay there through OPTIMIZE FINAL, and read back as
     # one page in stored order.
     from lrs.core.kafka.envelope import Envelope
@@ -340,12 +340,14 @@ def test_the_stored_time_tables_keep_each_utc_month_in_parts_of_its_own(pipeline
         store.close()
     client = pipeline.clickhouse()
     try:
-        for table in ("statement_json_by_month", "statement_key_hours_by_month"):
+        # Rows per statement: the JSON, its narrow columns, its filter values (agent, verb, activity), its hourly
+        # counts (those three and the whole tenant).
+        for table, per_statement in (("statement_json_by_month", 1), ("statements_by_stored_month", 1),
+                                     ("statement_keys_by_month", 3), ("statement_key_hours_by_month", 4)):
             client.execute(f"OPTIMIZE TABLE {table} FINAL")
             parts = client.execute("SELECT partition, sum(rows) FROM system.parts WHERE database = currentDatabase() "
                                    "AND table = %(t)s AND active AND partition IN ('200301', '200302') "
                                    "GROUP BY partition ORDER BY partition", {"t": table})
-            per_statement = 1 if table == "statement_json_by_month" else 4  # all, agent, verb, activity
             assert parts == [("200301", per_statement), ("200302", per_statement)], table
     finally:
         client.disconnect()
@@ -429,9 +431,10 @@ def test_a_get_waits_only_for_its_own_tenants_writes(pipeline: Pipeline) -> None
 
 
 def test_every_filter_and_combination_matches_a_reference_on_the_lookup_tables(pipeline: Pipeline) -> None:
-    # Issue 16: filtered pages come from statement_keys (one range per filter value, in stored-time windows sized
-    # by statement_key_hours_by_month) merged with matching StatementRefs. Every filter, combination, order and
-    # page size must list exactly what the xAPI rules select, here computed in Python from the same row columns.
+    # Issue 16: filtered pages come from statement_keys_by_month (one range per filter value, in stored-time
+    # windows sized by statement_key_hours_by_month) merged with matching StatementRefs. Every filter, combination,
+    # order and page size must list exactly what the xAPI rules select, here computed in Python from the same row
+    # columns.
     import random
 
     from lrs.core.kafka.envelope import Envelope

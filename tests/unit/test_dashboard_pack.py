@@ -25,7 +25,7 @@ END = dt.datetime(2026, 11, 30, 23, 59, 59, tzinfo=dt.UTC)
 VARIABLES = {"tenant": "acme", "course": "https://acme.example/courses/brand-onboarding",
              "learner": "mbox:mailto:learner00001@acme.example", "session_cap_s": "1800"}
 # Tables (and views) keyed by tenant that dashboard queries read.
-TENANT_TABLES = {"statements", "statements_by_time", "statements_by_learner", "statements_by_stored",
+TENANT_TABLES = {"statements", "statements_by_time", "statements_by_learner", "statements_by_stored_month",
                  "tenant_last_stored", "statement_voids", "course_structure", "analytics_slices", "engagement_daily",
                  "engagement_hourly",
                  "learner_course", "learner_course_rows", "course_funnel", "course_summary", "cohort_retention",

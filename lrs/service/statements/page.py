@@ -7,9 +7,9 @@ value) to hold about one page: once a window holds a full page, no statement out
 are all older, or newer), and a window that turns out short (voided statements, other filters, counts of
 redelivered rows) is widened, up to the query's whole range.
 
-* Without agent/verb/activity/registration filters the ids come from ``statements_by_stored`` (ordered by
+* Without agent/verb/activity/registration filters the ids come from ``statements_by_stored_month`` (ordered by
   stored time).
-* With filters they come from ``statement_keys``, ordered by (tenant, kind, value, stored time): the range of
+* With filters they come from ``statement_keys_by_month``, ordered by (tenant, kind, value, stored time): the range of
   the most selective filter value (registration, then agent, activity, verb), the other filters checked on
   the same rows or through their own ranges. StatementRefs whose target matches the filters come from a
   second query over the tenant's StatementRef rows and are merged in.

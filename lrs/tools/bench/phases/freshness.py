@@ -129,7 +129,7 @@ class FreshnessProbe:
     Lags are measured from the acknowledgement (the issue's freshness) and from the request's intended send
     time (what a client waiting on the statement sees when the LRS is behind).
 
-    "Visible" is in ``statements_by_stored``, the stored-time copy the sink's insert fills with ``statements``
+    "Visible" is in ``statements_by_stored_month``, the stored-time copy the sink's insert fills with ``statements``
     (what GET pages read), looked up within the stored times of the pending samples: a poll reads a few recent
     granules. Polling ``statements`` by id read one 8,192-row granule per id and part (2M rows a poll at 10M
     statements: a third of ClickHouse's CPU during the 10M analytics-freshness run went to the probe). A sample's
@@ -166,7 +166,7 @@ class FreshnessProbe:
 
     def _poll(self) -> None:
         client = self.env.new_clickhouse()
-        sql = ("SELECT statement_id FROM statements_by_stored WHERE tenant = %(t)s AND stored_us >= %(since)s "
+        sql = ("SELECT statement_id FROM statements_by_stored_month WHERE tenant = %(t)s AND stored_us >= %(since)s "
                "AND statement_id IN %(ids)s")
         slices_sql = "SELECT course_id, max(version) FROM analytics_slices WHERE tenant = %(t)s GROUP BY course_id"
         try:

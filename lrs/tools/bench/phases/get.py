@@ -94,8 +94,9 @@ def run(suite: Suite, data: QueryData) -> None:
 
 
 # The tables a statement is written to (the raw table, its copies and the lookup tables of GET).
-STATEMENT_TABLES = ("statements", "statement_json_by_month", "statements_by_stored", "statements_by_time",
-                    "statements_by_learner", "statement_id_keys", "statement_keys", "statement_key_hours_by_month")
+STATEMENT_TABLES = ("statements", "statement_json_by_month", "statements_by_stored_month", "statements_by_time",
+                    "statements_by_learner", "statement_id_keys", "statement_keys_by_month",
+                    "statement_key_hours_by_month")
 
 
 def storage(suite: Suite, data: QueryData) -> None:
