@@ -17,11 +17,13 @@ import httpx
 import pytest
 from clickhouse_driver import Client
 
+from lrs.core.kafka.envelope import Envelope
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.util.timeparse import format_timestamp
 from lrs.service.publisher import Publisher
 from lrs.tools.erasure import erasure_status, request_erasure, wait_applied
 from lrs.tools.stack import clickhouse as stack_clickhouse
+from streams.rows import statement_row
 from tests.support import Pipeline, statement, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
@@ -93,6 +95,17 @@ def api_ids(http: httpx.Client) -> set[str]:
     return ids
 
 
+def _month_rows(pipeline: Pipeline, replica: int, tenant: str, ids: list[str]) -> dict[str, int]:
+    """Rows of these statements in each table partitioned by the month of `stored`, on one replica."""
+    client = _replica(pipeline, replica)
+    try:
+        return {table: client.execute(f"SELECT count() FROM {table} WHERE tenant = %(t)s AND statement_id IN %(ids)s",
+                                      {"t": tenant, "ids": tuple(ids)})[0][0]
+                for table in ("statement_json_by_month", "statements_by_stored_month")}
+    finally:
+        client.disconnect()
+
+
 def _course_statement(actor: str, verb: str, obj: dict[str, Any], minutes_ago: float) -> dict[str, Any]:
     when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
     return statement(actor=actor, verb=verb, activity=obj["id"], object=obj, timestamp=format_timestamp(when),
@@ -157,10 +170,16 @@ def test_write_read_documents_and_analytics_on_replicas(cluster: Pipeline) -> No
 
     # Erasure on replicas: the worker's eraser issues its deletes, asks every replica for unfinished mutations
     # (system.mutations is per replica) and records the erasure done only then; each delete is followed by a
-    # quorum barrier, without which the part of the table's latest quorum insert would never be mutated.
+    # quorum barrier in every partition, without which the part of a partition's latest quorum insert would never
+    # be mutated. A statement of the learner stored in 2003 (written straight into ClickHouse, with the quorum) is
+    # the last quorum insert of its month in the tables partitioned by the month of `stored`.
     store = ClickHouse(cluster.settings, size=1)
     publisher = Publisher(cluster.settings)
+    old = statement(actor="l0@example.com", stored="2003-01-15T10:00:00.000Z", timestamp="2003-01-15T10:00:00.000Z")
+    erased_ids = [s["id"] for s in sent if s["actor"]["mbox"] == "mailto:l0@example.com"] + [old["id"]]
     try:
+        store.insert("statements_insert", [statement_row(Envelope(tenant, old, "k"))])
+        assert _month_rows(cluster, 1, tenant, erased_ids)["statement_json_by_month"] == 3
         erasure = request_erasure(cluster.settings, publisher, tenant,
                                   {"objectType": "Agent", "mbox": "mailto:l0@example.com"}, store)
         assert wait_applied(store, erasure, 180) is not None, erasure_status(store, tenant)
@@ -176,6 +195,7 @@ def test_write_read_documents_and_analytics_on_replicas(cluster: Pipeline) -> No
         finally:
             client.disconnect()
         assert left == [(0, 0)], (replica, left)
+        assert set(_month_rows(cluster, replica, tenant, erased_ids).values()) == {0}, replica
     # The refresh that recomputes the course without the learner may still be writing: a row read on one replica
     # and not yet on the other; the replicas must converge.
     differences: list[str] = []

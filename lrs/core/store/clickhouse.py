@@ -104,10 +104,13 @@ _PER_REPLICA = re.compile(r"\bFROM\s+system\.mutations\b", re.IGNORECASE)
 
 
 # A mutation on a replicated table skips the part its partition's latest quorum insert wrote until another quorum
-# insert lands in that partition (ClickHouse excludes `quorum/last_part` from merges and mutations). Without one
-# an erasure would never finish on a quiet table, so on a cluster every ALTER ... DELETE/UPDATE of a table with a
-# `tenant` column is followed by a barrier: one all-default row (tenant '', which no tenant can be; never
-# deduplicated), written with the quorum. In a ReplacingMergeTree those rows merge into one.
+# insert lands in that partition (ClickHouse keeps `quorum/last_part` per partition and excludes those parts from
+# merges and mutations). Without one an erasure would never finish on a quiet table, and on a table partitioned by
+# month the last part of every past month would never be erased. So on a cluster every ALTER ... DELETE/UPDATE of
+# a table with a `tenant` column is followed by a barrier in each of its partitions: one row per partition, tenant
+# '' (which no tenant can be), the partition key's columns taken from a row of that partition and every other
+# column default (never a copy of a tenant's data), written with the quorum and never deduplicated. In a
+# ReplacingMergeTree those rows merge into one per partition; a SummingMergeTree drops them (all sums zero).
 _MUTATION = re.compile(r"^\s*ALTER\s+TABLE\s+`?(?P<table>\w+)`?\s+(?:DELETE|UPDATE)\b", re.IGNORECASE)
 BARRIER_TENANT = ""
 
@@ -208,9 +211,24 @@ class ClickHouse:
             return
         has_tenant = client.execute("SELECT count() FROM system.columns WHERE database = currentDatabase() "
                                     "AND table = %(t)s AND name = 'tenant'", {"t": table})[0][0]
-        if has_tenant:  # the table name comes from our own queries or system.columns, never from a request
-            self._busy_retry.copy()(client.execute, f"INSERT INTO `{table}` (tenant) VALUES", [(BARRIER_TENANT,)],
-                                    settings={"insert_deduplicate": 0})
+        if not has_tenant:
+            return
+        # Names and the partition expression come from our own queries and the server's catalog, never a request.
+        partition_key = client.execute("SELECT partition_key FROM system.tables WHERE database = currentDatabase() "
+                                       "AND name = %(t)s", {"t": table})[0][0]
+        columns = [name for (name,) in client.execute(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = %(t)s "
+            "AND is_in_partition_key ORDER BY name", {"t": table})]
+        insert = self._busy_retry.copy()
+        if not partition_key or not columns:  # one partition
+            insert(client.execute, f"INSERT INTO `{table}` (tenant) VALUES", [(BARRIER_TENANT,)],
+                   settings={"insert_deduplicate": 0})
+            return
+        names = ", ".join(f"`{c}`" for c in columns)
+        picks = ", ".join(f"any(`{c}`)" for c in columns)
+        insert(client.execute, f"INSERT INTO `{table}` (tenant, {names}) SELECT %(barrier)s, {picks} "
+               f"FROM `{table}` GROUP BY {partition_key}", {"barrier": BARRIER_TENANT},
+               settings={"insert_deduplicate": 0})
 
     def _run_on_every_replica(self, name: str, params: dict[str, Any] | None) -> list[tuple]:
         clients = replica_clients(self._settings)
