@@ -113,6 +113,7 @@ _PER_REPLICA = re.compile(r"\bFROM\s+system\.mutations\b", re.IGNORECASE)
 # ReplacingMergeTree those rows merge into one per partition; a SummingMergeTree drops them (all sums zero).
 _MUTATION = re.compile(r"^\s*ALTER\s+TABLE\s+`?(?P<table>\w+)`?\s+(?:DELETE|UPDATE)\b", re.IGNORECASE)
 BARRIER_TENANT = ""
+BARRIER_PARTITIONS_PER_INSERT = 100  # max_partitions_per_insert_block's default
 
 
 def replica_clients(settings: Settings) -> list[Client]:
@@ -226,9 +227,12 @@ class ClickHouse:
             return
         names = ", ".join(f"`{c}`" for c in columns)
         picks = ", ".join(f"any(`{c}`)" for c in columns)
-        insert(client.execute, f"INSERT INTO `{table}` (tenant, {names}) SELECT %(barrier)s, {picks} "
-               f"FROM `{table}` GROUP BY {partition_key}", {"barrier": BARRIER_TENANT},
-               settings={"insert_deduplicate": 0})
+        rows = client.execute(f"SELECT {picks} FROM `{table}` GROUP BY {partition_key}")
+        # Current ClickHouse refuses an insert block spanning more than 100 partitions (a history of 9 years).
+        for start in range(0, len(rows), BARRIER_PARTITIONS_PER_INSERT):
+            insert(client.execute, f"INSERT INTO `{table}` (tenant, {names}) VALUES",
+                   [(BARRIER_TENANT, *row) for row in rows[start:start + BARRIER_PARTITIONS_PER_INSERT]],
+                   settings={"insert_deduplicate": 0})
 
     def _run_on_every_replica(self, name: str, params: dict[str, Any] | None) -> list[tuple]:
         clients = replica_clients(self._settings)
