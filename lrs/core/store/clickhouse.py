@@ -210,21 +210,19 @@ class ClickHouse:
         with a quorum, the barrier insert that lets the mutation reach every part (see ``_MUTATION``)."""
         if "insert_quorum" not in cluster_settings(self._settings):
             return
-        has_tenant = client.execute("SELECT count() FROM system.columns WHERE database = currentDatabase() "
-                                    "AND table = %(t)s AND name = 'tenant'", {"t": table})[0][0]
-        if not has_tenant:
+        catalog = client.execute("SELECT name, is_in_partition_key FROM system.columns "
+                                 "WHERE database = currentDatabase() AND table = %(t)s ORDER BY name", {"t": table})
+        if "tenant" not in {name for name, _ in catalog}:
             return
         # Names and the partition expression come from our own queries and the server's catalog, never a request.
-        partition_key = client.execute("SELECT partition_key FROM system.tables WHERE database = currentDatabase() "
-                                       "AND name = %(t)s", {"t": table})[0][0]
-        columns = [name for (name,) in client.execute(
-            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = %(t)s "
-            "AND is_in_partition_key ORDER BY name", {"t": table})]
+        columns = [name for name, in_partition_key in catalog if in_partition_key]
         insert = self._busy_retry.copy()
-        if not partition_key or not columns:  # one partition
+        if not columns:  # one partition
             insert(client.execute, f"INSERT INTO `{table}` (tenant) VALUES", [(BARRIER_TENANT,)],
                    settings={"insert_deduplicate": 0})
             return
+        partition_key = client.execute("SELECT partition_key FROM system.tables WHERE database = currentDatabase() "
+                                       "AND name = %(t)s", {"t": table})[0][0]
         names = ", ".join(f"`{c}`" for c in columns)
         picks = ", ".join(f"any(`{c}`)" for c in columns)
         rows = client.execute(f"SELECT {picks} FROM `{table}` GROUP BY {partition_key}")
