@@ -38,13 +38,14 @@ pytestmark = pytest.mark.integration
 def _escape(params: dict[str, Any]) -> dict[str, Any]:
     from clickhouse_driver.util.escape import escape_params
 
-    from lrs.core.store.clickhouse import bind
+    from lrs.core.store.clickhouse import StringLiteral, bind
 
     class Context:  # what clickhouse-driver's escaping reads of a client
         server_info = None
         settings: dict[str, Any] = {}
 
-    return escape_params(bind(params), Context())
+    # StringLiteral (pre-escaped strings) renders with str(): JSON-safe for the chDB subprocess.
+    return {k: str(v) if isinstance(v, StringLiteral) else v for k, v in escape_params(bind(params), Context()).items()}
 
 
 def _literal(value: Any) -> str:
