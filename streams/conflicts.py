@@ -6,10 +6,11 @@ id is new, or if what is stored under the id is the same statement. A different 
 table (the raw one and, since they are all derived from its inserts, everything else) and recorded in
 ``statement_conflicts`` and ``lrs_worker_statement_conflicts_total``.
 
-Statements are partitioned by learner, so one partition (one sink at a time) owns every statement of a learner:
-for statements with the same actor the order of the partition decides, exactly. Statements of two different
-learners under one id meet only through ClickHouse: the check sees the other once its batch is written. Two sinks
-can still both check (nothing stored) and then both insert. So after its insert, before its offsets are committed,
+Two statements under one id in one partition (one sink at a time reads it) are decided by the partition's order,
+exactly. A request travels as one message on the partition of its first statement's learner (lrs/core/kafka/
+envelope.py), so statements under one id may also be in two partitions: they meet only through ClickHouse, where the
+check sees the other once its batch is written. Two sinks can still both check (nothing stored) and then both
+insert. So after its insert, before its offsets are committed,
 a sink re-checks its batch's ids (:meth:`ConflictGuard.settle`: one query per tenant on the narrow
 ``statement_versions_recent``, which has a row per stored version of an id). Where an id holds several versions, the
 earliest stored wins (ties: the smaller JSON), a rule both sinks apply alike without talking, and which the reads

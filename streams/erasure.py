@@ -1,7 +1,8 @@
 """GDPR erasure, bounded and asynchronous: it never holds up the sink.
 
 The sink only records a request when it reaches the erasure message in the learner's partition (``accept``: one
-insert; everything the learner sent before is written by then). The eraser (``step``, run on a timer by one
+insert; what the learner sent before in that partition is written by then, and the fence below keeps out what
+comes later from any partition). The eraser (``step``, run on a timer by one
 worker, the group leader) does the rest, one short pass at a time:
 
 1. ``pending``/due ``failed``: finds every table with a learner column (``erasure_tables``: by column, so a new

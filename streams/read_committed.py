@@ -1,6 +1,6 @@
 """Faust's Kafka transport, reading ``read_committed`` while processing stays at least once.
 
-The LRS writes a request that spans several partitions in one Kafka transaction (lrs/service/transactions.py), so
+The LRS writes a request of several messages in one Kafka transaction (lrs/service/transactions.py), so
 the workers must not see a transaction's messages before it commits, nor ever after it aborts. Faust reads
 ``read_committed`` only under ``processing_guarantee="exactly_once"``, which also routes every send of the app
 through one transactional producer per *destination* partition (``<app>-<group>-<partition>``); that producer

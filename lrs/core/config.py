@@ -91,9 +91,13 @@ class Settings(BaseSettings):
                                 "body streams in, chunked or not).")
     max_header_bytes: int = Field(64 * 1024, description="Request line plus headers larger than this get 431.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
+    kafka_message_bytes: int = Field(
+        512 * 1024, ge=1024, description="A request's statements travel as one Kafka message up to this many bytes "
+        "(serialized; a larger request is cut into several, a larger statement travels alone): one message is in "
+        "Kafka wholly or not at all by itself. Bounds the worker's memory with sink_batch_size.")
     kafka_transactions: bool = Field(
-        True, description="A request spanning several partitions is written in one Kafka transaction (group-"
-        "committed; lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")
+        True, description="A request of several messages is written in one Kafka transaction (group-committed; "
+        "lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")
     kafka_transaction_timeout_s: float = Field(
         10.0, description="Kafka aborts a transaction left open this long (a crashed LRS); read_committed "
         "consumers wait at most this long behind it.")
@@ -127,7 +131,7 @@ class Settings(BaseSettings):
     worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")
     worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
     sink_batch_size: int = Field(500, description="Messages per sink batch at most; a message holds one request's "
-                                 "statements for one partition (up to 512 KiB), so this bounds the worker's memory.")
+                                 "statements (up to kafka_message_bytes), so this bounds the worker's memory.")
     sink_batch_within_s: float = Field(0.2, description="Longest a message waits for more to join its sink batch "
                                        "(from when it was queued; under load a batch starts as soon as the last "
                                        "one is written).")

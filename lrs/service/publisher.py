@@ -19,7 +19,7 @@ from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from lrs.core.config import Settings
-from lrs.core.kafka.envelope import encode_statements, group_by_partition
+from lrs.core.kafka.envelope import encode_statements, group_request
 from lrs.core.kafka.security import kafka_options
 from lrs.service import metrics
 from lrs.service.produced_board import ProducedBoard
@@ -85,9 +85,9 @@ class Publisher:
         """Publish ``(key, statement)`` pairs and return once all are acknowledged; else BrokerUnavailable.
         ``checked``: their ids were checked against ClickHouse (see ``lrs.core.kafka.envelope.Envelope``).
 
-        The statements travel as one message per partition (see ``lrs.core.kafka.envelope``). No thread waits for
-        the acknowledgements: the producer's I/O thread resolves one asyncio future when the last message of
-        this request is acknowledged (or the first fails).
+        The statements travel as one message up to ``kafka_message_bytes`` (see ``lrs.core.kafka.envelope``). No
+        thread waits for the acknowledgements: the producer's I/O thread resolves one asyncio future when the last
+        message of this request is acknowledged (or the first fails).
         """
         start = time.perf_counter()
         topic = self.settings.statements_topic
@@ -102,9 +102,10 @@ class Publisher:
                                                   deadline - loop.time())
                 self._known_topics.add(topic)
             messages = [(partition, key, encode_statements(tenant, client_key, bodies, checked))
-                        for partition, key, bodies in group_by_partition(keyed, self._partitions[topic])]
+                        for partition, key, bodies in group_request(keyed, self._partitions[topic],
+                                                                    self.settings.kafka_message_bytes)]
             if len(messages) > 1 and self.settings.kafka_transactions:
-                # Several partitions: in one transaction, so a failure leaves none of the request in Kafka.
+                # Several messages: in one transaction, so a failure leaves none of the request in Kafka.
                 outcome = self._get_transactions().submit(messages)
             else:  # one message is in Kafka wholly or not at all
                 outcome = _all_acknowledged([producer.send(topic, key=key, value=value, partition=partition)

@@ -1,6 +1,6 @@
 """All of a request's messages in Kafka, or none: Kafka transactions with a group commit.
 
-A statement request that spans several partitions travels as several messages (``lrs.core.kafka.envelope``). To keep
+A statement request over ``kafka_message_bytes`` travels as several messages (``lrs.core.kafka.envelope``). To keep
 a broker failure from leaving part of it in Kafka, those messages are written in one transaction; the workers
 read ``read_committed`` (streams/read_committed.py), so an aborted or unfinished transaction is never stored.
 

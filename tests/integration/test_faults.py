@@ -21,12 +21,18 @@ from tests.support import Pipeline, analytics_differences, free_ports, make_sett
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+# Bytes of statements per Kafka message in these pipelines: the requests here (20-50 statements of about 700 bytes)
+# travel as several messages in one transaction, the path a failure could leave half-written (a request under the
+# default 512 KiB is one message, atomic by itself).
+SMALL_MESSAGES = 4096
+
+
 @pytest.fixture
 def own_pipeline(tmp_path) -> Iterator[Pipeline]:
     """A pipeline of its own, since these tests break services."""
     (metrics_port,) = free_ports(1)
     running = Pipeline(make_settings(tmp_path, produce_timeout_s=2.0, analytics_refresh_s=0.5,
-                                     worker_metrics_port=metrics_port)).start()
+                                     worker_metrics_port=metrics_port, kafka_message_bytes=SMALL_MESSAGES)).start()
     try:
         yield running
     finally:
@@ -54,7 +60,7 @@ class Sender:
         self.batches, self.size, self.pause = batches, size, pause
         self.acked: list[str] = []
         self.refused = 0
-        # The statement ids of each refused request (17 learners: every request spans several partitions).
+        # The statement ids of each refused request (every request is several messages: SMALL_MESSAGES).
         self.refused_ids: list[list[str]] = []
         # (monotonic time sent, monotonic time answered, status; 0 = no answer) of every request.
         self.answers: list[tuple[float, float, int]] = []
@@ -130,7 +136,7 @@ def _analytics_statements(pipeline: Pipeline, tenant: str) -> int:
 
 
 def _assert_refused_requests_wholly_or_not_at_all(sender: Sender) -> None:
-    """A refused request spanning several partitions is one Kafka transaction: none or all of it is stored."""
+    """A refused request of several messages is one Kafka transaction: none or all of it is stored."""
     assert sender.refused_ids, "some requests were refused while the broker was away"
     stored = set(_api_ids(sender))
     partial = [(len(set(batch) & stored), len(batch)) for batch in sender.refused_ids
@@ -301,7 +307,8 @@ def test_broker_killed_under_load_keeps_everything_acknowledged(own_pipeline: Pi
 @pytest.fixture
 def replicated_pipeline(tmp_path) -> Iterator[Pipeline]:
     """A pipeline on a three-node Kafka cluster (replication 3, min.insync.replicas 2)."""
-    running = Pipeline(make_settings(tmp_path, brokers=3, produce_timeout_s=5.0, analytics_refresh_s=0.5)).start()
+    running = Pipeline(make_settings(tmp_path, brokers=3, produce_timeout_s=5.0, analytics_refresh_s=0.5,
+                                     kafka_message_bytes=SMALL_MESSAGES)).start()
     try:
         yield running
     finally:

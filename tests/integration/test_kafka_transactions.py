@@ -55,39 +55,55 @@ def test_aborted_transaction_is_never_stored(pipeline: Pipeline) -> None:
     assert ids == {committed["id"]}, "the aborted message was skipped (read_committed)"
 
 
-def test_a_request_over_several_partitions_is_one_transaction(pipeline: Pipeline) -> None:
-    """Each of its messages is followed by a commit marker, which takes one offset: nothing else writes to the
-    topic meanwhile (tests run one at a time), so every partition ends two past where it ended before."""
+def _post_and_read(http, consumer: KafkaConsumer, parts: list[TopicPartition], tenant: str,
+                   body: list[dict]) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """POST ``body``; per partition, how far its end moved and the offsets of the request's messages."""
+    before = consumer.end_offsets(parts)
+    assert http.post("/xapi/statements", json=body).status_code == 200
+    for part in parts:  # read only what the request wrote (not the whole topic)
+        consumer.seek(part, before[part])
+    found: dict[int, list[int]] = {}
+    count = [0]
+
+    def all_read() -> bool:
+        for records in consumer.poll(timeout_ms=500).values():
+            for record in records:
+                doc = orjson.loads(record.value) if record.value.startswith(b"{") else {}
+                if doc.get("tenant") == tenant:
+                    found.setdefault(record.partition, []).append(record.offset)
+                    count[0] += len(doc["statements"])
+        return count[0] == len(body)
+
+    wait_until(all_read, 30, interval=0, what=f"the request's {len(body)} statements in the topic: {count}")
+    # Read now: the coordinator writes the commit markers after answering the commit, and a read_committed
+    # consumer sees the messages only once they are written.
+    after = consumer.end_offsets(parts)
+    return {p.partition: after[p] - before[p] for p in parts}, found
+
+
+def test_a_request_of_several_messages_is_one_transaction(pipeline: Pipeline) -> None:
+    """A request over ``kafka_message_bytes`` (512 KiB) travels as several messages, each followed in its partition
+    by one commit marker, which takes one offset: nothing else writes to the topic meanwhile (tests run one at a
+    time), so a partition ends one past its messages of the request. A small request is one message, no marker."""
     tenant, http = pipeline.new_tenant()
-    batch = [statement(actor=f"l{i}@example.com") for i in range(40)]  # 40 learners: every partition
+    pad = {"http://example.com/pad": "x" * 12_000}
+    big = [statement(actor=f"l{i}@example.com") | {"result": {"extensions": pad}} for i in range(120)]  # ~1.5 MB
+    small = [statement(actor=f"s{i}@example.com") for i in range(40)]  # 40 learners, one message
     topic = pipeline.settings.statements_topic
     consumer = KafkaConsumer(bootstrap_servers=pipeline.settings.kafka_bootstrap, isolation_level="read_committed",
                              enable_auto_commit=False)
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
         consumer.assign(parts)
-        before = consumer.end_offsets(parts)
         with http:
-            assert http.post("/xapi/statements", json=batch).status_code == 200
-        for part in parts:  # read only what the request wrote (not the whole topic)
-            consumer.seek(part, before[part])
-        found: dict[int, int] = {}
-
-        def every_partition_read() -> bool:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    if record.value.startswith(b"{") and orjson.loads(record.value).get("tenant") == tenant:
-                        found[record.partition] = record.offset
-            return len(found) == len(parts)
-
-        wait_until(every_partition_read, 30, interval=0, what=f"the request's message in every partition: {found}")
-        # Read now: the coordinator writes the commit markers after answering the commit, and a read_committed
-        # consumer sees the messages only once they are written.
-        after = consumer.end_offsets(parts)
+            moved, found = _post_and_read(http, consumer, parts, tenant, big)
+            assert sum(map(len, found.values())) >= 3, f"1.5 MB in messages of at most 512 KiB: {found}"
+            assert moved == {p.partition: len(found.get(p.partition, [])) + (p.partition in found) for p in parts}
+            moved, found = _post_and_read(http, consumer, parts, tenant, small)
+            assert sum(map(len, found.values())) == 1, f"a small request is one message, whatever its learners: {found}"
+            assert moved == {p.partition: int(p.partition in found) for p in parts}
     finally:
         consumer.close()
-    assert {p.partition: after[p] - before[p] for p in parts} == {p.partition: 2 for p in parts}
-    assert {p: after[TopicPartition(topic, p)] - offset for p, offset in found.items()} == {p: 2 for p in found}
 
 
 def test_a_commit_the_coordinator_never_answers_fails_within_its_bound(pipeline: Pipeline) -> None:

@@ -12,7 +12,7 @@ from lrs.core.kafka.envelope import (
     decode_statements,
     encode,
     encode_statements,
-    group_by_partition,
+    group_request,
 )
 from lrs.service.errors import XAPIError
 from lrs.service.statements.formats import apply_format
@@ -91,23 +91,23 @@ def test_the_lrs_check_travels_with_the_statements() -> None:
     assert b"checked" not in encode(Envelope("t", {"id": "x"}, "k"))
 
 
-def test_grouped_statements_go_where_their_own_keys_would() -> None:
-    # A learner's statements and erasures must share a partition: each statement's group is the partition
-    # Kafka's default partitioner picks for the statement's own key.
+def test_a_request_travels_as_consecutive_runs_each_on_its_first_keys_partition() -> None:
+    # A request is one message when it fits (atomic by itself, no transaction); a larger one is cut into runs of the
+    # request's order, each on the partition Kafka's default partitioner picks for its first statement's key.
     partitions = [0, 1, 2, 3, 4, 5]
     keyed = [(f"t|mbox:mailto:l{i}@x".encode(), {"id": str(i), "pad": "x" * 100}) for i in range(200)]
-    groups = group_by_partition(keyed, partitions, max_bytes=2000)
-    placed = {orjson.loads(body)["id"]: partition for partition, _, bodies in groups for body in bodies}
-    assert placed == {s["id"]: DefaultPartitioner().partition("t", None, key, None, key, _Cluster(partitions))
-                      for key, s in keyed}
-    assert all(sum(len(b) + 1 for b in bodies) <= 2000 for _, _, bodies in groups)
-    assert len(groups) > len(partitions)  # cut by size
-    # Order inside a partition is the request's order.
-    for _, _, bodies in groups:
-        ids = [int(orjson.loads(b)["id"]) for b in bodies]
-        assert ids == sorted(ids)
-    big = [(b"t|a", {"id": "big", "pad": "x" * 5000})]
-    assert [len(bodies) for _, _, bodies in group_by_partition(big, partitions, max_bytes=2000)] == [1]
+    expected = {key: DefaultPartitioner().partition("t", None, key, None, key, _Cluster(partitions))
+                for key, _ in keyed}
+    assert [(p, k, len(b)) for p, k, b in group_request(keyed[:10], partitions)] == [
+        (expected[keyed[0][0]], keyed[0][0], 10)]
+    groups = group_request(keyed, partitions, max_bytes=2000)
+    assert len(groups) > 1 and all(sum(len(b) + 1 for b in bodies) <= 2000 for _, _, bodies in groups)
+    assert [int(orjson.loads(b)["id"]) for _, _, bodies in groups for b in bodies] == list(range(200))
+    for partition, key, bodies in groups:
+        first = orjson.loads(bodies[0])["id"]
+        assert key == keyed[int(first)][0] and partition == expected[key]
+    big = [(b"t|a", {"id": "small"}), (b"t|a", {"id": "big", "pad": "x" * 5000}), (b"t|a", {"id": "after"})]
+    assert [len(bodies) for _, _, bodies in group_request(big, partitions, max_bytes=2000)] == [1, 1, 1]
 
 
 class _Cluster:

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from lrs.core.config import Settings
-from lrs.core.kafka.envelope import decode_any, encode_statements, group_by_partition, message_key
+from lrs.core.kafka.envelope import decode_any, encode_statements, group_request, message_key
 from lrs.core.util.gctune import tune_gc
 from lrs.core.util.jsondepth import too_deep
 from lrs.core.util.timeparse import now_timestamp
@@ -66,9 +66,9 @@ def measure(statements: list[dict[str, Any]], per_request: int, repeats: int = 3
                                        for d in normalized])
     keyed = run("partition key (actor IFI)", lambda: [[(message_key(client.tenant, actor_ifi(s["actor"])), s)
                                                         for s in d] for d in prepared])
-    messages = run("group by partition + encode", lambda: [
+    messages = run("group into messages + encode", lambda: [
         encode_statements(client.tenant, client.key, bodies)
-        for k in keyed for _, _, bodies in group_by_partition(k, PARTITIONS)])
+        for k in keyed for _, _, bodies in group_request(k, PARTITIONS)])
     envelopes = run("sink: decode messages", lambda: [e for m in messages for e in decode_any(m)])
     run("sink: build rows", lambda: [statement_row(e) for e in envelopes])
     steps["total"] = round(sum(steps.values()), 2)
