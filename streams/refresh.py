@@ -31,7 +31,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,10 @@ class Recomputed:
 
 Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
 LEARNERS_CHUNK = 2000
+# Statements (as learner_state counts them) whose times one read of learner_aggregates brings into the worker, at
+# most (a learner with more is read alone): the read of a round grows with its learners' histories, and CPython
+# keeps the memory of its largest read (the worker's RSS grew with the soak's ever longer histories).
+READ_STATEMENTS = 100_000
 SLOW_ROUND_S = 1.0  # a round taking longer is logged (its markers, slices and time)
 CLEANUP_SLICES = 1000  # slices per cleanup mutation
 CLIENT_NAME = "lrs-analytics"  # the refresh's ClickHouse connections (system.query_log.client_name)
@@ -186,9 +190,26 @@ class SliceRefresher:
                 self.courses.pop((tenant, course), None)  # rows left the table (erasure): load them again
             # LEARNER_LEFT has no row to recompute; the derive still counts the change.
             pairs += [(course, actor) for actor in sorted(learners - {LEARNER_LEFT})]
-        for start in range(0, len(pairs), LEARNERS_CHUNK):
-            self._update_pairs(tenant, pairs[start:start + LEARNERS_CHUNK], version)
+        for chunk in self._read_chunks(tenant, pairs):
+            self._update_pairs(tenant, chunk, version)
         return count + len(pairs)
+
+    def _read_chunks(self, tenant: str, pairs: list[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+        """``pairs`` in runs of at most ``LEARNERS_CHUNK`` learners and about ``READ_STATEMENTS`` statements, each
+        learner weighed by its statements in the course as held in memory (1 if not held: new, or not loaded)."""
+        chunk: list[tuple[str, str]] = []
+        size = 0
+        for course, actor in pairs:
+            memory = self.courses.get((tenant, course))
+            learner = memory.learners.get(actor) if memory is not None else None
+            weight = 1 + (learner.statements if learner is not None else 0)
+            if chunk and (len(chunk) >= LEARNERS_CHUNK or size + weight > READ_STATEMENTS):
+                yield chunk
+                chunk, size = [], 0
+            chunk.append((course, actor))
+            size += weight
+        if chunk:
+            yield chunk
 
     def _rebuild_course(self, tenant: str, course_id: str, version: int) -> int:
         """Every learner row of a course from all its statements; the course held in memory from them."""

@@ -27,7 +27,7 @@ from streams.analytics import (
     split_list,
 )
 from streams.dropoff import LEARNER_COURSE, at_risk_event, event_id, event_key
-from streams.refresh import ALL_TABLES, merge_work, refresh_pause
+from streams.refresh import ALL_TABLES, LEARNERS_CHUNK, READ_STATEMENTS, SliceRefresher, merge_work, refresh_pause
 
 
 def test_markers_round_trip_and_garbage_is_skipped() -> None:
@@ -159,3 +159,22 @@ def test_bound_lists_are_cut_by_count_and_by_rendered_size() -> None:
         settings: dict = {}
 
     assert all(len(escape_param(tuple(c), Ctx())) < 200_000 for c in chunks)
+
+
+def test_a_rounds_learner_reads_are_bounded_by_their_statements() -> None:
+    """One read of learner_aggregates brings at most READ_STATEMENTS statement times into the worker (a learner with
+    more alone), weighing each learner by its history held in memory: the worker's memory per round stays bounded
+    however long the histories grow."""
+    from types import SimpleNamespace
+
+    refresher = SliceRefresher(Settings())
+    heavy = READ_STATEMENTS // 3
+    held = {f"a{i}": SimpleNamespace(statements=heavy) for i in range(7)}
+    held["huge"] = SimpleNamespace(statements=5 * READ_STATEMENTS)
+    refresher.courses[("t", "c")] = SimpleNamespace(learners=held)  # type: ignore[assignment]
+    pairs = [("c", f"a{i}") for i in range(7)] + [("c", "huge"), ("c", "new"), ("d", "unknown")]
+    chunks = list(refresher._read_chunks("t", pairs))
+    assert [pair for chunk in chunks for pair in chunk] == pairs  # every pair once, in order
+    assert [len(c) for c in chunks] == [2, 2, 2, 1, 1, 2]  # 3 heavy learners would exceed the bound; huge alone
+    new = [("c", f"n{i}") for i in range(LEARNERS_CHUNK + 5)]  # not held: weight 1, cut by the learner count
+    assert [len(c) for c in refresher._read_chunks("t", new)] == [LEARNERS_CHUNK, 5]
