@@ -95,8 +95,8 @@ def encode_statements(tenant: str, client_key: str, statements: Sequence[bytes],
 
 @functools.lru_cache(maxsize=65536)
 def _key_hash(key: bytes) -> int:
-    # kafka-python's murmur2 is pure Python (half the time of grouping a request by partition: 31 -> 14 us
-    # per statement with this cache), and a learner's key repeats across their statements.
+    # kafka-python's murmur2 is pure Python, and a learner's key repeats across their requests (now hashed once
+    # per message, for its first statement).
     return murmur2(key) & 0x7FFFFFFF
 
 
