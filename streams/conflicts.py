@@ -29,7 +29,9 @@ statement or answered that it was stored already); one it could not see was inse
 ``stored`` time. A race or a crashed earlier attempt of a batch also inserted after ``stored``. So a check looks at
 versions inserted since ``stored - conflict_margin_s`` (the margin covers the hosts' clocks and a lagging replica).
 A statement the LRS did not check (ClickHouse was down), and a batch stored longer ago than the recent versions are
-kept (``recent_versions_keep_s``), are checked against the whole history as before.
+kept (``recent_versions_keep_s``), are checked against the whole history: the raw table, and for the re-check also
+the recent versions, since a merge of the raw table keeps one row per id (the last inserted) and may already have
+folded a race of a moment ago into the loser's row.
 
 "Same statement" is what the LRS compares for its 409: everything but the LRS-owned ``stored``, ``authority``
 and ``version``, and without a ``timestamp`` the LRS set to ``stored`` (absent in the request). A redelivered

@@ -1,12 +1,23 @@
--- statement_versions_for_ids over the whole history (the raw table): for a batch stored longer ago than the recent
--- versions are kept (a worker that was down for a day), whose crashed earlier attempt may have raced another sink.
+-- statement_versions_for_ids over the whole history: for a batch stored longer ago than the recent versions are kept
+-- (a worker that was down for a day, or a statement the LRS could not check), whose crashed earlier attempt may
+-- have raced another sink. The raw table alone does not do: a merge keeps one row per id (the last inserted), so two
+-- versions inserted by a race a moment ago may already be one, and the race would go unseen (the loser kept). The
+-- recent versions keep every version inserted in the last hours, which is when a race the re-check must settle
+-- happened; the raw table adds the older history.
 -- params: {"tenant": "t", "ids": "00000000-0000-4000-8000-000000000000,00000000-0000-4000-8000-000000000001"}
 SELECT statement_id, groupUniqArray(stored_us) AS stored
-FROM statements
-WHERE tenant = %(tenant)s AND statement_id IN (
-    SELECT id FROM (SELECT arrayJoin(splitByChar(',', %(ids)s)) AS id)
-    WHERE cityHash64(%(tenant)s, id) IN (
-        SELECT key FROM statement_id_keys
-        WHERE key IN (SELECT cityHash64(%(tenant)s, arrayJoin(splitByChar(',', %(ids)s))))))
+FROM (
+    SELECT statement_id, stored_us, cityHash64(statement) AS statement_hash
+    FROM statements
+    WHERE tenant = %(tenant)s AND statement_id IN (
+        SELECT id FROM (SELECT arrayJoin(splitByChar(',', %(ids)s)) AS id)
+        WHERE cityHash64(%(tenant)s, id) IN (
+            SELECT key FROM statement_id_keys
+            WHERE key IN (SELECT cityHash64(%(tenant)s, arrayJoin(splitByChar(',', %(ids)s))))))
+    UNION ALL
+    SELECT statement_id, stored_us, statement_hash
+    FROM statement_versions_recent
+    WHERE tenant = %(tenant)s AND statement_id IN (SELECT arrayJoin(splitByChar(',', %(ids)s)))
+)
 GROUP BY statement_id
-HAVING uniqExact(stored_us, cityHash64(statement)) > 1
+HAVING uniqExact(stored_us, statement_hash) > 1
