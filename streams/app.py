@@ -14,6 +14,7 @@ import faust
 from lrs.core.config import Settings
 from lrs.core.kafka.security import ssl_context, uses_sasl
 from lrs.core.retry import retry_forever
+from lrs.core.util.malloctune import trim
 from streams import metrics
 from streams.batching import LingerQueue
 from streams.conflicts import forget_old_versions
@@ -144,6 +145,12 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             await asyncio.get_running_loop().run_in_executor(None, forget_old_versions, sink.clickhouse, settings)
         except Exception as exc:  # only costs disk and a slower check; the next pass tries again
             log.warning("dropping old statement versions failed (%s: %s)", type(exc).__name__, exc)
+
+    if settings.worker_malloc_trim_s > 0:
+        @app.timer(settings.worker_malloc_trim_s)
+        async def hand_back_free_memory() -> None:
+            # Every worker: what its batches and rounds freed goes back to the system (lrs/core/util/malloctune.py).
+            await asyncio.get_running_loop().run_in_executor(None, trim)
 
     @app.timer(settings.erasure_poll_s, on_leader=True)
     async def apply_erasures() -> None:

@@ -317,10 +317,12 @@ def worker() -> None:
     from prometheus_client import start_http_server
 
     from lrs.core.util.gctune import set_switch_interval, tune_gc
+    from lrs.core.util.malloctune import limit_arenas
     from streams.app import create_app
 
     settings = Settings()
     _require_kafka(settings)
+    limit_arenas(settings.worker_malloc_arenas)  # before any thread starts (each may get an arena)
     _service_logging()
     logging.basicConfig(level=logging.INFO)
     if settings.worker_metrics_port:
