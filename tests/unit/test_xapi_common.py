@@ -139,3 +139,20 @@ def test_durations_accepted(value: str) -> None:
 )
 def test_durations_rejected(value: str) -> None:
     assert not is_duration(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-11-28T10:00:00.123Z", "2026-11-28T10:00:00.123000+00:00"),
+        ("2026-11-28T10:00:00Z", "2026-11-28T10:00:00+00:00"),
+        ("2026-11-28T10:00:00.123456789Z", "2026-11-28T10:00:00.123456+00:00"),  # truncated, never rounded
+        ("2026-11-28T10:00:00.123456789+02:00", "2026-11-28T08:00:00.123456+00:00"),
+        ("2026-11-28T10:00:00.123z", "2026-11-28T10:00:00.123000+00:00"),
+        (" 2026-11-28T10:00:00Z ", "2026-11-28T10:00:00+00:00"),
+        ("2026-11-28T12:30:00.5+02:30", "2026-11-28T10:00:00.500000+00:00"),
+        ("2026-11-28T10:00:00", "2026-11-28T10:00:00+00:00"),  # no offset: read as UTC
+    ],
+)
+def test_timestamps_parse_to_the_same_utc_instant_by_either_path(value: str, expected: str) -> None:
+    assert parse_timestamp(value).isoformat() == expected

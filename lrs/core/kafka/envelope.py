@@ -36,7 +36,7 @@ class PoisonMessage(ValueError):
     """A message on the topic that no version of this code can read."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """One stored statement as carried on the statements topic."""
 

@@ -14,11 +14,15 @@ _DURATION = re.compile(
 
 def parse_timestamp(value: str) -> datetime:
     """Parse an xAPI timestamp (ISO 8601 with offset; any number of fraction digits) to aware UTC."""
-    text = value.strip().replace("z", "Z")
-    text = text[:-1] + "+00:00" if text.endswith("Z") else text
-    # Python accepts at most 6 fraction digits; xAPI allows more precision than microseconds.
-    text = _FRACTION.sub(lambda m: m.group(1)[:7], text, count=1)
-    parsed = datetime.fromisoformat(text)
+    try:
+        # The usual form (2026-11-28T10:00:00.123Z) parsed in C: the sink parses one per statement.
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        text = value.strip().replace("z", "Z")
+        text = text[:-1] + "+00:00" if text.endswith("Z") else text
+        # Beyond 6 fraction digits (xAPI allows more precision than microseconds): truncated, as fromisoformat does.
+        text = _FRACTION.sub(lambda m: m.group(1)[:7], text, count=1)
+        parsed = datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
