@@ -146,8 +146,8 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         except Exception as exc:  # only costs disk and a slower check; the next pass tries again
             log.warning("dropping old statement versions failed (%s: %s)", type(exc).__name__, exc)
 
-    if settings.worker_malloc_trim_s > 0:
-        @app.timer(settings.worker_malloc_trim_s)
+    if settings.malloc_trim_s > 0:
+        @app.timer(settings.malloc_trim_s)
         async def hand_back_free_memory() -> None:
             # Every worker: what its batches and rounds freed goes back to the system (lrs/core/util/malloctune.py).
             await asyncio.get_running_loop().run_in_executor(None, trim)

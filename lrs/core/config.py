@@ -156,13 +156,13 @@ class Settings(BaseSettings):
     gc_thresholds: str = Field(
         "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "
         "worker processes, comma-separated (lrs/core/util/gctune.py; the interpreter's default is 700,10,10).")
-    worker_malloc_arenas: int = Field(
-        2, ge=0, description="How many heap arenas glibc may keep in a worker process (0: glibc's default, 8 per "
-        "core): each thread's arena keeps what it freed for reuse, so memory follows every arena's high-water mark "
-        "(lrs/core/util/malloctune.py).")
-    worker_malloc_trim_s: float = Field(
-        30.0, ge=0, description="How often a worker hands the free pages of its heap back to the system "
-        "(malloc_trim; 0: never).")
+    malloc_arenas: int = Field(
+        2, ge=0, description="How many heap arenas glibc may keep in an LRS or worker process (0: glibc's default, "
+        "8 per core): each thread's arena keeps what it freed for reuse, so memory follows every arena's high-water "
+        "mark (lrs/core/util/malloctune.py).")
+    malloc_trim_s: float = Field(
+        30.0, ge=0, description="How often an LRS or worker process hands the free pages of its heap back to the "
+        "system (malloc_trim; 0: never).")
     gil_switch_interval_ms: float = Field(
         0.5, gt=0, le=100, description="How long a busy Python thread of the LRS and worker processes may hold the "
         "interpreter before a waiting thread gets it (sys.setswitchinterval; the interpreter's default is 5 ms): a "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lrs.core.config import Settings
 from lrs.core.store.clickhouse import ClickHouse
 from lrs.core.util.gctune import set_switch_interval, tune_gc
+from lrs.core.util.malloctune import limit_arenas, trim_every
 from lrs.service.alternate import AlternateRequestSyntax
 from lrs.service.auth.credentials import CredentialStore
 from lrs.service.consistency import Consistency
@@ -60,10 +62,14 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        limit_arenas(settings.malloc_arenas)  # before the services' threads start (each may get an arena)
         app.state.services = svc or build_services(settings)
         tune_gc(settings.gc_thresholds)
         set_switch_interval(settings.gil_switch_interval_ms)
+        trimming = asyncio.create_task(trim_every(settings.malloc_trim_s)) if settings.malloc_trim_s > 0 else None
         yield
+        if trimming is not None:
+            trimming.cancel()
         app.state.services.publisher.close()
         app.state.services.clickhouse.close()
 

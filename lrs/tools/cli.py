@@ -322,7 +322,7 @@ def worker() -> None:
 
     settings = Settings()
     _require_kafka(settings)
-    limit_arenas(settings.worker_malloc_arenas)  # before any thread starts (each may get an arena)
+    limit_arenas(settings.malloc_arenas)  # before any thread starts (each may get an arena)
     _service_logging()
     logging.basicConfig(level=logging.INFO)
     if settings.worker_metrics_port:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -40,3 +42,20 @@ def test_trim_hands_freed_heap_memory_back() -> None:
 def test_arena_limit_is_set_and_zero_keeps_the_default() -> None:
     assert malloctune.limit_arenas(0) is False
     assert malloctune.limit_arenas(2) is True
+
+
+def test_trim_every_trims_until_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[float] = []
+    monkeypatch.setattr(malloctune, "trim", lambda: calls.append(time.monotonic()) or True)
+
+    async def main() -> tuple[int, int]:
+        task = asyncio.create_task(malloctune.trim_every(0.02))
+        await asyncio.sleep(0.15)
+        task.cancel()
+        seen = len(calls)
+        await asyncio.sleep(0.06)
+        return seen, len(calls)
+
+    seen, later = asyncio.run(main())
+    assert seen >= 3
+    assert later == seen  # cancelled: no more trims

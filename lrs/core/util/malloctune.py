@@ -1,20 +1,19 @@
-"""The C heap of the stream workers (glibc): two arenas, and what is freed handed back to the system.
+"""The C heap of the long-running processes (LRS, stream workers; glibc): two arenas, and what is freed handed back.
 
 A sink batch or an analytics round allocates tens of MB from several threads (the executor's) and frees them again.
 glibc gives each thread that meets contention an arena of its own (up to 8 per core) and keeps what is freed in
 it for reuse, so the process's memory follows the high-water mark of every arena, not what is in use. Measured in a
 16-minute soak (docs/benchmarks.md): the worker's Python objects stayed flat (about 800,000 blocks allocated) while
-its anonymous memory grew from 111 to 142 MB, and one ``malloc_trim(0)`` gave 9 MB back at once.
+its anonymous memory grew from 111 to 142 MB, and one ``malloc_trim(0)`` gave 9 MB back at once. The LRS frees
+request bodies and validated statements the same way, from the threads of its ClickHouse queries and producer.
 
-Elsewhere (musl, macOS) both calls do nothing: they only concern glibc's allocator.
+Elsewhere (musl, macOS) these calls do nothing: they only concern glibc's allocator.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
-import logging
-
-log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 
@@ -40,3 +39,10 @@ def limit_arenas(count: int) -> bool:
 def trim() -> bool:
     """Hand the free pages of every arena back to the system; True if any were."""
     return _LIBC is not None and bool(_LIBC.malloc_trim(0))
+
+
+async def trim_every(seconds: float) -> None:
+    """:func:`trim` every ``seconds`` (in a thread: it takes the arenas' locks), until cancelled."""
+    while True:
+        await asyncio.sleep(seconds)
+        await asyncio.to_thread(trim)
