@@ -14,7 +14,7 @@ import faust
 from lrs.core.config import Settings
 from lrs.core.kafka.security import ssl_context, uses_sasl
 from lrs.core.retry import retry_forever
-from lrs.core.util.malloctune import trim
+from lrs.core.util.malloctune import trim_every
 from streams import metrics
 from streams.batching import LingerQueue
 from streams.conflicts import forget_old_versions
@@ -147,10 +147,10 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             log.warning("dropping old statement versions failed (%s: %s)", type(exc).__name__, exc)
 
     if settings.malloc_trim_s > 0:
-        @app.timer(settings.malloc_trim_s)
+        @app.task
         async def hand_back_free_memory() -> None:
             # Every worker: what its batches and rounds freed goes back to the system (lrs/core/util/malloctune.py).
-            await asyncio.get_running_loop().run_in_executor(None, trim)
+            await trim_every(settings.malloc_trim_s)
 
     @app.timer(settings.erasure_poll_s, on_leader=True)
     async def apply_erasures() -> None:

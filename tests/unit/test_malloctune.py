@@ -1,4 +1,4 @@
-"""The worker's heap tuning does what it says on glibc: freed memory inside the heap goes back to the system."""
+"""The LRS's and the workers' heap tuning on glibc: freed memory inside the heap goes back to the system."""
 
 from __future__ import annotations
 
