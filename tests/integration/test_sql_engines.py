@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clickhouse_driver.util.escape import escape_param, escape_params
 
-from lrs.core.store.clickhouse import bind, make_client
+from lrs.core.store.clickhouse import ClickHouse, bind, make_client
 from lrs.core.store.migrate import migrate_clickhouse
 from lrs.core.store.queries import Query, all_queries, migrations
+from lrs.core.store.queries import query as named_query
 from tests.support import Pipeline
 
 pytestmark = pytest.mark.integration
@@ -29,9 +31,14 @@ def render(query: Query) -> str:
     """The query text with example parameters (or example rows) written in, for chDB."""
     ctx = _EscapeContext()
     if query.is_insert_with_data:
-        rows = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in query.example_rows)
-        return f"{query.sql} {rows}"
+        return f"{query.sql} {_values(query.example_rows)}"
     return query.sql % escape_params(bind(query.example_params), ctx) if query.example_params else query.sql
+
+
+def _values(rows: list) -> str:
+    """Rows written as a VALUES list (chDB takes no data blocks)."""
+    ctx = _EscapeContext()
+    return ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in rows)
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +116,62 @@ def test_a_busy_connection_skips_the_ping_and_an_idle_one_pings(pipeline: Pipeli
         assert pings == [1]  # idle: pinged as the driver does
     finally:
         client.disconnect()
+
+
+def _keyed_statement(tenant: str) -> list:
+    """A statements row with keys of every kind but the StatementRef one: 2 agents (actor, authority), the verb,
+    2 activities (object, parent), a registration."""
+    from lrs.core.kafka.envelope import Envelope
+    from streams.rows import statement_row
+
+    stored = "2026-12-04T10:00:00.000Z"
+    st = {"id": str(uuid.uuid4()), "actor": {"objectType": "Agent", "mbox": "mailto:learner@example.com"},
+          "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+          "object": {"objectType": "Activity", "id": "http://example.com/module-1"},
+          "context": {"registration": str(uuid.uuid4()),
+                      "contextActivities": {"parent": [{"id": "http://example.com/course-1"}]}},
+          "authority": {"objectType": "Agent", "mbox": "mailto:client@example.com"},
+          "stored": stored, "timestamp": stored, "version": "1.0.0"}
+    return statement_row(Envelope(tenant, st, "k"))
+
+
+# Migration 042: each engine fires exactly one of the two views feeding each key table (none would lose the
+# statement from filtered reads, both would count it twice).
+EXPECTED_KEYS = [(1, 2), (2, 1), (3, 2), (4, 1)]  # (kind, rows): agents, verb, activities, registration
+EXPECTED_HOURS = [(0, 1), (1, 2), (2, 1), (3, 2), (4, 1)]  # (kind, statements), kind 0 counting every statement
+KEYS_SQL = ("SELECT kind, count() FROM statement_keys_by_month WHERE tenant = '{t}' GROUP BY kind ORDER BY kind")
+HOURS_SQL = ("SELECT kind, toUInt64(sum(statements)) FROM statement_key_hours_by_month WHERE tenant = '{t}' "
+             "GROUP BY kind ORDER BY kind")
+
+
+def test_an_inserted_statement_gets_each_key_row_once_on_chdb(chdb_session) -> None:
+    # A database of its own: chDB serves one data path per process, the module's session.
+    chdb_session.query("CREATE DATABASE IF NOT EXISTS keys_once")
+    chdb_session.query("USE keys_once")
+    try:
+        for migration in migrations():
+            for statement in migration.statements:
+                chdb_session.query(statement)
+        chdb_session.query(f"{named_query('statements_insert').sql} {_values([_keyed_statement('keys-once')])}")
+
+        def rows(sql: str) -> list[tuple[int, ...]]:
+            text = chdb_session.query(sql.format(t="keys-once"), "CSV").bytes().decode()
+            return [tuple(int(v) for v in line.split(",")) for line in text.split()]
+
+        assert rows(KEYS_SQL) == EXPECTED_KEYS
+        assert rows(HOURS_SQL) == EXPECTED_HOURS
+    finally:
+        chdb_session.query("USE lrs")
+
+
+def test_an_inserted_statement_gets_each_key_row_once_on_clickhouse_18(pipeline: Pipeline) -> None:
+    tenant = f"keys-once-{uuid.uuid4().hex[:8]}"
+    store = ClickHouse(pipeline.settings, size=1)
+    client = make_client(pipeline.settings)
+    try:
+        store.insert("statements_insert", [_keyed_statement(tenant)])
+        assert client.execute(KEYS_SQL.format(t=tenant)) == EXPECTED_KEYS
+        assert client.execute(HOURS_SQL.format(t=tenant)) == EXPECTED_HOURS
+    finally:
+        client.disconnect()
+        store.close()
