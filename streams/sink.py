@@ -19,6 +19,7 @@ from streams import metrics
 from streams.conflicts import ConflictGuard
 from streams.erasure import Eraser, ErasureFence, ifi_hashes
 from streams.mapping_rules import MappingRulesStore
+from streams.message_rows import message_rows
 from streams.rows import COL, statement_row
 
 TENANT_COLUMN, ID_COLUMN, STORED_COLUMN = COL["tenant"], COL["statement_id"], COL["stored_us"]
@@ -77,6 +78,16 @@ class StatementSink:
         rows_by_key: dict[tuple[str, str], list] = {}
         checked: set[tuple[str, str]] = set()  # the ids the LRS checked (streams/conflicts.py)
         for message in messages:
+            fast = message_rows(message.value, self.rules.rules_for)
+            if fast is not None:  # the common message, read without building dicts (streams/message_rows.py)
+                tenant, was_checked, rows = fast
+                for row in rows:
+                    kept = rows_by_key.setdefault((tenant, row[ID_COLUMN]), row)
+                    if kept is not row:
+                        self.conflicts.same_batch(kept, row)
+                    elif was_checked:
+                        checked.add((tenant, row[ID_COLUMN]))
+                continue
             try:
                 item = decode_any(message.value)
             except PoisonMessage as exc:

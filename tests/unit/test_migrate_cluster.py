@@ -21,6 +21,9 @@ def test_every_merge_tree_becomes_replicated_on_cluster() -> None:
         out = for_cluster(sql, "c1", "lrs")
         name = re.match(r"\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s+(\w+)", sql, re.I)[1]
         assert f"CREATE TABLE IF NOT EXISTS {name} ON CLUSTER `c1`" in out
+        if re.search(r"ENGINE = Null\b", sql):  # keeps nothing (it only feeds views): nothing to replicate
+            assert "Replicated" not in out and "ENGINE = Null" in out, out
+            continue
         assert re.search(rf"ENGINE = Replicated\w*MergeTree\('/clickhouse/tables/{{shard}}/lrs/{name}', '{{replica}}'",
                          out), out
 
