@@ -5,8 +5,10 @@ Key:   ``tenant|actor IFI`` (UTF-8) of the message's first statement, which also
 Value: compact JSON ``{"v": 1, "tenant": str, "client": str, "statements": [{...}, ...]}``: the statements of
        one request, in order, up to ``Settings.kafka_message_bytes`` per message (a larger request is cut into
        consecutive runs, each a message). Statements are final (``id``, ``stored``, ``timestamp``,
-       ``authority``, ``version`` already set by the LRS). A request is one message, not one per partition its
-       learners map to: a message is in Kafka wholly or not at all by itself, so the common request needs no
+       ``authority``, ``version`` already set by the LRS), each serialized by orjson (compact, UTF-8): the sink
+       stores a statement's bytes from the message as they are (streams/message_rows.py). A request is one
+       message, not one per partition its learners map to: a message is in Kafka wholly or not at all by itself,
+       so the common request needs no
        Kafka transaction (which cost the broker about 10 ms of CPU per request of 100 statements), and the
        producer, broker and consumers pay their per-message costs once per request.
        ``"statement": {...}`` (a single statement) is read too;
