@@ -116,7 +116,6 @@ class _Object(msgspec.Struct):
     id: str | None = None
     definition: _Definition | None = None
     # Agent / Group
-    name: str | None = None
     mbox: str | None = None
     mbox_sha1sum: str | None = None
     openid: str | None = None
