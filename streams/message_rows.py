@@ -21,11 +21,12 @@ from typing import Any
 
 import msgspec
 
+from lrs.core.kafka.envelope import ENVELOPE_VERSION
 from lrs.core.util.timeparse import duration_seconds, timestamp_micros
+from lrs.core.xapi import actor_ifi
 from streams.mapping import MappingRules
-from streams.rows import VOIDED_VERB
+from streams.rows import VOIDED_VERB, stored_micros
 
-_stored_micros = functools.lru_cache(maxsize=1024)(timestamp_micros)
 
 class _Account(msgspec.Struct, frozen=True):
     homePage: str = ""  # noqa: N815 - the xAPI property name
@@ -45,18 +46,8 @@ class _Agent(msgspec.Struct, frozen=True):
 
 @functools.lru_cache(maxsize=65536)
 def _ifi(agent: _Agent) -> str:
-    """``lrs.core.xapi.actor_ifi`` of the agent (the same forms; tests compare the rows of both paths)."""
-    if agent.mbox:
-        return f"mbox:{agent.mbox}"
-    if agent.mbox_sha1sum:
-        return f"mbox_sha1sum:{agent.mbox_sha1sum.lower()}"
-    if agent.openid:
-        return f"openid:{agent.openid}"
-    if agent.account is not None:
-        return f"account:{agent.account.homePage}|{agent.account.name}"
-    if agent.member:
-        return "group:" + ",".join(sorted(_ifi(m) for m in agent.member))
-    return ""
+    """``actor_ifi`` of the agent, once per distinct agent (read from the JSON object the struct holds)."""
+    return actor_ifi(msgspec.json.decode(msgspec.json.encode(agent)))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -214,7 +205,7 @@ def _row(tenant: str, client_key: str, st: _Statement, raw: bytes, rules: Mappin
     object_type = obj.objectType if obj is not None else "Activity"
     object_id = (obj.id or "") if obj is not None else ""
     verb_id = st.verb.id if st.verb is not None else ""
-    stored_us = _stored_micros(st.stored)
+    stored_us = stored_micros(st.stored)
     timestamp = st.timestamp or st.stored
     scaled = result.score.scaled if result is not None and result.score is not None else None
     duration = result.duration if result is not None else None
@@ -242,7 +233,7 @@ def _row(tenant: str, client_key: str, st: _Statement, raw: bytes, rules: Mappin
         duration_seconds(duration) if duration is not None else None,
         voiding,
         0,  # voided
-        bytes(raw).decode(),
+        str(raw, "utf-8"),
         0,  # version
     ]
 
@@ -254,7 +245,7 @@ def message_rows(value: bytes | None, rules_for: Callable[[str], MappingRules]
         return None
     try:
         message = _message.decode(value)
-        if message.v != 1 or not message.tenant or not message.statements or message.erase is not None:
+        if message.v != ENVELOPE_VERSION or not message.tenant or not message.statements or message.erase is not None:
             return None
         rules = rules_for(message.tenant)
         rows = [_row(message.tenant, message.client, _statement.decode(raw), raw, rules)

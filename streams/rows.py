@@ -24,7 +24,7 @@ COL = {name: i for i, name in enumerate(COLUMNS)}
 
 
 # A request's statements share one stored time: parse it once per request, not once per statement.
-_stored_micros = functools.lru_cache(maxsize=1024)(timestamp_micros)
+stored_micros = functools.lru_cache(maxsize=1024)(timestamp_micros)
 
 
 def _bool(value: Any) -> int | None:
@@ -101,7 +101,7 @@ def statement_row(envelope: Envelope, rules: MappingRules = DEFAULT_RULES) -> li
     object_id = str(obj.get("id", ""))
     object_type = obj.get("objectType", "Activity")
     stored = st["stored"]
-    stored_us = _stored_micros(stored)
+    stored_us = stored_micros(stored)
     timestamp = st.get("timestamp") or stored
     # The row in COLUMNS order, built directly (no per-row dict): the sink builds one per statement.
     return [

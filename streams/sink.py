@@ -77,16 +77,22 @@ class StatementSink:
         self.fence.refresh()
         rows_by_key: dict[tuple[str, str], list] = {}
         checked: set[tuple[str, str]] = set()  # the ids the LRS checked (streams/conflicts.py)
+
+        def take(row: list, was_checked: bool) -> None:
+            """Keep the batch's first row per id (a later one is a same-batch conflict); note the LRS's check."""
+            key = (row[TENANT_COLUMN], row[ID_COLUMN])
+            kept = rows_by_key.setdefault(key, row)
+            if kept is not row:
+                self.conflicts.same_batch(kept, row)
+            elif was_checked:
+                checked.add(key)
+
         for message in messages:
             fast = message_rows(message.value, self.rules.rules_for)
             if fast is not None:  # the common message, read without building dicts (streams/message_rows.py)
-                tenant, was_checked, rows = fast
+                _, was_checked, rows = fast
                 for row in rows:
-                    kept = rows_by_key.setdefault((tenant, row[ID_COLUMN]), row)
-                    if kept is not row:
-                        self.conflicts.same_batch(kept, row)
-                    elif was_checked:
-                        checked.add((tenant, row[ID_COLUMN]))
+                    take(row, was_checked)
                 continue
             try:
                 item = decode_any(message.value)
@@ -108,11 +114,7 @@ class StatementSink:
                     result.dead.append(self._dead(alone, f"bad statement: {type(exc).__name__}: {exc}",
                                                   "bad statement"))
                     continue
-                kept = rows_by_key.setdefault((row[TENANT_COLUMN], row[ID_COLUMN]), row)
-                if kept is not row:
-                    self.conflicts.same_batch(kept, row)
-                elif envelope.checked:
-                    checked.add((row[TENANT_COLUMN], row[ID_COLUMN]))
+                take(row, envelope.checked)
         result.written += self._write_rows(list(rows_by_key.values()), result, checked)
         self._record_progress(messages)
         metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))

@@ -59,10 +59,14 @@ def _ordered(queries: list[Query]) -> list[Query]:
     return sorted(queries, key=lambda q: (not q.sql.upper().startswith("CREATE"), not q.is_insert_with_data, q.name))
 
 
-def test_every_migration_and_query_runs_on_chdb(chdb_session) -> None:
+def _migrate_chdb(session) -> None:
     for migration in migrations():
         for statement in migration.statements:
-            chdb_session.query(statement)
+            session.query(statement)
+
+
+def test_every_migration_and_query_runs_on_chdb(chdb_session) -> None:
+    _migrate_chdb(chdb_session)
     for query in _ordered(all_queries()):
         chdb_session.query(render(query))
     # The example rows really arrived, so the reads above were not vacuous.
@@ -149,9 +153,7 @@ def test_an_inserted_statement_gets_each_key_row_once_on_chdb(chdb_session) -> N
     chdb_session.query("CREATE DATABASE IF NOT EXISTS keys_once")
     chdb_session.query("USE keys_once")
     try:
-        for migration in migrations():
-            for statement in migration.statements:
-                chdb_session.query(statement)
+        _migrate_chdb(chdb_session)
         chdb_session.query(f"{named_query('statements_insert').sql} {_values([_keyed_statement('keys-once')])}")
 
         def rows(sql: str) -> list[tuple[int, ...]]:
