@@ -74,10 +74,21 @@ def test_every_migration_and_query_runs_on_chdb(chdb_session) -> None:
 
 
 def test_every_migration_and_query_runs_on_clickhouse_18(pipeline: Pipeline) -> None:
-    report = migrate_clickhouse(pipeline.settings)
-    assert not report.applied, "migrations must be recorded and not re-applied"
-    assert [m.name for m in migrations()] == sorted(report.already)
-    client = make_client(pipeline.settings)
+    # A scratch database: the queries' example rows must not reach the running pipeline's tables (an example
+    # sink_offsets row told the LRS that the sink had passed offset 10 of partition 0, so a GET right after a POST
+    # did not wait for its statement and answered 404 in whichever test ran next).
+    scratch = f"lrs_sql_check_{uuid.uuid4().hex[:8]}"
+    url = pipeline.settings.clickhouse_url
+    head, _, tail = url.rpartition("/")
+    query_string = tail.partition("?")[1] + tail.partition("?")[2]
+    settings = pipeline.settings.model_copy(update={"clickhouse_url": f"{head}/{scratch}{query_string}"})
+    assert settings.clickhouse_database == scratch
+    report = migrate_clickhouse(settings)
+    assert report.applied == [m.name for m in migrations()]
+    again = migrate_clickhouse(settings)
+    assert not again.applied, "migrations must be recorded and not re-applied"
+    assert sorted(again.already) == [m.name for m in migrations()]
+    client = make_client(settings)
     try:
         version = client.execute("SELECT version()")[0][0]
         assert version.startswith("18."), version
@@ -86,8 +97,16 @@ def test_every_migration_and_query_runs_on_clickhouse_18(pipeline: Pipeline) -> 
                 client.execute(query.sql, query.example_rows)
             else:
                 client.execute(query.sql, bind(query.example_params))
+        # The example rows really arrived, so the reads above were not vacuous.
+        assert client.execute("SELECT count() FROM statements")[0][0] > 0
     finally:
+        client.execute(f"DROP DATABASE IF EXISTS `{scratch}`")
         client.disconnect()
+    live = make_client(pipeline.settings)
+    try:  # nothing of the examples in the pipeline's own progress table
+        assert live.execute("SELECT count() FROM sink_offsets WHERE updated_us = 1") == [(0,)]
+    finally:
+        live.disconnect()
 
 
 def test_timestamp_helpers_round_trip() -> None:
