@@ -288,3 +288,30 @@ def test_the_freshness_probe_takes_a_sample_s_course_from_its_body_as_the_sink_m
     single = make_bodies(templates[:1], 1)[0]  # a single statement object, not an array
     expected = statement_row(Envelope("t", {**templates[0], "stored": "2026-12-03T00:00:00Z"}))[COL["course_id"]]
     assert sample_courses(single, [single.ids[0]]) == {single.ids[0]: expected}
+
+
+def test_cpu_meter_counts_a_run_until_its_processes_are_idle_and_not_the_idle_tail() -> None:
+    """A process that goes on working 1.5 s after the run (like ClickHouse's merges) is charged to the run; the
+    idle seconds the meter waits to see that are not."""
+    import subprocess
+    import sys
+    import time
+
+    from lrs.tools.bench.monitor import CpuMeter
+
+    busy = subprocess.Popen([sys.executable, "-c",
+                             "import time\nend = time.time() + 1.5\nwhile time.time() < end: pass\ntime.sleep(30)"])
+    try:
+        with CpuMeter(lambda: {"server": busy.pid}) as cpu:
+            started = time.monotonic()
+            settled = cpu.settle(interval_s=0.25, quiet_intervals=4, max_s=10)
+            waited = time.monotonic() - started
+        assert settled is not None and 1.0 <= settled <= 2.5, settled
+        assert waited >= settled + 1.0  # it watched four idle intervals before deciding
+        assert 1.0 <= cpu.used_s["server"] <= 1.9, cpu.used_s  # the busy 1.5 s, all of it
+        assert cpu.wall_s <= settled + 0.5  # the window ends where the work ended
+        with CpuMeter(lambda: {"server": busy.pid}) as never:
+            assert never.settle(quiet_cores=-1, interval_s=0.1, max_s=0.5) is None  # never idle: bounded
+    finally:
+        busy.kill()
+        busy.wait()

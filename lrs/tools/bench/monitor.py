@@ -118,8 +118,10 @@ class CpuMeter:
     def __init__(self, pids: Callable[[], dict[str, int]]) -> None:
         self._pids = pids
         self._start: dict[str, float] = {}
+        self._end: tuple[float, dict[str, float]] | None = None  # set by settle: where the run's work ended
         self.used_s: dict[str, float] = {}
         self.wall_s = 0.0
+        self.settled_s: float | None = None
 
     def _read(self) -> dict[str, float]:
         own = os.times()
@@ -131,9 +133,34 @@ class CpuMeter:
         self._start = self._read()
         return self
 
+    def settle(self, quiet_cores: float = 0.1, interval_s: float = 1.0, quiet_intervals: int = 2,
+               max_s: float = 60.0) -> float | None:
+        """Wait (inside the ``with`` block) until the servers are idle again, and end the measured window where
+        their last busy interval ended; the seconds that took, or None if they stayed busy ``max_s``.
+
+        A run's statements go on costing CPU after they are stored: ClickHouse merges the parts their inserts
+        wrote, the workers refresh the analytics. Counted until idle, that work is charged to the run that caused
+        it, not to the next run, which then starts on a quiet machine (like with like). ``quiet_cores``: the
+        server processes' (not the load client's) summed use below which an interval counts as idle.
+        """
+        start = time.monotonic()
+        last = (start, self._read())
+        quiet: list[tuple[float, dict[str, float]]] = []  # the readings since the servers went idle
+        while time.monotonic() - start < max_s:
+            time.sleep(interval_s)
+            now = (time.monotonic(), self._read())
+            busy = sum(now[1][n] - last[1].get(n, now[1][n]) for n in now[1] if n != "bench client")
+            quiet = [*quiet, last] if busy / (now[0] - last[0]) < quiet_cores else []
+            last = now
+            if len(quiet) >= quiet_intervals:
+                self._end = quiet[0]
+                self.settled_s = round(quiet[0][0] - start, 2)
+                return self.settled_s
+        return None
+
     def __exit__(self, *exc: object) -> None:
-        self.wall_s = time.monotonic() - self._wall
-        end = self._read()
+        at, end = self._end or (time.monotonic(), self._read())
+        self.wall_s = at - self._wall
         self.used_s = {name: round(end[name] - self._start.get(name, 0.0), 2) for name in end}
 
     def report(self, statements: int) -> dict[str, Any]:
