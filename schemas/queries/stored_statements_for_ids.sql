@@ -1,15 +1,15 @@
 -- The stored statement JSON of these ids of a tenant (the sink's "first stored wins" check): the earliest stored
 -- version of each (ties: the smaller JSON), the one that wins when two sinks inserted one id at once.
 -- Most ids are new, so the id keys (statement_id_keys: maybe stored) answer first. A voided copy has the same JSON.
--- The ids come as one comma-joined string split by the server: a literal list of ~2,000 ids cost 2-3x the
--- time to parse (lrs/core/store/clickhouse.py, run_in_chunks).
+-- The ids come as data, not in the query text: one comma-joined string in the one-row external table `_ids`
+-- (column `ids`), split by the server (lrs/core/store/clickhouse.py, run_in_chunks).
 -- params: {"tenant": "t", "ids": "00000000-0000-4000-8000-000000000000,00000000-0000-4000-8000-000000000001"}
 SELECT statement_id, statement
 FROM statements
 WHERE tenant = %(tenant)s AND statement_id IN (
-    SELECT id FROM (SELECT arrayJoin(splitByChar(',', %(ids)s)) AS id)
+    SELECT id FROM (SELECT arrayJoin(splitByChar(',', ids)) AS id FROM _ids)
     WHERE cityHash64(%(tenant)s, id) IN (
         SELECT key FROM statement_id_keys
-        WHERE key IN (SELECT cityHash64(%(tenant)s, arrayJoin(splitByChar(',', %(ids)s))))))
+        WHERE key IN (SELECT cityHash64(%(tenant)s, arrayJoin(splitByChar(',', ids))) FROM _ids)))
 ORDER BY statement_id, stored_us, statement
 LIMIT 1 BY statement_id

@@ -41,3 +41,18 @@ def test_every_escape_renders_as_the_driver_does(seed: int) -> None:
 def test_a_quote_cannot_end_the_literal() -> None:
     assert str(StringLiteral("x' OR 1=1 --")) == "'x\\' OR 1=1 --'"
     assert str(StringLiteral("\\'")) == "'\\\\\\''"
+
+
+def test_id_lists_travel_as_external_tables_not_in_the_query_text() -> None:
+    from lrs.core.store.clickhouse import external_tables
+    from lrs.core.store.queries import all_queries
+
+    readers = {q.name: q.external_lists for q in all_queries() if q.external_lists}
+    assert readers == dict.fromkeys(
+        ("analytics_target_learners", "statement_versions_for_ids", "statement_versions_for_ids_all", "stored_ids",
+         "stored_statements_for_ids", "stored_statements_for_ids_since", "voids_for_ids"), ("ids",))
+    for name in readers:  # the list never lands in the query text as well
+        assert all("%(ids)s" not in q.sql for q in all_queries() if q.name == name), name
+    assert external_tables({"ids": "a,b"}) == [
+        {"name": "_ids", "structure": [("ids", "String")], "data": [{"ids": "a,b"}]}]
+    assert external_tables({}) is None

@@ -155,6 +155,17 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
 _ESCAPES = str.maketrans(escape_chars_map)
 
 
+def _joined(value: str | Sequence[str]) -> str:
+    return value if isinstance(value, str) else ",".join(value)
+
+
+def external_tables(lists: dict[str, str]) -> list[dict[str, Any]] | None:
+    """clickhouse-driver's external tables for comma-joined lists: ``_<name>``, one row, one ``String`` column
+    ``<name>`` (see :attr:`Query.external_lists`); None when there is none."""
+    return [{"name": f"_{name}", "structure": [(name, "String")], "data": [{name: value}]}
+            for name, value in lists.items()] or None
+
+
 class StringLiteral:
     """A string parameter already rendered as clickhouse-driver renders a ``str`` (quoted, the same escapes).
 
@@ -219,13 +230,18 @@ class ClickHouse:
     def run(self, name: str, params: dict[str, Any] | None = None) -> list[tuple]:
         """Run the named query from ``schemas/queries`` with bound parameters.
 
+        A list parameter the query reads as an external table (:attr:`Query.external_lists`) is sent as one
+        comma-joined string in it; use :meth:`run_in_chunks` for lists that may be long.
         On a cluster, a query of ``system.mutations`` runs on every replica and its one row of counts is summed.
         """
-        sql = query(name).sql
+        named = query(name)
+        sql = named.sql
         if self._settings.clickhouse_cluster and _PER_REPLICA.search(sql):
             return self._run_on_every_replica(name, params)
+        params = dict(params or {})
+        external = external_tables({key: _joined(params.pop(key)) for key in named.external_lists if key in params})
         with self.client() as client:
-            rows = self._busy_retry.copy()(client.execute, sql, bind(params))
+            rows = self._busy_retry.copy()(client.execute, sql, bind(params), external_tables=external)
             mutation = _MUTATION.match(sql)
             if mutation:
                 self.after_mutation(client, mutation["table"])
@@ -271,12 +287,13 @@ class ClickHouse:
         """:meth:`run` once per chunk (``IN_CHUNK`` values, ``IN_CHUNK_BYTES``) of the list parameter ``key``; the
         rows of all runs.
 
-        A bound list is rendered into the query text, which ClickHouse caps (``max_query_size``, 256 KiB). A query
-        that reads the list as ``splitByChar(',', %(key)s)`` gets each chunk as one comma-joined string: ClickHouse
-        parses a long literal list slowly (measured on 18.16 with 2,000 ids: 37 against 15 ms for a lookup that
-        finds nothing), and the driver escapes one string faster than 2,000.
+        A bound list is rendered into the query text, which ClickHouse caps (``max_query_size``, 256 KiB) and parses
+        slowly. A query that reads the list from the external table ``_<key>`` (``splitByChar(',', key) FROM
+        _<key>``) gets each chunk there as one comma-joined string, as data: measured on 18.16 with 1,000 ids, 0.9
+        against 2.8 ms of server CPU for the same lookup with the string in the query text (and 37 ms for a literal
+        list of 2,000).
         """
-        joined = f"splitByChar(',', %({key})s)" in query(name).sql
+        joined = key in query(name).external_lists
         rows: list[tuple] = []
         for chunk in _chunks(list(params[key])):
             if joined and any("," in value for value in chunk):

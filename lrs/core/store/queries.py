@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from schemas import schema_path
@@ -27,6 +27,12 @@ class Query:
     sql: str
     example_params: dict[str, Any] = field(default_factory=dict)
     example_rows: list[list[Any]] | None = None
+
+    @cached_property
+    def external_lists(self) -> tuple[str, ...]:
+        """The list parameters the query reads as data: ``p`` travels as the one-row external table ``_p`` (one
+        ``String`` column ``p``, the values comma-joined), not in the query text."""
+        return tuple(name for name in self.example_params if re.search(rf"\bFROM _{name}\b", self.sql))
 
     @property
     def is_insert_with_data(self) -> bool:
