@@ -214,6 +214,19 @@ def test_cli_options() -> None:
     assert full.query_rows == 10_000_000 and full.soak_minutes == 30
     with pytest.raises(SystemExit):
         options_from(parser().parse_args(["--only", "nope"]))
+    assert quick.ingest_repeats == 1 and full.ingest_repeats == 3
+    assert options_from(parser().parse_args(["--ingest-repeats", "5"])).ingest_repeats == 5
+
+
+def test_the_median_run_is_reported_whole() -> None:
+    from lrs.tools.bench.stats import median_run
+
+    runs = [{"stored": 9_000, "cpu": 210}, {"stored": 7_000, "cpu": 250}, {"stored": 8_000, "cpu": 190}]
+    assert median_run(runs, "stored") == {"stored": 8_000, "cpu": 190}  # its own CPU, not the median CPU
+    assert median_run(runs[:2], "stored") == {"stored": 7_000, "cpu": 250}  # even count: the lower middle
+    assert median_run(runs[:1], "stored") is runs[0]
+    with pytest.raises(ValueError):
+        median_run([], "stored")
 
 
 def test_late_growth_sees_a_leak_but_not_a_plateau() -> None:

@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
                    help="upper bound of each closed-loop ingest run (the rate covers what was sent)")
     p.add_argument("--min-requests", type=int, default=d.min_requests,
                    help="requests a measured run sends at least (a run under 100 requests and 30 s is not judged)")
+    p.add_argument("--ingest-repeats", type=int, default=d.ingest_repeats,
+                   help="runs per ingest configuration; the rows show the one with the median stored rate")
     p.add_argument("--analytics-wait-seconds", type=float, default=d.analytics_wait_s,
                    help="how long to wait for the worker to recompute the query tenant's analytics")
     p.add_argument("--pages", type=int, default=d.pages, help="'more' pages followed per paging run")
@@ -80,7 +82,7 @@ def options_from(args: argparse.Namespace) -> Options:
                    freshness_seconds=args.freshness_seconds, freshness_load=args.freshness_load,
                    stream_statements=args.stream_statements, query_rows=args.query_rows,
                    query_repeats=args.query_repeats, pages=args.pages, ralph_statements=args.ralph_statements,
-                   min_requests=args.min_requests, **common)
+                   min_requests=args.min_requests, ingest_repeats=args.ingest_repeats, **common)
 
 
 def _interrupt(signum: int, _frame: object) -> None:

@@ -144,3 +144,11 @@ class LatencyRecorder:
         s = self.summary()
         return {**s.as_dict(), "p99_sufficient": sufficient(s.count, 99), "p99_needs": min_samples(99),
                 "hdr": self.histogram.encode().decode() if self.histogram is not None and s.count else None}
+
+
+def median_run(runs: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The run whose ``key`` is the median (the lower one of an even count): reported whole, so that its figures
+    belong together."""
+    if not runs:
+        raise ValueError("no runs")
+    return sorted(runs, key=lambda r: r[key])[(len(runs) - 1) // 2]

@@ -61,6 +61,7 @@ class Options:
     partitions: int = 6
     max_load_seconds: float = 60.0
     min_requests: int = 100  # requests a measured run sends at least (judged: targets.MIN_RUN_*)
+    ingest_repeats: int = 3  # runs per ingest configuration; the rows show the median one (run-to-run spread)
     profile_seconds: float = 0.0
     seed: int = 7
     only: tuple[str, ...] = PHASES
@@ -72,7 +73,8 @@ class Options:
         """Tiny sizes for developing the suite itself (numbers are not meaningful; runs shorter than 30 s and
         100 requests are marked short and not judged)."""
         return cls(ingest_statements=2_000, single_requests=300, freshness_seconds=8, stream_statements=3_000,
-                   query_rows=20_000, query_repeats=5, pages=2, ralph_statements=1_000, min_requests=10)
+                   query_rows=20_000, query_repeats=5, pages=2, ralph_statements=1_000, min_requests=10,
+                   ingest_repeats=1)
 
 
 @dataclass
