@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from clickhouse_driver.util.escape import escape_param, escape_params
 
-from lrs.core.store.clickhouse import ClickHouse, bind, external_tables, make_client
+from lrs.core.store.clickhouse import ClickHouse, bind, external_tables, make_client, split_lists
 from lrs.core.store.migrate import migrate_clickhouse
 from lrs.core.store.queries import Query, all_queries, migrations
 from lrs.core.store.queries import query as named_query
@@ -32,20 +32,21 @@ def render(query: Query) -> str:
     ctx = _EscapeContext()
     if query.is_insert_with_data:
         return f"{query.sql} {_values(query.example_rows)}"
-    params = {k: v for k, v in query.example_params.items() if k not in query.external_lists}
+    params, _ = split_lists(query, query.example_params)
     return query.sql % escape_params(bind(params), ctx) if params else query.sql
 
 
 def run_on_chdb(session, query: Query) -> None:
     """Run ``query`` with its example inputs in a chDB session; its external tables (which chDB, in process,
     cannot be sent) are tables of the same name and shape, filled with the example values, for the query's time."""
-    for name in query.external_lists:
+    _, lists = split_lists(query, query.example_params)
+    for name, value in lists.items():
         session.query(f"CREATE TABLE _{name} ({name} String) ENGINE = Memory")
-        session.query(f"INSERT INTO _{name} VALUES {_values([[query.example_params[name]]])}")
+        session.query(f"INSERT INTO _{name} VALUES {_values([[value]])}")
     try:
         session.query(render(query))
     finally:
-        for name in query.external_lists:
+        for name in lists:
             session.query(f"DROP TABLE IF EXISTS _{name}")
 
 
@@ -110,8 +111,7 @@ def test_every_migration_and_query_runs_on_clickhouse_18(pipeline: Pipeline) -> 
             if query.is_insert_with_data:
                 client.execute(query.sql, query.example_rows)
             else:
-                lists = {k: query.example_params[k] for k in query.external_lists}
-                params = {k: v for k, v in query.example_params.items() if k not in lists}
+                params, lists = split_lists(query, query.example_params)
                 client.execute(query.sql, bind(params), external_tables=external_tables(lists))
         # The example rows really arrived, so the reads above were not vacuous.
         assert client.execute("SELECT count() FROM statements")[0][0] > 0

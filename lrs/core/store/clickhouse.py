@@ -20,7 +20,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay
 
 from lrs.core.config import Settings
 from lrs.core.retry import jittered_backoff
-from lrs.core.store.queries import query
+from lrs.core.store.queries import Query, query
 
 # Values per bound IN list: 2,000 ids render to about 80 KiB, well under ClickHouse's 256 KiB max_query_size; long
 # values (IRIs, (course, learner) pairs) are cut by their rendered size as well.
@@ -155,8 +155,12 @@ def _chunks(values: list[Any]) -> Iterator[list[Any]]:
 _ESCAPES = str.maketrans(escape_chars_map)
 
 
-def _joined(value: str | Sequence[str]) -> str:
-    return value if isinstance(value, str) else ",".join(value)
+def split_lists(named: Query, params: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """``params`` of the query ``named`` in two: what is bound into the query text, and the lists it reads as
+    external tables (:attr:`Query.external_lists`), each comma-joined."""
+    text = dict(params or {})
+    lists = {key: text.pop(key) for key in named.external_lists if key in text}
+    return text, {key: v if isinstance(v, str) else ",".join(v) for key, v in lists.items()}
 
 
 def external_tables(lists: dict[str, str]) -> list[dict[str, Any]] | None:
@@ -236,12 +240,11 @@ class ClickHouse:
         """
         named = query(name)
         sql = named.sql
+        text, lists = split_lists(named, params)
         if self._settings.clickhouse_cluster and _PER_REPLICA.search(sql):
-            return self._run_on_every_replica(name, params)
-        params = dict(params or {})
-        external = external_tables({key: _joined(params.pop(key)) for key in named.external_lists if key in params})
+            return self._run_on_every_replica(sql, text, lists)
         with self.client() as client:
-            rows = self._busy_retry.copy()(client.execute, sql, bind(params), external_tables=external)
+            rows = self._busy_retry.copy()(client.execute, sql, bind(text), external_tables=external_tables(lists))
             mutation = _MUTATION.match(sql)
             if mutation:
                 self.after_mutation(client, mutation["table"])
@@ -274,10 +277,10 @@ class ClickHouse:
                    [(BARRIER_TENANT, *row) for row in rows[start:start + BARRIER_PARTITIONS_PER_INSERT]],
                    settings={"insert_deduplicate": 0})
 
-    def _run_on_every_replica(self, name: str, params: dict[str, Any] | None) -> list[tuple]:
+    def _run_on_every_replica(self, sql: str, text: dict[str, Any], lists: dict[str, str]) -> list[tuple]:
         clients = replica_clients(self._settings)
         try:
-            results = [client.execute(query(name).sql, bind(params)) for client in clients]
+            results = [client.execute(sql, bind(text), external_tables=external_tables(lists)) for client in clients]
         finally:
             for client in clients:
                 client.disconnect()
