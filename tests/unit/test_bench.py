@@ -328,3 +328,28 @@ def test_cpu_meter_counts_a_run_until_its_processes_are_idle_and_not_the_idle_ta
     finally:
         busy.kill()
         busy.wait()
+
+
+def test_cpu_meter_tells_the_kernels_share_and_the_fresh_pages_a_process_touched() -> None:
+    """A process that fills 256 MiB of new memory makes the kernel hand out (and zero) 65,536 pages: the meter
+    counts them as page faults and the kernel's time as system CPU, apart from the process's own."""
+    import subprocess
+    import sys
+
+    from lrs.tools.bench.monitor import CpuMeter
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys\nsys.stdin.readline()\n"
+                              "b = bytearray(256 * 2**20)\nb[::4096] = b'x' * (len(b) // 4096)\nprint(1, flush=True)\n"
+                              "sys.stdin.readline()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        with CpuMeter(lambda: {"server": child.pid}) as cpu:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "1"  # the memory is filled
+        report = cpu.report(1000)["processes"]["server"]
+        assert cpu.page_faults["server"] >= 60_000, cpu.page_faults
+        assert report["page_faults_per_1000_statements"] == cpu.page_faults["server"]
+        assert 0 < cpu.system_s["server"] <= cpu.used_s["server"], (cpu.system_s, cpu.used_s)
+    finally:
+        child.kill()
+        child.wait()

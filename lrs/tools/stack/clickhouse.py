@@ -213,6 +213,13 @@ def argv(settings: Settings, state_dir: Path, replica: int = 1, replicas: int = 
     return [*prefix, f"--config-file={config}"]
 
 
+def environment(settings: Settings) -> dict[str, str] | None:
+    """The server's environment: this process's, with jemalloc tuned by ``clickhouse_malloc_conf`` if set."""
+    if not settings.clickhouse_malloc_conf:
+        return None  # inherited as is (an operator's own MALLOC_CONF applies)
+    return {**os.environ, "MALLOC_CONF": settings.clickhouse_malloc_conf}
+
+
 def address(settings: Settings, replica: int = 1) -> str:
     """Where clients reach the server."""
     return f"127.0.0.1:{tcp_port(settings, replica)} (http {http_port(settings, replica)})"

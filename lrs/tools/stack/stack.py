@@ -85,7 +85,7 @@ class LocalStack:
         if self.replicas > 1:
             ports += (clickhouse.interserver_port(s, replica),)
         return _Service(
-            name=clickhouse.service_name(replica), env=lambda: None,
+            name=clickhouse.service_name(replica), env=lambda: clickhouse.environment(s),
             argv=lambda: (clickhouse.argv(s, self.state_dir, replica, self.replicas) if self.replicas > 1
                           else clickhouse.argv(s, self.state_dir)),
             ports=tuple(zip(ports, (*clickhouse.PORT_SETTINGS, "clickhouse_tcp_port"), strict=False)),
