@@ -55,6 +55,10 @@ def test_up_serves_both_and_is_idempotent(stack: LocalStack) -> None:
         assert isinstance(admin.list_topics(), list)
     finally:
         admin.close()
+    # jemalloc in the server runs with the settings' MALLOC_CONF (pages kept for reuse, docs/benchmarks.md).
+    environ = Path(f"/proc/{stack.pid('clickhouse')}/environ").read_bytes().split(b"\0")
+    assert f"MALLOC_CONF={stack.settings.clickhouse_malloc_conf}".encode() in environ
+    assert "oversize_threshold:0" in stack.settings.clickhouse_malloc_conf
     client = _clickhouse(stack)
     assert client.execute("SELECT 1") == [(1,)]
     client.execute("CREATE TABLE lc (a LowCardinality(String)) ENGINE = MergeTree() ORDER BY a")
