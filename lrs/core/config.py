@@ -33,10 +33,10 @@ class Settings(BaseSettings):
         "with ZooKeeper); replica i uses clickhouse_tcp_port + 2*(i-1) (its interserver port the one after) and "
         "clickhouse_http_port + i-1.")
     clickhouse_malloc_conf: str = Field(
-        "oversize_threshold:0,dirty_decay_ms:30000,muzzy_decay_ms:30000", description="MALLOC_CONF of the embedded "
-        "ClickHouse (jemalloc): keep freed pages 30 s for reuse, also those of allocations over 8 MiB (a column of "
-        "an insert or merge), which jemalloc returns to the kernel at once by default; every insert then paid for "
-        "fresh zeroed pages (docs/benchmarks.md). Empty: jemalloc's defaults.")
+        "oversize_threshold:0", description="MALLOC_CONF of the embedded ClickHouse (jemalloc): allocations over 8 MiB "
+        "(a column of an insert or merge) come from the normal arenas, whose freed pages are reused for 10 s, instead "
+        "of an arena that hands its pages back to the kernel at once; every insert then paid for fresh zeroed pages "
+        "(docs/benchmarks.md). Empty: jemalloc's defaults.")
     zookeeper_port: int = Field(12181, description="Client port of the embedded ZooKeeper (cluster stack only).")
     clickhouse_log_queries: bool = Field(
         False, description="The embedded ClickHouse logs every query in system.query_log (its CPU, rows read and "
