@@ -99,13 +99,9 @@ class RssSampler:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and its live descendants; 0 if gone."""
-    return tree_cpu(pid)[0]
-
-
 def tree_cpu(pid: int) -> tuple[float, float, int]:
-    """``(user + system seconds, system seconds, minor page faults)`` of ``pid`` and its live descendants so far.
+    """``(user + system seconds, system seconds, minor page faults)`` of ``pid`` and its live descendants so far
+    (zeros if gone).
 
     The system share and the page faults tell kernel work (fresh memory being zeroed, files created) from the
     process's own: on the bench machine a third of ClickHouse's CPU was the kernel's.

@@ -80,7 +80,7 @@ def run(suite: Suite) -> None:
                          samples=latency.count, percentile=99))
         # Each process's share, and of it the kernel's (system time: zeroing fresh pages, creating files).
         shares = ", ".join(f"{name} {v['cpu_ms_per_1000_statements']:,.0f} "
-                           f"(kernel {v.get('system_ms_per_1000_statements', 0):,.0f})"
+                           f"(kernel {v['system_ms_per_1000_statements']:,.0f})"
                            for name, v in info["cpu"]["processes"].items() if v["cpu_s"] > 0)
         cpus = "" if len(runs) == 1 else (
             "; runs: " + " / ".join(f"{r['cpu']['cpu_ms_per_1000_statements']:,.0f}" for r in runs))
