@@ -98,16 +98,28 @@ def test_a_request_travels_as_consecutive_runs_each_on_its_first_keys_partition(
     keyed = [(f"t|mbox:mailto:l{i}@x".encode(), {"id": str(i), "pad": "x" * 100}) for i in range(200)]
     expected = {key: DefaultPartitioner().partition("t", None, key, None, key, _Cluster(partitions))
                 for key, _ in keyed}
-    assert [(p, k, len(b)) for p, k, b in group_request(keyed[:10], partitions)] == [
-        (expected[keyed[0][0]], keyed[0][0], 10)]
-    groups = group_request(keyed, partitions, max_bytes=2000)
-    assert len(groups) > 1 and all(sum(len(b) + 1 for b in bodies) <= 2000 for _, _, bodies in groups)
-    assert [int(orjson.loads(b)["id"]) for _, _, bodies in groups for b in bodies] == list(range(200))
-    for partition, key, bodies in groups:
-        first = orjson.loads(bodies[0])["id"]
-        assert key == keyed[int(first)][0] and partition == expected[key]
+
+    def statements(runs: list[bytes]) -> list[dict]:
+        return orjson.loads(b"[" + b",".join(runs) + b"]")
+
+    [(partition, key, runs)] = group_request(keyed[:10], partitions)
+    assert (partition, key, statements(runs)) == (expected[keyed[0][0]], keyed[0][0], [s for _, s in keyed[:10]])
+    # 2,000 bytes: runs are too big, statements are packed one by one; 8,000: runs of 32 packed two by two.
+    for limit, per_message in ((2000, range(2, 18)), (8000, range(64, 65))):
+        groups = group_request(keyed, partitions, max_bytes=limit)
+        assert all(sum(len(b) + 1 for b in runs) <= limit for _, _, runs in groups)
+        assert {len(statements(runs)) for _, _, runs in groups[:-1]} <= set(per_message)
+        assert [int(s["id"]) for _, _, runs in groups for s in statements(runs)] == list(range(200))
+        for partition, key, runs in groups:
+            first = statements(runs)[0]["id"]
+            assert key == keyed[int(first)][0] and partition == expected[key]
+        # Each statement's bytes are those of serializing it alone (the sink stores them as they are).
+        assert b",".join(orjson.dumps(s) for _, s in keyed) == b",".join(b for _, _, runs in groups for b in runs)
     big = [(b"t|a", {"id": "small"}), (b"t|a", {"id": "big", "pad": "x" * 5000}), (b"t|a", {"id": "after"})]
-    assert [len(bodies) for _, _, bodies in group_request(big, partitions, max_bytes=2000)] == [1, 1, 1]
+    assert [len(statements(runs)) for _, _, runs in group_request(big, partitions, max_bytes=2000)] == [1, 1, 1]
+    # A message holds runs of several statements, up to the limit.
+    many = [(b"t|a", {"id": str(i)}) for i in range(100)]
+    assert [len(statements(runs)) for _, _, runs in group_request(many, partitions)] == [100]
 
 
 class _Cluster:

