@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, StrictStr, model_validator
 
 from lrs.core.xapi.actor import IFI_PROPERTIES
-from lrs.core.xapi.common import IRI, IRL, Extensions, LanguageMap, XAPIModel, rule_error
+from lrs.core.xapi.common import IRI, IRL, Extensions, LanguageMap, XAPIModel, absent, rule_error
 
 INTERACTION_TYPES = (
     "true-false", "choice", "fill-in", "long-fill-in", "matching",
@@ -28,7 +28,7 @@ class InteractionComponent(XAPIModel):
     """One choice, scale point, source, target or step of an interaction (Data 2.4.4.1.s15)."""
 
     id: StrictStr
-    description: LanguageMap | None = None
+    description: LanguageMap = absent()
 
 
 def _unique_ids(components: list[InteractionComponent]) -> list[InteractionComponent]:
@@ -47,19 +47,19 @@ ComponentList = Annotated[list[InteractionComponent], AfterValidator(_unique_ids
 class ActivityDefinition(XAPIModel):
     """Metadata of an Activity (Data 2.4.4.1.s2), including the interaction properties (s8)."""
 
-    name: LanguageMap | None = None
-    description: LanguageMap | None = None
-    type: IRI | None = None
-    moreInfo: IRL | None = None
+    name: LanguageMap = absent()
+    description: LanguageMap = absent()
+    type: IRI = absent()
+    moreInfo: IRL = absent()
     # Data 2.4.4.1.s13.b1: interaction Activities MUST have a valid interactionType (case-sensitive).
-    interactionType: Literal[INTERACTION_TYPES] | None = None  # type: ignore[valid-type]
-    correctResponsesPattern: list[StrictStr] | None = None
-    choices: ComponentList | None = None
-    scale: ComponentList | None = None
-    source: ComponentList | None = None
-    target: ComponentList | None = None
-    steps: ComponentList | None = None
-    extensions: Extensions | None = None
+    interactionType: Literal[INTERACTION_TYPES] = absent()  # type: ignore[valid-type]
+    correctResponsesPattern: list[StrictStr] = absent()
+    choices: ComponentList = absent()
+    scale: ComponentList = absent()
+    source: ComponentList = absent()
+    target: ComponentList = absent()
+    steps: ComponentList = absent()
+    extensions: Extensions = absent()
 
     # Data 2.4.4.1.s8: correctResponsesPattern and the component lists belong to interaction Activities,
     # which MUST have an interactionType.
@@ -89,9 +89,9 @@ class ActivityDefinition(XAPIModel):
 class Activity(XAPIModel):
     """A thing acted on (Data 2.4.4.1): the default kind of Statement object."""
 
-    objectType: Literal["Activity"] | None = None
+    objectType: Literal["Activity"] = absent()
     id: IRI
-    definition: ActivityDefinition | None = None
+    definition: ActivityDefinition = absent()
 
     # Data 2.4.4.2.s1.b1: an Agent or Group used as an Object MUST specify objectType
     # (without one the object is read as an Activity, which has no IFI or members).

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, StrictStr, Tag, field_validator, model_validator
 
-from lrs.core.xapi.common import IRL, URI, MailtoIRI, Sha1Hex, XAPIModel, rule_error
+from lrs.core.xapi.common import IRL, URI, MailtoIRI, Sha1Hex, XAPIModel, absent, rule_error
 from lrs.core.xapi.errors import OBJECT_TYPE_ERROR
 
 IFI_PROPERTIES = ("mbox", "mbox_sha1sum", "openid", "account")
@@ -31,11 +31,11 @@ class Account(XAPIModel):
 class _Identified(XAPIModel):
     """Properties shared by Agents and Groups: a name and the four IFIs (Data 2.4.2.3)."""
 
-    name: StrictStr | None = None
-    mbox: MailtoIRI | None = None
-    mbox_sha1sum: Sha1Hex | None = None
-    openid: URI | None = None
-    account: Account | None = None
+    name: StrictStr = absent()
+    mbox: MailtoIRI = absent()
+    mbox_sha1sum: Sha1Hex = absent()
+    openid: URI = absent()
+    account: Account = absent()
 
     def ifi_properties(self) -> list[str]:
         """Names of the IFI properties that are set."""
@@ -53,7 +53,7 @@ def _ifi_count_problem(found: list[str], what: str) -> str | None:
 class Agent(_Identified):
     """An individual (Data 2.4.2.1)."""
 
-    objectType: Literal["Agent"] | None = None
+    objectType: Literal["Agent"] = absent()
 
     # Data 2.4.2.1.s2.b1-b2: an Agent MUST be identified by one, and not more than one, IFI.
     @model_validator(mode="after")
@@ -68,7 +68,7 @@ class Group(_Identified):
     """An anonymous or identified Group of Agents (Data 2.4.2.2)."""
 
     objectType: Literal["Group"]
-    member: list[Agent] | None = None
+    member: list[Agent] = absent()
 
     # Data 2.4.2.2.s4.b2 / s5.b2: a Group MUST NOT contain Group Objects in its "member" property.
     @field_validator("member", mode="before")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import StrictInt, field_validator
 
-from lrs.core.xapi.common import IRI, IRL, LanguageMap, MediaType, Sha2Hex, XAPIModel, rule_error
+from lrs.core.xapi.common import IRI, IRL, LanguageMap, MediaType, Sha2Hex, XAPIModel, absent, rule_error
 
 
 class Attachment(XAPIModel):
@@ -12,11 +12,11 @@ class Attachment(XAPIModel):
 
     usageType: IRI
     display: LanguageMap
-    description: LanguageMap | None = None
+    description: LanguageMap = absent()
     contentType: MediaType
     length: StrictInt
     sha2: Sha2Hex
-    fileUrl: IRL | None = None
+    fileUrl: IRL = absent()
 
     # Data 2.4.11.s2: "length" is the length of the attachment data in octets (an integer, so never negative).
     @field_validator("length")

@@ -10,9 +10,9 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from lrs.core.xapi.errors import RULE_ERROR
@@ -38,28 +38,22 @@ def spec_version(info: ValidationInfo | None) -> str:
     return (context or {}).get("version", V1)
 
 
+def absent() -> Any:
+    """The default of an optional property: None while the property is absent.
+
+    Data 2.2.s4.b1.b1: the LRS MUST reject Statements with any null values (except inside extensions). An
+    optional property is declared with its own type (no None in it) and this default: absent, it is None without
+    being validated; given as null, it fails its type, which ``errors.py`` words as "must not be null". (A model
+    validator looking for nulls in every object cost a sixth of the validation's CPU.)
+    """
+    return Field(default=None)
+
+
 class XAPIModel(BaseModel):
-    """Base of every xAPI object: strict JSON types, no unknown properties, no null values."""
+    """Base of every xAPI object: strict JSON types, no unknown properties, no null values (see :func:`absent`)."""
 
     # Data 2.2.s4.b1: reject wrong data types (no "1" for 1, no "true" for true) and unknown properties.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    # Properties that may be null (the LRS then treats them as absent); see Statement.
-    nullable_in_v2: ClassVar[frozenset[str]] = frozenset()
-
-    # Data 2.2.s4.b1.b1: the LRS MUST reject Statements with any null values (except inside extensions).
-    @model_validator(mode="before")
-    @classmethod
-    def _no_null_properties(cls, data: Any, info: ValidationInfo) -> Any:
-        # `None in values()` runs in C: most objects have no null at all, and then nothing is looped over.
-        if isinstance(data, dict) and None in data.values():
-            for key, value in data.items():
-                # Unknown keys are left to extra="forbid", which names them as not allowed.
-                if value is None and key in cls.model_fields and not (
-                    key in cls.nullable_in_v2 and spec_version(info) == V2
-                ):
-                    raise rule_error("must not be null (null is only allowed inside extensions)", (key,))
-        return data
 
 
 # ---------------------------------------------------------------------------------------------- IRIs

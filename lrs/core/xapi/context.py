@@ -8,7 +8,7 @@ from pydantic import BeforeValidator, StrictStr, ValidationInfo, field_validator
 
 from lrs.core.xapi.activity import Activity
 from lrs.core.xapi.actor import Actor, Agent, Group
-from lrs.core.xapi.common import IRI, UUID, V1, Extensions, LanguageTag, XAPIModel, rule_error, spec_version
+from lrs.core.xapi.common import IRI, UUID, V1, Extensions, LanguageTag, XAPIModel, absent, rule_error, spec_version
 from lrs.core.xapi.statement_ref import StatementRef
 
 CONTEXT_ACTIVITY_TYPES = ("parent", "grouping", "category", "other")
@@ -28,10 +28,10 @@ class ContextActivities(XAPIModel):
     """Activities related to the Statement, by kind of relation (Data 2.4.6.2)."""
 
     # Data 2.4.6.2.s4.b1: every key MUST be one of parent, grouping, category or other (extra="forbid").
-    parent: ActivityList | None = None
-    grouping: ActivityList | None = None
-    category: ActivityList | None = None
-    other: ActivityList | None = None
+    parent: ActivityList = absent()
+    grouping: ActivityList = absent()
+    category: ActivityList = absent()
+    other: ActivityList = absent()
 
 
 def _relevant_types_not_empty(value: list[str] | None) -> list[str] | None:
@@ -46,7 +46,7 @@ class ContextAgent(XAPIModel):
     # xAPI 2.0 Context Agent: objectType MUST be "contextAgent", "agent" MUST be an Agent.
     objectType: Literal["contextAgent"]
     agent: Agent
-    relevantTypes: list[IRI] | None = None
+    relevantTypes: list[IRI] = absent()
 
     # xAPI 2.0 Context Agent: relevantTypes, when present, is a non-empty array of IRIs.
     @field_validator("relevantTypes")
@@ -61,7 +61,7 @@ class ContextGroup(XAPIModel):
     # xAPI 2.0 Context Group: objectType MUST be "contextGroup", "group" MUST be a Group.
     objectType: Literal["contextGroup"]
     group: Group
-    relevantTypes: list[IRI] | None = None
+    relevantTypes: list[IRI] = absent()
 
     # xAPI 2.0 Context Group: relevantTypes, when present, is a non-empty array of IRIs.
     @field_validator("relevantTypes")
@@ -73,17 +73,17 @@ class ContextGroup(XAPIModel):
 class Context(XAPIModel):
     """Contextual information of a Statement; every property is optional (Data 2.4.6)."""
 
-    registration: UUID | None = None
-    instructor: Actor | None = None
-    team: Group | None = None
-    contextActivities: ContextActivities | None = None
-    revision: StrictStr | None = None
-    platform: StrictStr | None = None
-    language: LanguageTag | None = None
-    statement: StatementRef | None = None
-    extensions: Extensions | None = None
-    contextAgents: list[ContextAgent] | None = None
-    contextGroups: list[ContextGroup] | None = None
+    registration: UUID = absent()
+    instructor: Actor = absent()
+    team: Group = absent()
+    contextActivities: ContextActivities = absent()
+    revision: StrictStr = absent()
+    platform: StrictStr = absent()
+    language: LanguageTag = absent()
+    statement: StatementRef = absent()
+    extensions: Extensions = absent()
+    contextAgents: list[ContextAgent] = absent()
+    contextGroups: list[ContextGroup] = absent()
 
     # xAPI 2.0 added contextAgents and contextGroups; a 1.0.3 statement must not use them.
     @model_validator(mode="before")

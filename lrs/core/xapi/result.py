@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StrictBool, StrictStr, field_validator, model_validator
 
-from lrs.core.xapi.common import Duration, Extensions, XAPIModel, rule_error
+from lrs.core.xapi.common import Duration, Extensions, XAPIModel, absent, rule_error
 
 
 def _finite(value: float) -> float:
@@ -24,10 +24,10 @@ Number = Annotated[float, AfterValidator(_finite)]
 class Score(XAPIModel):
     """The score of a graded Activity."""
 
-    scaled: Number | None = None
-    raw: Number | None = None
-    min: Number | None = None
-    max: Number | None = None
+    scaled: Number = absent()
+    raw: Number = absent()
+    min: Number = absent()
+    max: Number = absent()
 
     # Data 2.4.5.1.s2: "scaled" is a decimal number between -1 and 1, inclusive.
     @field_validator("scaled")
@@ -53,10 +53,10 @@ class Score(XAPIModel):
 class Result(XAPIModel):
     """A measured outcome of the Statement."""
 
-    score: Score | None = None
+    score: Score = absent()
     # Data 2.2.s4.b1.b3: booleans are JSON true/false, never strings such as "true".
-    success: StrictBool | None = None
-    completion: StrictBool | None = None
-    response: StrictStr | None = None
-    duration: Duration | None = None
-    extensions: Extensions | None = None
+    success: StrictBool = absent()
+    completion: StrictBool = absent()
+    response: StrictStr = absent()
+    duration: Duration = absent()
+    extensions: Extensions = absent()

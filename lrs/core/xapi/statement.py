@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Discriminator, Tag, field_validator, model_validator
+from pydantic import Discriminator, Tag, ValidationInfo, field_validator, model_validator
 
 from lrs.core.xapi.activity import Activity
 from lrs.core.xapi.actor import Actor, Agent, Group, agent_or_group
 from lrs.core.xapi.attachment import Attachment
-from lrs.core.xapi.common import UUID, StatementVersion, Timestamp, XAPIModel, rule_error
+from lrs.core.xapi.common import UUID, V2, StatementVersion, Timestamp, XAPIModel, absent, rule_error, spec_version
 from lrs.core.xapi.context import Context
 from lrs.core.xapi.errors import OBJECT_TYPE_ERROR
 from lrs.core.xapi.result import Result
@@ -44,10 +44,10 @@ class _StatementBase(XAPIModel):
 
     actor: Actor
     verb: Verb
-    result: Result | None = None
-    context: Context | None = None
-    timestamp: Timestamp | None = None
-    attachments: list[Attachment] | None = None
+    result: Result = absent()
+    context: Context = absent()
+    timestamp: Timestamp = absent()
+    attachments: list[Attachment] = absent()
 
     # Data 2.4.6.s4.b1-b2: context "revision" and "platform" MUST only be used if the object is an Activity.
     @model_validator(mode="after")
@@ -116,18 +116,26 @@ StatementObject = Annotated[
 class Statement(_StatementBase):
     """An xAPI Statement as sent to the LRS (Data 2.4)."""
 
-    # xAPI 2.0's conformance suite sends "timestamp": null and expects the LRS to set it (to "stored").
-    nullable_in_v2: ClassVar[frozenset[str]] = frozenset({"timestamp"})
+    timestamp: Timestamp | None = None
 
-    id: UUID | None = None
+    # Data 2.2.s4.b1.b1: no null values; but xAPI 2.0's conformance suite sends "timestamp": null and expects the
+    # LRS to set it (to "stored").
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _null_timestamp_only_in_v2(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and spec_version(info) != V2:
+            raise rule_error("must not be null (null is only allowed inside extensions)")
+        return value
+
+    id: UUID = absent()
     object: StatementObject
     # Data 2.4.8.s3.b2: the LRS validates, then overwrites, "stored"; Data 2.4.9.s3.b4 likewise for authority.
-    stored: Timestamp | None = None
+    stored: Timestamp = absent()
     authority: Annotated[
         Annotated[Agent, Tag("Agent")] | Annotated[Group, Tag("Group")],
         agent_or_group(),
-    ] | None = None
-    version: StatementVersion | None = None
+    ] = absent()
+    version: StatementVersion = absent()
 
     # Data 2.4.9.s3.b1: authority MUST be an Agent, except in 3-legged OAuth, where it MUST be a Group with
     # two Agents (an anonymous Group: the application and the user).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lrs.core.xapi.common import IRI, LanguageMap, XAPIModel
+from lrs.core.xapi.common import IRI, LanguageMap, XAPIModel, absent
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -11,7 +11,7 @@ class Verb(XAPIModel):
     """The action of the Actor: an IRI and an optional language map to display it."""
 
     id: IRI
-    display: LanguageMap | None = None
+    display: LanguageMap = absent()
 
     @property
     def is_voiding(self) -> bool:
