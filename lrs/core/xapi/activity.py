@@ -62,20 +62,16 @@ class ActivityDefinition(XAPIModel):
     extensions: Extensions = absent()
 
     # Data 2.4.4.1.s8: correctResponsesPattern and the component lists belong to interaction Activities,
-    # which MUST have an interactionType.
+    # which MUST have an interactionType; s15 table 2: each component list is supported only by its
+    # interactionTypes. (One validator for both: a Python call per definition is most of what either costs.)
     @model_validator(mode="after")
-    def _interaction_properties_need_type(self) -> ActivityDefinition:
-        # Only properties present in the JSON can be set (nulls were refused before): most definitions have none.
-        if self.interactionType is None and not self.model_fields_set.isdisjoint(INTERACTION_PROPERTIES):
-            for prop in INTERACTION_PROPERTIES:
-                if getattr(self, prop) is not None:
-                    raise rule_error(f"\"{prop}\" is only allowed with an interactionType", ("interactionType",))
-        return self
-
-    # Data 2.4.4.1.s15 table 2: each component list is supported only by its interactionTypes.
-    @model_validator(mode="after")
-    def _component_lists_match_type(self) -> ActivityDefinition:
+    def _interaction_properties_match_type(self) -> ActivityDefinition:
         if self.interactionType is None:
+            # Only properties present in the JSON can be set (a null fails its type): most definitions have none.
+            if not self.model_fields_set.isdisjoint(INTERACTION_PROPERTIES):
+                for prop in INTERACTION_PROPERTIES:
+                    if getattr(self, prop) is not None:
+                        raise rule_error(f"\"{prop}\" is only allowed with an interactionType", ("interactionType",))
             return self
         for prop, kinds in COMPONENT_LISTS.items():
             if getattr(self, prop) is not None and self.interactionType not in kinds:
