@@ -173,6 +173,9 @@ class Settings(BaseSettings):
         "interpreter before a waiting thread gets it (sys.setswitchinterval; the interpreter's default is 5 ms): a "
         "worker thread rebuilding a course would otherwise delay each of the sink's network round trips by up to "
         "that long (lrs/core/util/gctune.py).")
+    worker_event_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop", description="The stream worker's event loop: uvloop (libuv, in C; the LRS's uvicorn picks it "
+        "too) or asyncio's own (its selector loop in Python).")
 
     debug: bool = Field(False, description="CLI: print the traceback of a failure, not only its one-line message.")
 

@@ -314,6 +314,7 @@ def serve(
 def worker() -> None:
     """Run a stream worker (Faust); start several to share the topic's partitions."""
     import faust
+    import mode.loop
     from prometheus_client import start_http_server
 
     from lrs.core.util.gctune import set_switch_interval, tune_gc
@@ -322,6 +323,8 @@ def worker() -> None:
 
     settings = Settings()
     _require_kafka(settings)
+    # Before Faust makes its loop: the policy decides which loop every later get_event_loop() creates.
+    mode.loop.use({"uvloop": "uvloop", "asyncio": "aio"}[settings.worker_event_loop])
     limit_arenas(settings.malloc_arenas)  # before any thread starts (each may get an arena)
     _service_logging()
     logging.basicConfig(level=logging.INFO)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -536,3 +537,16 @@ def test_every_filter_and_combination_matches_a_reference_on_the_lookup_tables(p
                 assert got == want, (f, ascending, since_t, until_t, params["limit"])
                 checked += bool(want)
     assert checked > 60  # most combinations select something
+
+
+def test_the_worker_stores_statements_on_its_configured_event_loop(pipeline: Pipeline) -> None:
+    # Settings.worker_event_loop (uvloop by default): the worker that just stored this statement has uvloop's
+    # C library mapped (nothing else in a worker imports it).
+    _, http = pipeline.new_tenant()
+    sent = statement()
+    assert http.post("/xapi/statements", json=sent).status_code == 200
+    assert http.get("/xapi/statements", params={"statementId": sent["id"]}).json()["id"] == sent["id"]
+    worker = pipeline.workers[0].proc
+    assert worker is not None and worker.poll() is None
+    maps = Path(f"/proc/{worker.pid}/maps").read_text()
+    assert "uvloop/loop." in maps, "the worker runs on asyncio's own loop"
