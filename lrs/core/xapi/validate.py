@@ -61,9 +61,14 @@ def _normalized_context(context: Any) -> Any:
         return context
     activities = context["contextActivities"]
     # Data 2.4.6.2.s4.b3-b4: the LRS MUST return every contextActivities value as an array.
+    for value in activities.values():
+        if isinstance(value, dict):
+            break
+    else:
+        return context  # already arrays (most clients): no copy, and no deep comparison of the lists
     fixed = {key: [value] if key in CONTEXT_ACTIVITY_TYPES and isinstance(value, dict) else value
              for key, value in activities.items()}
-    return {**context, "contextActivities": fixed} if fixed != activities else context
+    return {**context, "contextActivities": fixed}
 
 
 def normalize_statement(statement: dict[str, Any]) -> dict[str, Any]:
