@@ -56,6 +56,8 @@ class StoredLookup:
     async def _stored(self, tenant: str, ids: list[str]) -> Stored:
         # First the narrow id table; the statements themselves only for ids found there (usually none).
         known = await asyncio.to_thread(self.clickhouse.run_in_chunks, "stored_ids", {"tenant": tenant, "ids": ids})
+        if not known:  # no second hop to a thread for nothing
+            return {}
         rows = await asyncio.to_thread(self.clickhouse.run_in_chunks, "statements_by_ids",
                                        {"tenant": tenant, "ids": sorted({row[0] for row in known})})
         return {row[0]: tuple(row[1:]) for row in rows}
