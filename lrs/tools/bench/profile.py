@@ -50,9 +50,11 @@ def record(pid: int, seconds: float, output: Path, rate: int = 100, fmt: str = "
     """Start py-spy on ``pid`` and its subprocesses for ``seconds``; returns the running py-spy.
 
     ``fmt`` is py-spy's output format: ``raw`` (collapsed stacks, for :func:`summarize`) or ``flamegraph`` (SVG).
+    Only the thread holding the interpreter is sampled (``--gil``): py-spy takes a thread blocked in a socket read
+    (a ClickHouse or Kafka reply) for a working one, and those waits were up to a sixth of the samples.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
-    argv = [executable() or "py-spy", "record", "--pid", str(pid), "--subprocesses",
+    argv = [executable() or "py-spy", "record", "--pid", str(pid), "--subprocesses", "--gil",
             "--duration", str(max(1, int(seconds))), "--rate", str(rate), "--format", fmt, "--output", str(output),
             "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
