@@ -96,6 +96,10 @@ class Settings(BaseSettings):
                                 "body streams in, chunked or not).")
     max_header_bytes: int = Field(64 * 1024, description="Request line plus headers larger than this get 431.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
+    kafka_linger_ms: int = Field(
+        10, ge=0, le=1000, description="How long the LRS's producer holds a message for others to share its produce "
+        "request (kafka-python's linger_ms): each request costs the LRS and the broker CPU, so under concurrent "
+        "single-statement POSTs a longer wait costs less per statement; every POST waits up to this long more.")
     kafka_message_bytes: int = Field(
         512 * 1024, ge=1024, description="A request's statements travel as one Kafka message up to this many bytes "
         "(serialized; a larger request is cut into several, a larger statement travels alone): one message is in "

@@ -53,7 +53,7 @@ class Publisher:
             "client_id": "lrs",
             "acks": "all",
             "enable_idempotence": True,
-            "linger_ms": 2,
+            "linger_ms": self.settings.kafka_linger_ms,
             "batch_size": 256 * 1024,
             "compression_type": "lz4",
             "max_request_size": self.settings.max_body_bytes + 1024 * 1024,
