@@ -18,9 +18,9 @@ from lrs.core.util.malloctune import trim_every
 from streams import metrics
 from streams.batching import LingerQueue
 from streams.conflicts import forget_old_versions
+from streams.consumer import worker_transport
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
-from streams.read_committed import read_committed
 from streams.refresh import SliceRefresher, attach_analytics
 from streams.sink import BatchResult, Message, StatementSink
 
@@ -65,8 +65,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         store="memory://",
         broker_credentials=broker_credentials(settings),
     )
-    if settings.kafka_transactions:  # the LRS writes multi-partition requests in transactions
-        read_committed(app)
+    worker_transport(app, settings)  # read_committed (under the LRS's transactions), fetches that wait to fill
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")
     dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw", value_serializer="raw")
     sink = sink or StatementSink(settings)

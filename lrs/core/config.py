@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     sink_batch_within_s: float = Field(0.2, description="Longest a message waits for more to join its sink batch "
                                        "(from when it was queued; under load a batch starts as soon as the last "
                                        "one is written).")
+    worker_fetch_min_bytes: int = Field(
+        64 * 1024, ge=1, description="A worker's Kafka fetch waits for this many bytes (or worker_fetch_max_wait_ms): "
+        "one fetch per message under single-statement POSTs cost the worker more than the message "
+        "(streams/consumer.py).")
+    worker_fetch_max_wait_ms: int = Field(
+        50, ge=0, le=1500, description="The longest a worker's Kafka fetch waits to fill up to worker_fetch_min_bytes: "
+        "a message waits at most this long more before the worker reads it.")
     sink_retry_max_s: float = Field(10.0, description="Longest back-off between ClickHouse insert retries.")
     conflict_margin_s: float = Field(300.0, description="How much earlier than a statement's `stored` time the "
                                      "sink's conflict checks look for other versions of its id: the clocks of the "

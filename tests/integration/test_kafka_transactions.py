@@ -3,6 +3,7 @@ request spanning several partitions is written in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -11,12 +12,14 @@ import uuid
 
 import orjson
 import pytest
+from aiokafka.consumer.fetcher import READ_COMMITTED, READ_UNCOMMITTED
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaTimeoutError
 
 from lrs.core.kafka.envelope import encode_statements
 from lrs.service.transactions import close_later, commit_within
+from streams.app import create_app
 from tests.support import Pipeline, statement, wait_until
 
 pytestmark = pytest.mark.integration
@@ -146,3 +149,25 @@ def test_a_commit_the_coordinator_never_answers_fails_within_its_bound(pipeline:
         close_later(producer)
     assert len(outcome) == 1 and isinstance(outcome[0], float), outcome
     assert 1.9 <= outcome[0] < 4, outcome
+
+
+@pytest.mark.parametrize("transactions", [True, False])
+def test_the_workers_consumer_reads_committed_and_its_fetches_wait_to_fill(pipeline: Pipeline,
+                                                                          transactions: bool) -> None:
+    # streams/consumer.py: the Kafka consumer a worker starts (on the real broker) fetches with the settings' bounds,
+    # and reads read_committed exactly when the LRS writes transactions.
+    settings = pipeline.settings.model_copy(update={"worker_fetch_min_bytes": 12345, "worker_fetch_max_wait_ms": 77,
+                                                    "kafka_transactions": transactions})
+
+    async def started() -> tuple[int, int, int]:
+        app = create_app(settings)
+        consumer = app.consumer._thread._create_worker_consumer(app.transport)
+        await consumer.start()
+        try:
+            fetcher = consumer._fetcher
+            return fetcher._fetch_min_bytes, fetcher._fetch_max_wait_ms, fetcher._isolation_level
+        finally:
+            await consumer.stop()
+
+    isolation = READ_COMMITTED if transactions else READ_UNCOMMITTED
+    assert asyncio.run(started()) == (12345, 77, isolation)
