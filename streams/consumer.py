@@ -33,15 +33,16 @@ ISOLATION = "read_committed"
 
 
 class WorkerConsumerThread(driver.AIOKafkaConsumerThread):
-    """Faust's consumer thread whose Kafka consumer reads as :class:`WorkerTransport` says."""
+    """Faust's consumer thread whose Kafka consumer reads as :class:`WorkerTransport`'s settings say."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
+        settings: Settings = transport.settings
         # aiokafka reads these when the consumer starts (its fetcher is built then), not before.
-        if transport.read_committed:
+        if settings.kafka_transactions:  # the LRS writes multi-partition requests in transactions
             consumer._isolation_level = ISOLATION
-        consumer._fetch_min_bytes = transport.fetch_min_bytes
-        consumer._fetch_max_wait_ms = transport.fetch_max_wait_ms
+        consumer._fetch_min_bytes = settings.worker_fetch_min_bytes
+        consumer._fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
         return consumer
 
     def highwater(self, tp: Any) -> int:
@@ -58,20 +59,16 @@ class WorkerConsumer(driver.Consumer):
 
 
 class WorkerTransport(driver.Transport):
-    """Faust's aiokafka transport whose consumers read committed messages only (when ``read_committed``) and ask
-    the broker to fill each fetch up to ``fetch_min_bytes`` for at most ``fetch_max_wait_ms``."""
+    """Faust's aiokafka transport whose consumers read committed messages only (under the LRS's transactions) and
+    ask the broker to fill each fetch up to ``worker_fetch_min_bytes`` for at most ``worker_fetch_max_wait_ms``."""
 
     Consumer = WorkerConsumer
-    read_committed = True
-    fetch_min_bytes = 1
-    fetch_max_wait_ms = 1500
+
+    def __init__(self, url: Any, app: faust.App, settings: Settings) -> None:
+        super().__init__(url, app)
+        self.settings = settings
 
 
 def worker_transport(app: faust.App, settings: Settings) -> None:
     """Give ``app`` the workers' consumer transport (call before the app starts)."""
-    transport = WorkerTransport(app.conf.broker_consumer, app)
-    # The LRS writes multi-partition requests in transactions unless they are off.
-    transport.read_committed = settings.kafka_transactions
-    transport.fetch_min_bytes = settings.worker_fetch_min_bytes
-    transport.fetch_max_wait_ms = settings.worker_fetch_max_wait_ms
-    app.transport = transport
+    app.transport = WorkerTransport(app.conf.broker_consumer, app, settings)
