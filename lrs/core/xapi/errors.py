@@ -12,6 +12,8 @@ from pydantic import ValidationError
 # Error types raised by lrs.core.xapi.common (kept here too so this module stands alone).
 RULE_ERROR = "xapi_rule"
 OBJECT_TYPE_ERROR = "xapi_object_type"
+# Data 2.2.s4.b1.b1: what a null input is told, whichever check refused it.
+NULL_REASON = "must not be null (null is only allowed inside extensions)"
 # Tags pydantic inserts into error locations for discriminated unions; they are not statement properties.
 UNION_TAGS = frozenset({"Activity", "Agent", "Group", "SubStatement", "StatementRef"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -104,7 +106,7 @@ def _reason(error: dict[str, Any], value: Any) -> str:
     if kind == RULE_ERROR and not (error.get("ctx") or {}).get("show_value", True):
         return error["msg"]  # the rule's message already names the value
     if value is None and kind not in ("missing", "extra_forbidden"):
-        return "must not be null (null is only allowed inside extensions)"
+        return NULL_REASON
     if kind in _TYPE_MESSAGES:
         reason = _TYPE_MESSAGES[kind]
     elif kind == "literal_error":

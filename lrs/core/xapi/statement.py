@@ -12,7 +12,7 @@ from lrs.core.xapi.actor import Actor, Agent, Group, agent_or_group
 from lrs.core.xapi.attachment import Attachment
 from lrs.core.xapi.common import UUID, V2, StatementVersion, Timestamp, XAPIModel, absent, rule_error, spec_version
 from lrs.core.xapi.context import Context
-from lrs.core.xapi.errors import OBJECT_TYPE_ERROR
+from lrs.core.xapi.errors import NULL_REASON, OBJECT_TYPE_ERROR
 from lrs.core.xapi.result import Result
 from lrs.core.xapi.statement_ref import StatementRef
 from lrs.core.xapi.verb import Verb
@@ -124,7 +124,7 @@ class Statement(_StatementBase):
     @classmethod
     def _null_timestamp_only_in_v2(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None and spec_version(info) != V2:
-            raise rule_error("must not be null (null is only allowed inside extensions)")
+            raise rule_error(NULL_REASON)
         return value
 
     id: UUID = absent()
