@@ -6,7 +6,8 @@ time: one contiguous range per learner) and the course-level tables are then wri
 memory by the worker that owns the course (streams/course_state.py). A recompute reads the learner's whole course
 history, so late, out-of-order, duplicated, voided and erased statements have their exact effect: the row is a
 pure function of the learner's current counting statements, the same function the batch queries compute over
-``statements``.
+``statements``. ClickHouse aggregates the history (``learner_aggregates``: sessions, gaps, per day and hour), so the
+worker's cost per learner grows with the hours the learner was active in, not with its statements.
 
 Every figure here mirrors an expression of the batch SQL (schemas/analytics/*.sql.in) in integer arithmetic:
 sessions and time-on-task from the sorted timestamps and their gaps, per UTC day and hour the statements,
@@ -118,24 +119,37 @@ def tombstone(tenant: str, course_id: str, actor_ifi: str, version: int) -> list
 
 @dataclass(frozen=True)
 class Aggregate:
-    """What a learner's row is computed from, as ``learner_aggregates`` returns it (one row per learner, so a
-    learner's history crosses the wire once, aggregated by ClickHouse): the counting statements' times sorted, the
-    tenant-clock input (latest time capped at stored time), the completed objects, the passed and certified flags,
-    and ``(module, time)`` of every module visit, sorted."""
+    """What a learner's row is computed from, as ``learner_aggregates`` returns it (one row per learner, aggregated by
+    ClickHouse, its size growing with the hours the learner was active in, not with its statements): the first and
+    last time, the statements, sessions and time on task; the tenant-clock input (latest time capped at stored
+    time); the completed objects, the passed and certified flags, ``(module, first time)`` of every module visited,
+    sorted; and per UTC day and hour (in order) its statements, sessions started and in-session gaps."""
 
-    times: Sequence[int]
+    first_us: int
+    last_us: int
+    statements: int
+    sessions: int
+    tot_us: int
     clock_us: int
     done: Sequence[str]
     passed: int
     certified: int
     visits: Sequence[tuple[str, int]]
+    day_keys: Sequence[int]
+    day_statements: Sequence[int]
+    day_starts: Sequence[int]
+    day_gap_us: Sequence[int]
+    hour_keys: Sequence[int]
+    hour_statements: Sequence[int]
+    hour_starts: Sequence[int]
+    hour_gap_us: Sequence[int]
 
 
 def aggregate(course_id: str, statements: Sequence[tuple], rules: Rules) -> Aggregate:
     """The :class:`Aggregate` of statement tuples (timestamp_us, stored_us, verb_id, object_id, module_id,
     result_success, result_completion, types), in any order: what ``learner_aggregates`` computes in SQL."""
     done: set[str] = set()
-    visits: list[tuple[str, int]] = []
+    first_visits: dict[str, int] = {}
     passed = certified = 0
     clock = None
     for t, stored, verb, obj, module, success, completion, types in statements:
@@ -148,16 +162,37 @@ def aggregate(course_id: str, statements: Sequence[tuple], rules: Rules) -> Aggr
         if verb in rules.cert_verbs or (rules.cert_types and not rules.cert_types.isdisjoint(types)):
             certified = 1
         if module:
-            visits.append((module, t))
-    return Aggregate(sorted(s[0] for s in statements), clock or 0, sorted(done), passed, certified, sorted(visits))
+            first_visits[module] = min(t, first_visits.get(module, t))
+    ts = sorted(s[0] for s in statements)
+    cap = rules.cap_us
+    sessions, tot_us = 0, 0
+    days: dict[int, list[int]] = {}
+    hours: dict[int, list[int]] = {}
+    previous = ts[0] - cap - 1  # the first statement starts a session, with no gap counted
+    for t in ts:
+        gap = t - previous
+        previous = t
+        starts, gap_in = (1, 0) if gap > cap else (0, gap)
+        sessions += starts
+        tot_us += gap_in
+        for bucket in (days.setdefault(utc_day_s(t), [0, 0, 0]),
+                       hours.setdefault(_trunc_div(t, HOUR_US) * 3600, [0, 0, 0])):
+            bucket[0] += 1
+            bucket[1] += starts
+            bucket[2] += gap_in
+    return Aggregate(
+        ts[0], ts[-1], len(ts), sessions, tot_us, clock or 0, sorted(done), passed, certified,
+        sorted(first_visits.items()),
+        list(days), [d[0] for d in days.values()], [d[1] for d in days.values()], [d[2] for d in days.values()],
+        list(hours), [h[0] for h in hours.values()], [h[1] for h in hours.values()], [h[2] for h in hours.values()])
 
 
 def aggregate_params(rules: Rules) -> dict[str, Any]:
-    """The certificate rules as parameters of ``learner_aggregates*``: ``IN ()`` is not valid SQL, so a
-    never-matching empty string stands in for no verb; the types go as one space-separated string (an IRI has no
-    space), split into an array there, since a bound list renders as a tuple."""
-    return {"cert_verbs": sorted(rules.cert_verbs) or [""], "cert_types": " ".join(sorted(rules.cert_types)),
-            "use_types": int(bool(rules.cert_types))}
+    """The session cap and the certificate rules as parameters of ``learner_aggregates*``: ``IN ()`` is not valid
+    SQL, so a never-matching empty string stands in for no verb; the types go as one space-separated string (an IRI
+    has no space), split into an array there, since a bound list renders as a tuple."""
+    return {"cap_us": rules.cap_us, "cert_verbs": sorted(rules.cert_verbs) or [""],
+            "cert_types": " ".join(sorted(rules.cert_types)), "use_types": int(bool(rules.cert_types))}
 
 
 def learner_row(
@@ -170,93 +205,52 @@ def learner_row(
     """
     if not statements:
         return tombstone(tenant, course_id, actor_ifi, version)
-    return aggregated_row(tenant, course_id, actor_ifi, aggregate(course_id, statements, rules), rules, version)
+    return aggregated_row(tenant, course_id, actor_ifi, aggregate(course_id, statements, rules), version)
 
 
-def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, rules: Rules,
-                   version: int) -> list[Any]:
-    """The ``learner_state`` row of one learner from its :class:`Aggregate` (a tombstone without statements)."""
-    ts = agg.times
-    if not ts:
-        return tombstone(tenant, course_id, actor_ifi, version)
-    cap = rules.cap_us
-    sessions, tot_us = 0, 0
-    days: dict[int, list[int]] = {}
-    hours: dict[int, list[int]] = {}
-    # The times are sorted, so their days and hours come in order: the current buckets are reused until the key
-    # moves (this loop is most of a whole-course recompute's Python time).
-    day_key = hour_key = None
-    day = hour = [0, 0, 0]
-    previous = ts[0] - cap - 1  # the first statement starts a session, with no gap counted
-    for t in ts:
-        gap = t - previous
-        previous = t
-        if gap > cap:
-            sessions += 1
-            starts, gap_in = 1, 0
-        else:
-            tot_us += gap
-            starts, gap_in = 0, gap
-        # utc_day_s and the hour start, inlined for times after 1970 (floor and truncation agree there)
-        key = t // 86_400_000_000 * DAY_S if t >= 0 else utc_day_s(t)
-        if key != day_key:
-            day_key, day = key, days.setdefault(key, [0, 0, 0])
-        key = t // HOUR_US * 3600 if t >= 0 else _trunc_div(t, HOUR_US) * 3600
-        if key != hour_key:
-            hour_key, hour = key, hours.setdefault(key, [0, 0, 0])
-        day[0] += 1
-        day[1] += starts
-        day[2] += gap_in
-        hour[0] += 1
-        hour[1] += starts
-        hour[2] += gap_in
-    visits: dict[str, int] = {}
-    for module, t in agg.visits:  # sorted by module, then time: the first of each module is its first visit
-        visits.setdefault(module, t)
-    day_keys = list(days)  # in order: the times are sorted, so their days and hours were added in order
-    hour_keys = list(hours)
-    weeks = list(dict.fromkeys(monday_s(d) for d in day_keys))
-    modules = list(visits)  # the visits are sorted by module
+def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, version: int) -> list[Any]:
+    """The ``learner_state`` row of one learner from its :class:`Aggregate`."""
+    weeks = list(dict.fromkeys(monday_s(d) for d in agg.day_keys))  # the days are in order, so are their weeks
     return [
         tenant,
         course_id,
         actor_ifi,
         1,
-        ts[0],
-        ts[-1],
+        agg.first_us,
+        agg.last_us,
         agg.clock_us,
         weeks[0],
-        len(ts),
-        sessions,
-        tot_us,
+        agg.statements,
+        agg.sessions,
+        agg.tot_us,
         sorted(agg.done),
         agg.passed,
         agg.certified,
-        modules,
-        [visits[m] for m in modules],
+        [module for module, _ in agg.visits],
+        [t for _, t in agg.visits],
         weeks,
-        day_keys,
-        [days[d][0] for d in day_keys],
-        [days[d][1] for d in day_keys],
-        [days[d][2] for d in day_keys],
-        hour_keys,
-        [hours[h][0] for h in hour_keys],
-        [hours[h][1] for h in hour_keys],
-        [hours[h][2] for h in hour_keys],
+        list(agg.day_keys),
+        list(agg.day_statements),
+        list(agg.day_starts),
+        list(agg.day_gap_us),
+        list(agg.hour_keys),
+        list(agg.hour_statements),
+        list(agg.hour_starts),
+        list(agg.hour_gap_us),
         version,
     ]
 
 
 def aggregated_rows(tenant: str, course_id: str, learners: Iterable[str], rows: Iterable[Sequence[Any]],
-                    rules: Rules, version: int) -> list[list[Any]]:
-    """``learner_state`` rows for ``learners`` from ``learner_aggregates`` rows ``(actor_ifi, times, clock_us,
-    done, passed, certified, visits)``: every learner in ``learners`` gets a row (a tombstone if it has no
-    statement left); learners that appear only in ``rows`` get one too."""
+                    version: int) -> list[list[Any]]:
+    """``learner_state`` rows for ``learners`` from ``learner_aggregates`` rows (``actor_ifi`` and the fields of
+    :class:`Aggregate`, in order): every learner in ``learners`` gets a row (a tombstone if it has no statement
+    left); learners that appear only in ``rows`` get one too."""
     by_learner: dict[str, Aggregate | None] = dict.fromkeys(learners)
-    for actor, times, clock, done, passed, certified, visits in rows:
-        by_learner[actor] = Aggregate(times, int(clock), done, int(passed), int(certified), visits)
+    for actor, *fields in rows:
+        by_learner[actor] = Aggregate(*fields)
     return [
-        aggregated_row(tenant, course_id, actor, agg, rules, version) if agg is not None
+        aggregated_row(tenant, course_id, actor, agg, version) if agg is not None
         else tombstone(tenant, course_id, actor, version)
         for actor, agg in sorted(by_learner.items())
     ]

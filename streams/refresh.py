@@ -82,9 +82,9 @@ class Recomputed:
 
 Touched = dict[str, tuple[dict[str, set[str]], set[str]]]
 LEARNERS_CHUNK = 2000
-# Statements (as learner_state counts them) whose times one read of learner_aggregates brings into the worker, at
-# most (a learner with more is read alone): the read of a round grows with its learners' histories, and CPython
-# keeps the memory of its largest read (the worker's RSS grew with the soak's ever longer histories).
+# Statements (as learner_state counts them) one read of learner_aggregates aggregates, at most (a learner with more
+# is read alone): ClickHouse holds each learner's times while it aggregates them, so one read's memory there grows
+# with its learners' histories (what crosses the wire grows only with the hours they were active in).
 READ_STATEMENTS = 100_000
 SLOW_ROUND_S = 1.0  # a round taking longer is logged (its markers, slices and time)
 CLEANUP_SLICES = 1000  # slices per cleanup mutation
@@ -218,7 +218,7 @@ class SliceRefresher:
         writes = self._foreign_writes(tenant, [course_id]).get(course_id, {})  # before the read: a later write
         names = {a for (a,) in self.clickhouse.run("learner_state_present", params)}  # loads the course again
         rows = self.clickhouse.run("learner_aggregates_course", {**params, **self.aggregate_params})
-        state = aggregated_rows(tenant, course_id, names, (row[1:] for row in rows), self.learner_rules, version)
+        state = aggregated_rows(tenant, course_id, names, (row[1:] for row in rows), version)
         self._insert_learners(state)
         self._wrote(tenant, [course_id], version)
         self.clickhouse.insert("learner_courses_insert", [[tenant, course_id, now_us()]])
@@ -243,7 +243,7 @@ class SliceRefresher:
                     "learner_state_present_among", {"tenant": tenant, "pairs": missing}, key="pairs"):
                 tombstones.setdefault(str(course), set()).add(str(actor))
         states = {course: aggregated_rows(tenant, course, tombstones.get(course, ()), statements.get(course, ()),
-                                          self.learner_rules, version) for course in sorted(named)}
+                                          version) for course in sorted(named)}
         self._insert_learners([row for state in states.values() for row in state])
         self._wrote(tenant, sorted(named), version)
         for course, state in states.items():

@@ -31,8 +31,10 @@ def render() -> dict[str, str]:
     out = {}
     aggregates = (HERE / "_aggregates.sql.in").read_text(encoding="utf-8").rstrip()
     for template in sorted(HERE.glob("learner_aggregates*.sql.in")):  # the learner rows' read, two key ranges
-        out[template.name.removesuffix(".in")] = template.read_text(encoding="utf-8").replace("{AGGREGATES}",
-                                                                                            aggregates)
+        # The template: comments, then {AGGREGATES}, then the filter (WHERE ... GROUP BY) of the inner read.
+        head, _, where = template.read_text(encoding="utf-8").partition("{AGGREGATES}\n")
+        inner = "\n".join("    " + line for line in where.rstrip().splitlines())
+        out[template.name.removesuffix(".in")] = head + aggregates.replace("    {FILTER}", inner) + "\n"
     for template in sorted(HERE.glob("analytics_*.sql.in")):
         text = template.read_text(encoding="utf-8")
         text = text.replace("{LEARNERS}", learners).replace("{BASE}", block["base"]).replace("{MO}", block["mo"])

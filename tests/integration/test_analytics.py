@@ -382,7 +382,8 @@ def test_declared_structure_orders_the_funnel(two_workers: Pipeline) -> None:
 def test_learner_aggregates_in_sql_equal_the_rows_built_in_python(two_workers: Pipeline) -> None:
     """``learner_aggregates`` (ClickHouse aggregates each learner's statements) gives exactly the learner_state rows
     that streams.learners builds from the statements themselves: voided rows and redelivered duplicates left out,
-    NULL results, certificate verbs and types, module visits out of order, a time dated after its stored time."""
+    NULL results, certificate verbs and types, module visits out of order, a time dated after its stored time, times
+    before 1970 and gaps of exactly the session cap."""
     from streams.learners import STATE_COLUMNS, Rules, aggregate_params, aggregated_rows, learner_row
 
     tenant, course = f"agg{uuid.uuid4().hex[:8]}", "urn:course"
@@ -408,6 +409,13 @@ def test_learner_aggregates_in_sql_equal_the_rows_built_in_python(two_workers: P
                 rows.append([*row[:-2], 1, 1])  # the voided rewrite of the statement
             else:
                 counting.setdefault(actor, []).append(statement)
+    # Times around 1970 (days floored, hours truncated: an hour that spans two days) and gaps of exactly the cap.
+    edge = "mbox:mailto:edge@example.com"
+    for k, t in enumerate([-90_000_000_000, -1_800_000_000, -1, 0, 1, 1_800_000_001, 3_600_000_001,
+                           86_399_999_999, 86_400_000_000, 1_790_000_000_000_000]):
+        statement = (t, t, "urn:exp", "urn:m1", "urn:m1", None, None, [])
+        rows.append([tenant, course, edge, t, f"edge-{k}", t, *statement[2:], [edge], 0, 0])
+        counting.setdefault(edge, []).append(statement)
     client = two_workers.clickhouse()
     try:
         client.execute("INSERT INTO learner_statements (tenant, course_id, actor_ifi, timestamp_us, statement_id, "
@@ -423,7 +431,7 @@ def test_learner_aggregates_in_sql_equal_the_rows_built_in_python(two_workers: P
     by_pairs = refresher.clickhouse.run("learner_aggregates", {**params, "pairs": [(course, a) for a in actors]})
     whole = refresher.clickhouse.run("learner_aggregates_course", {**params, "course_id": course})
     for found in (by_pairs, whole):
-        built = aggregated_rows(tenant, course, [], [r[1:] for r in found], rules, 5)
+        built = aggregated_rows(tenant, course, [], [r[1:] for r in found], 5)
         assert [dict(zip(STATE_COLUMNS, r, strict=True)) for r in built] == \
             [dict(zip(STATE_COLUMNS, r, strict=True)) for r in expected]
 
@@ -466,10 +474,11 @@ def test_refresh_statements_run_on_chdb(tmp_path) -> None:
             sql = query("learner_aggregates_course").sql % escape_params(
                 bind({"tenant": "t", "course_id": course, **aggregate_params(refresher_rules)}), ctx)
             found = orjson.loads(session.query(sql, "JSONCompact").bytes())["data"]
-            aggregates = [(a, [int(t) for t in times], clock, done, passed, certified,
-                           [(m, int(t)) for m, t in visits])
-                          for _, a, times, clock, done, passed, certified, visits in found]
-            state = aggregated_rows("t", course, [], aggregates, refresher_rules, 7)
+            # JSONCompact gives 64-bit integers as strings
+            aggregates = [(row[1], *(int(x) for x in row[2:8]), *row[8:11], [(m, int(t)) for m, t in row[11]],
+                           *([int(x) for x in bucket] for bucket in row[12:]))
+                          for row in found]
+            state = aggregated_rows("t", course, [], aggregates, 7)
             values = ", ".join("(" + ", ".join(str(escape_param(v, ctx)) for v in row) + ")" for row in state)
             session.query(f"{query('learner_state_insert').sql} {values}")
         thresholds = SliceRefresher(Settings()).thresholds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 from streams.learners import (
     COMPLETED,
     PASSED,
@@ -73,8 +75,7 @@ def test_flags_visits_and_the_clock_capped_at_stored_time() -> None:
 
 def test_learners_without_statements_get_tombstones() -> None:
     agg = aggregate("c", [_st(T0)], RULES)
-    rows = aggregated_rows("t", "c", ["gone", "kept"], [("kept", agg.times, agg.clock_us, agg.done, agg.passed,
-                                                          agg.certified, agg.visits)], RULES, 3)
+    rows = aggregated_rows("t", "c", ["gone", "kept"], [("kept", *astuple(agg))], 3)
     assert [(r[2], r[3]) for r in rows] == [("gone", 0), ("kept", 1)]
     assert all(r[-1] == 3 for r in rows) and all(len(r) == len(STATE_COLUMNS) for r in rows)
 
