@@ -1,8 +1,8 @@
 """Phase ``profile`` (only with ``--profile-seconds``): py-spy on the LRS processes and the stream worker under load.
 
-For each workload (batched x1000, single-statement POSTs at concurrency 32) py-spy records the LRS (``lrs serve``
-and its worker processes) and the first stream worker (the sink) at the same time, twice: collapsed stacks for
-the summary in the JSON, and a flame graph SVG in the run directory (``profile-<process>-<workload>.svg``).
+For each workload (batched x1000 and x100, single-statement POSTs at concurrency 32) py-spy records the LRS
+(``lrs serve`` and its worker processes) and the first stream worker (the sink) at the same time, twice: collapsed
+stacks for the summary in the JSON, and a flame graph SVG in the run directory (``profile-<process>-<workload>.svg``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def run(suite: Suite) -> None:
-    """py-spy during a batched x1000 run and a single-statement run (concurrency 32)."""
+    """py-spy during batched x1000 and x100 runs and a single-statement run (concurrency 32)."""
     env = suite.env
     assert env is not None
     if not pyspy.available():
@@ -30,13 +30,14 @@ def run(suite: Suite) -> None:
     targets = {name: pids[name] for name in ("lrs", "worker0") if name in pids}
     templates = corpus.take(o.ingest_statements, seed=o.seed + 4)
     summaries: dict[str, dict] = {}
-    for label, per_request, concurrency in (("batch1000", 1000, o.clients), ("single", 1, o.single_concurrency)):
+    for label, per_request, concurrency in (("batch1000", 1000, o.clients), ("batch100", 100, o.clients),
+                                            ("single", 1, o.single_concurrency)):
         tenant, key, secret = env.new_tenant("profile")
         if per_request == 1:
             bodies = make_bodies(templates, 1)
         else:  # enough bodies for the whole recording, fresh ids
             fresh = FreshBodies(templates, per_request, salt=tenant)
-            bodies = [fresh(i) for i in range(max(20, int(o.profile_seconds * 4)))]
+            bodies = [fresh(i) for i in range(max(20, int(o.profile_seconds * 4000 / per_request)))]
         # Warm up first: the tenant's key is verified (argon2, once per LRS process) and connections are open,
         # so the recording shows the steady state, not the one-off cost of a new key.
         asyncio.run(blast(suite.url, make_bodies(templates[:8 * o.lrs_workers], 1), concurrency=2 * o.lrs_workers,
