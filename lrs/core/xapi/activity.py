@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, StrictStr, model_validator
+from pydantic import AfterValidator, StrictStr, ValidationInfo, ValidatorFunctionWrapHandler, model_validator
 
 from lrs.core.xapi.actor import IFI_PROPERTIES
-from lrs.core.xapi.common import IRI, IRL, Extensions, LanguageMap, XAPIModel, absent, rule_error
+from lrs.core.xapi.common import IRI, IRL, Extensions, LanguageMap, ValidatedOnce, XAPIModel, absent, rule_error
 
 INTERACTION_TYPES = (
     "true-false", "choice", "fill-in", "long-fill-in", "matching",
@@ -22,6 +22,7 @@ COMPONENT_LISTS: dict[str, tuple[str, ...]] = {
     "steps": ("performance",),
 }
 INTERACTION_PROPERTIES = ("correctResponsesPattern", *COMPONENT_LISTS)
+_ACTIVITIES = ValidatedOnce()
 
 
 class InteractionComponent(XAPIModel):
@@ -88,6 +89,12 @@ class Activity(XAPIModel):
     objectType: Literal["Activity"] = absent()
     id: IRI
     definition: ActivityDefinition = absent()
+
+    # A course's Activities repeat in the object and context of its statements: each distinct one validated once.
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validated_once(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return _ACTIVITIES(data, handler, info)
 
     # Data 2.4.4.2.s1.b1: an Agent or Group used as an Object MUST specify objectType
     # (without one the object is read as an Activity, which has no IFI or members).

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
+import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationInfo
 from pydantic_core import PydanticCustomError
 
@@ -54,6 +55,36 @@ class XAPIModel(BaseModel):
 
     # Data 2.2.s4.b1: reject wrong data types (no "1" for 1, no "true" for true) and unknown properties.
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# Validated objects that repeat, by xAPI version and JSON text: at most this many of a kind held (the oldest go).
+REPEATS_HELD = 4096
+
+
+class ValidatedOnce:
+    """A cache of an object kind that repeats across statements (a course's Activities appear in the object and
+    the context of every statement about it; a handful of Verbs in all of them): the same JSON under the same xAPI
+    version is validated once and its (frozen) model shared. Validation is a pure function of the two, so a hit
+    is what validating again would give; an invalid object is never held and fails every time."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple[str, bytes], Any] = {}
+
+    def __call__(self, data: Any, handler: Any, info: ValidationInfo) -> Any:
+        """The body of a model's ``model_validator(mode="wrap")``."""
+        if not isinstance(data, dict):
+            return handler(data)
+        try:
+            key = (spec_version(info), orjson.dumps(data))
+        except orjson.JSONEncodeError:  # not JSON-encodable (nested too deep): validate, never hold
+            return handler(data)
+        found = self.held.get(key)
+        if found is None:
+            found = handler(data)
+            if len(self.held) >= REPEATS_HELD:
+                del self.held[next(iter(self.held))]  # dicts keep insertion order: the oldest
+            self.held[key] = found
+        return found
 
 
 # ---------------------------------------------------------------------------------------------- IRIs

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from lrs.core.xapi.common import IRI, LanguageMap, XAPIModel, absent
+from typing import Any
+
+from pydantic import ValidationInfo, ValidatorFunctionWrapHandler, model_validator
+
+from lrs.core.xapi.common import IRI, LanguageMap, ValidatedOnce, XAPIModel, absent
 
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+_VERBS = ValidatedOnce()
 
 
 class Verb(XAPIModel):
@@ -12,6 +17,12 @@ class Verb(XAPIModel):
 
     id: IRI
     display: LanguageMap = absent()
+
+    # A handful of Verbs appear in every statement: each distinct one validated once.
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validated_once(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return _VERBS(data, handler, info)
 
     @property
     def is_voiding(self) -> bool:
