@@ -477,3 +477,45 @@ def test_model_exposes_typed_objects() -> None:
 def test_version_argument_is_checked() -> None:
     with pytest.raises(ValueError, match="unsupported xAPI version"):
         validate(statement(), version="0.95")
+
+
+# ------------------------------------------------------------------------------------------ repeated objects
+
+
+def test_a_repeated_activity_verb_or_agent_is_validated_once_per_version_and_shared() -> None:
+    from lrs.core.xapi import activity, actor, verb
+
+    activity._ACTIVITIES.held.clear()
+    verb._VERBS.held.clear()
+    actor._AGENTS.held.clear()
+    course = {**ACTIVITY, "definition": {"name": {"en-US": "Course"}, "type": "http://example.com/types/course"}}
+    first = validate(statement(object=copy.deepcopy(course), context={"contextActivities": {"parent": [course]}}))
+    second = validate(statement(object=copy.deepcopy(course)))
+    assert first.context is not None and first.context.contextActivities is not None
+    assert second.object is first.object is first.context.contextActivities.parent[0]  # one validation, shared
+    assert second.verb is first.verb and second.actor is first.actor
+    validate(statement(object=copy.deepcopy(course)), version="2.0.0")  # the rules differ by version: held apart
+    assert len(activity._ACTIVITIES.held) == len(verb._VERBS.held) == len(actor._AGENTS.held) == 2
+
+
+def test_an_invalid_activity_fails_every_time_even_beside_a_valid_one_with_its_id() -> None:
+    from lrs.core.xapi import activity
+
+    activity._ACTIVITIES.held.clear()
+    validate(statement(object=interaction("choice", choices=[{"id": "a"}])))
+    bad = interaction("choice", choices=[{"id": "a"}, {"id": "a"}])
+    messages = {str(reject(statement(object=copy.deepcopy(bad)), "statement.object.definition.choices[1].id",
+                           "duplicate")) for _ in range(2)}
+    assert len(messages) == 1 and len(activity._ACTIVITIES.held) == 1  # only the valid one held
+
+
+def test_the_held_repeats_are_bounded_the_oldest_going_first() -> None:
+    from lrs.core.xapi import activity
+    from lrs.core.xapi.common import REPEATS_HELD
+
+    activity._ACTIVITIES.held.clear()
+    for i in range(REPEATS_HELD + 5):
+        validate(statement(object={**ACTIVITY, "id": f"http://example.com/a/{i}"}))
+    held = [key[1] for key in activity._ACTIVITIES.held]
+    assert len(held) == REPEATS_HELD
+    assert b"/a/4\"" not in held[0] and b"/a/5\"" in held[0] and b"/a/%d\"" % (REPEATS_HELD + 4) in held[-1]

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, StrictStr, Tag, field_validator, model_validator
+from pydantic import (
+    Discriminator,
+    StrictStr,
+    Tag,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
-from lrs.core.xapi.common import IRL, URI, MailtoIRI, Sha1Hex, XAPIModel, absent, rule_error
+from lrs.core.xapi.common import IRL, URI, MailtoIRI, Sha1Hex, ValidatedOnce, XAPIModel, absent, rule_error
 from lrs.core.xapi.errors import OBJECT_TYPE_ERROR
 
 IFI_PROPERTIES = ("mbox", "mbox_sha1sum", "openid", "account")
+_AGENTS = ValidatedOnce()
 
 
 class Account(XAPIModel):
@@ -54,6 +63,12 @@ class Agent(_Identified):
     """An individual (Data 2.4.2.1)."""
 
     objectType: Literal["Agent"] = absent()
+
+    # A learner's statements repeat its Agent (and the client's, as authority): each distinct one validated once.
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validated_once(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        return _AGENTS(data, handler, info)
 
     # Data 2.4.2.1.s2.b1-b2: an Agent MUST be identified by one, and not more than one, IFI.
     @model_validator(mode="after")
