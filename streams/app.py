@@ -64,6 +64,9 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         web_bind="127.0.0.1",
         store="memory://",
         broker_credentials=broker_credentials(settings),
+        # Faust buffers up to 4,096 messages per agent by default: a lagging sink held them all (30-minute soak:
+        # the worker grew from 230 to 820 MB, docs/benchmarks.md); the backlog belongs in Kafka.
+        stream_buffer_maxsize=settings.worker_stream_buffer,
     )
     worker_transport(app, settings)  # read_committed (under the LRS's transactions), fetches that wait to fill
     statements = app.topic(settings.statements_topic, key_serializer="raw", value_serializer="raw")

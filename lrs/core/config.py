@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
     sink_batch_size: int = Field(500, description="Messages per sink batch at most; a message holds one request's "
                                  "statements (up to kafka_message_bytes), so this bounds the worker's memory.")
+    worker_stream_buffer: int = Field(
+        64, ge=1, description="Messages a worker's agent takes from Kafka ahead of what it handles (Faust's "
+        "stream_buffer_maxsize, 4,096 by default): behind a stalled or lagging sink the worker holds at most these "
+        "plus two sink batches; the rest of the backlog waits in Kafka, not in the worker's memory.")
     sink_batch_within_s: float = Field(0.2, description="Longest a message waits for more to join its sink batch "
                                        "(from when it was queued; under load a batch starts as soon as the last "
                                        "one is written).")

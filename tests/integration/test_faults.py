@@ -11,6 +11,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -380,3 +381,36 @@ def test_clickhouse_down_for_minutes_memory_stays_bounded(own_pipeline: Pipeline
     assert max(samples) - before < 150, f"worker RSS {before:.0f} MB -> {samples}"
     assert max(samples[6:]) - max(samples[:6]) < 50, f"RSS still growing in the second half: {samples}"
     _assert_exactly_once(own_pipeline, sender)
+
+
+def test_a_stalled_sink_leaves_the_backlog_in_kafka_not_in_the_worker(tmp_path) -> None:
+    """ClickHouse gone while 100 MB of statements arrive: the worker takes at most LRS_WORKER_STREAM_BUFFER messages
+    ahead of its two sink batches (Faust's default buffer, 4,096 messages, took in the whole backlog), and once
+    ClickHouse is back every acknowledged statement is stored."""
+    (metrics_port,) = free_ports(1)
+    pipeline = Pipeline(make_settings(tmp_path, worker_metrics_port=metrics_port, sink_batch_size=4,
+                                      worker_stream_buffer=8)).start()
+    try:
+        tenant, http = pipeline.new_tenant()
+        # Requests of 400 statements: one message of about 200 KB each.
+        bodies = [[_in_course(i) for i in range(400)] for _ in range(4)]
+        assert http.post("/xapi/statements", json=bodies[0]).status_code == 200
+        wait_until(lambda: pipeline.stored_count(tenant) == 400, 60, what="the first request stored")
+        worker_pid = pipeline.workers[0].proc.pid
+        before = _rss_mb(worker_pid)
+        pipeline.stack.stop_service("clickhouse")
+        acked = 400
+        for k in range(500):  # about 100 MB
+            body = [{**s, "id": str(uuid.uuid4())} for s in bodies[k % 4]]
+            response = http.post("/xapi/statements", json=body, timeout=60)
+            assert response.status_code == 200, response.text[:300]
+            acked += len(body)
+        time.sleep(10)  # the worker has fetched what it would take
+        grown = _rss_mb(worker_pid) - before
+        assert _worker_metric(pipeline, "lrs_worker_sink_stalled_seconds") > 0, "the sink was stalled"
+        pipeline.stack.start_service("clickhouse")
+        # 100 MB of backlog; the worker holds 16 messages (about 3 MB) and a fetch of at most 1 MB per partition.
+        assert grown < 40, f"worker RSS grew by {grown:.0f} MB behind the stalled sink"
+        wait_until(lambda: pipeline.stored_count(tenant) == acked, 300, what=f"all {acked} statements stored")
+    finally:
+        pipeline.stop()
