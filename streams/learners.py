@@ -209,7 +209,8 @@ def learner_row(
 
 
 def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, version: int) -> list[Any]:
-    """The ``learner_state`` row of one learner from its :class:`Aggregate`."""
+    """The ``learner_state`` row of one learner from its :class:`Aggregate` (its bucket lists are used as they are:
+    nothing changes them)."""
     weeks = list(dict.fromkeys(monday_s(d) for d in agg.day_keys))  # the days are in order, so are their weeks
     return [
         tenant,
@@ -229,14 +230,14 @@ def aggregated_row(tenant: str, course_id: str, actor_ifi: str, agg: Aggregate, 
         [module for module, _ in agg.visits],
         [t for _, t in agg.visits],
         weeks,
-        list(agg.day_keys),
-        list(agg.day_statements),
-        list(agg.day_starts),
-        list(agg.day_gap_us),
-        list(agg.hour_keys),
-        list(agg.hour_statements),
-        list(agg.hour_starts),
-        list(agg.hour_gap_us),
+        agg.day_keys,
+        agg.day_statements,
+        agg.day_starts,
+        agg.day_gap_us,
+        agg.hour_keys,
+        agg.hour_statements,
+        agg.hour_starts,
+        agg.hour_gap_us,
         version,
     ]
 
