@@ -313,13 +313,12 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a stream worker (Faust); start several to share the topic's partitions."""
-    import faust
     import mode.loop
     from prometheus_client import start_http_server
 
     from lrs.core.util.gctune import set_switch_interval, tune_gc
     from lrs.core.util.malloctune import limit_arenas
-    from streams.app import create_app
+    from streams.app import create_app, faust_worker
 
     settings = Settings()
     _require_kafka(settings)
@@ -333,7 +332,7 @@ def worker() -> None:
     faust_app = create_app(settings)
     tune_gc(settings.gc_thresholds)
     set_switch_interval(settings.gil_switch_interval_ms)
-    faust.Worker(faust_app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    faust_worker(faust_app).execute_from_commandline()
 
 
 @credentials_app.command("add")
