@@ -85,7 +85,11 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         # The agent only queues events; one writer writes them in partition order, so the next batch fills while
         # ClickHouse takes this one (streams/batching.py). Offsets are acked (and so committed) only after
         # ClickHouse has the batch.
-        intake: LingerQueue[faust.types.EventT] = LingerQueue(settings.sink_batch_size, settings.sink_batch_within_s)
+        intake: LingerQueue[faust.types.EventT] = LingerQueue(
+            settings.sink_batch_size, settings.sink_batch_within_s, max_wait_s=settings.sink_batch_max_wait_s,
+            # Messages reach the intake a fetch at a time: a gap shorter than two fetch waits is still a trickle.
+            quiet_s=2 * settings.worker_fetch_max_wait_ms / 1000, max_bytes=settings.sink_batch_bytes,
+            size=lambda event: len(event.message.value or b""))
         intakes[:] = [intake]
         manual = stream.noack()
 

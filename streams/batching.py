@@ -5,6 +5,12 @@ even when messages are already waiting: every cycle paid that wait on top of the
 agent only queues events; one writer takes them in arrival order. A batch closes when it holds ``max_items`` or
 when its *first* event has waited ``linger_s`` (measured from when it was queued, so under load, when events
 queued during the last write, the next batch starts at once), like a Kafka producer's linger.
+
+A batch that is still growing when its linger runs out (a message arrived within the last ``quiet_s``) waits on,
+up to ``max_wait_s`` from its first message or until it holds ``max_bytes``: every ClickHouse insert has a large
+fixed cost (a part in each table the statements feed, and the merges of those parts), so a steady trickle of small
+POSTs written every 0.2 s cost ClickHouse about a third more CPU per statement than written every 0.5 s
+(docs/benchmarks.md). An idle pipeline keeps the short linger: a lone message is written after ``linger_s``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,14 +28,20 @@ class LingerQueue(Generic[T]):
     """A bounded FIFO handing out batches of at most ``max_items``, each closed by size or by its first item's age.
 
     At most ``max_items`` wait in the queue besides the batch being handled, so memory stays bounded by two
-    batches; ``put`` waits while the queue is full (the consumer stops taking from Kafka).
+    batches; ``put`` waits while the queue is full (the consumer stops taking from Kafka). ``size`` gives an item's
+    bytes for ``max_bytes``; a batch past ``linger_s`` waits on while items keep coming (see the module).
     """
 
-    def __init__(self, max_items: int, linger_s: float) -> None:
+    def __init__(self, max_items: int, linger_s: float, *, max_wait_s: float = 0.0, quiet_s: float = 0.1,
+                 max_bytes: int | None = None, size: Callable[[T], int] | None = None) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self.max_items = max_items
         self.linger_s = max(0.0, linger_s)
+        self.max_wait_s = max(self.linger_s, max_wait_s)
+        self.quiet_s = max(0.0, quiet_s)
+        self.max_bytes = max_bytes
+        self.size = size
         self._queue: asyncio.Queue[tuple[float, T]] = asyncio.Queue(max_items)
         self._stamps: deque[float] = deque()  # when each queued item was queued, oldest first (FIFO like the queue)
 
@@ -47,31 +60,38 @@ class LingerQueue(Generic[T]):
         self._stamps.append(queued_at)
 
     async def next_batch(self) -> list[T]:
-        """The next batch: waits for a first item, then for more until full or the first item's linger ran out."""
+        """The next batch: waits for a first item, then for more until full, or until the first item's linger ran
+        out and no item came within ``quiet_s``, or its ``max_wait_s`` ran out."""
         queued_at, first = await self._queue.get()
         batch = [first]
         self._taken()
-        deadline = queued_at + self.linger_s
-        while len(batch) < self.max_items:
+        size = self._bytes(first)
+        linger_end, last_end = queued_at + self.linger_s, queued_at + self.max_wait_s
+        latest = queued_at  # when the batch's newest item was queued
+        while len(batch) < self.max_items and (self.max_bytes is None or size < self.max_bytes):
             try:
-                batch.append(self._queue.get_nowait()[1])
-                self._taken()
-                continue
+                latest, item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            getter = asyncio.ensure_future(self._queue.get())
-            await asyncio.wait({getter}, timeout=remaining)
-            if not getter.done():
-                getter.cancel()
-                await asyncio.wait({getter})  # an item it took while being cancelled is kept, not lost
-            if getter.cancelled():
-                break
-            batch.append(getter.result()[1])
+                now = time.monotonic()
+                # Past its linger a batch waits only while it is still growing, and never past max_wait_s.
+                until = linger_end if now < linger_end else min(last_end, latest + self.quiet_s)
+                if until <= now:
+                    break
+                getter = asyncio.ensure_future(self._queue.get())
+                await asyncio.wait({getter}, timeout=until - now)
+                if not getter.done():
+                    getter.cancel()
+                    await asyncio.wait({getter})  # an item it took while being cancelled is kept, not lost
+                if getter.cancelled():
+                    continue  # the time to wait is decided again (the linger may have just run out)
+                latest, item = getter.result()
+            batch.append(item)
             self._taken()
+            size += self._bytes(item)
         return batch
+
+    def _bytes(self, item: T) -> int:
+        return self.size(item) if self.size is not None else 0
 
     def _taken(self) -> None:
         if self._stamps:

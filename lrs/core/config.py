@@ -145,9 +145,16 @@ class Settings(BaseSettings):
         64, ge=1, description="Messages a worker's agent takes from Kafka ahead of what it handles (Faust's "
         "stream_buffer_maxsize, 4,096 by default): behind a stalled or lagging sink the worker holds at most these "
         "plus two sink batches; the rest of the backlog waits in Kafka, not in the worker's memory.")
-    sink_batch_within_s: float = Field(0.2, description="Longest a message waits for more to join its sink batch "
+    sink_batch_within_s: float = Field(0.2, description="How long a message waits for more to join its sink batch "
                                        "(from when it was queued; under load a batch starts as soon as the last "
-                                       "one is written).")
+                                       "one is written); a batch still growing then waits on (sink_batch_max_wait_s).")
+    sink_batch_max_wait_s: float = Field(
+        0.5, ge=0, description="Longest a message of a sink batch that is still growing (a message came within twice "
+        "worker_fetch_max_wait_ms) waits for more: each ClickHouse insert has a large fixed cost, so a steady trickle "
+        "is written in fewer, larger inserts (streams/batching.py); at most sink_batch_within_s when idle.")
+    sink_batch_bytes: int = Field(
+        1024 * 1024, ge=1, description="A sink batch closes once its messages hold this many bytes (about 1,000 "
+        "statements), whatever their wait.")
     worker_fetch_min_bytes: int = Field(
         64 * 1024, ge=1, description="A worker's Kafka fetch waits for this many bytes (or worker_fetch_max_wait_ms): "
         "one fetch per message under single-statement POSTs cost the worker more than the message "

@@ -137,3 +137,47 @@ def test_the_oldest_wait_tells_how_far_the_writer_is_behind():
     empty, behind, caught_up, fresh = run(scenario())
     assert empty == 0.0 and caught_up == 0.0
     assert 0.15 < behind < 1.0 and fresh < 0.05
+
+
+def test_a_batch_still_growing_past_its_linger_waits_on_until_its_longest_wait():
+    async def scenario() -> tuple[list[int], float]:
+        q: LingerQueue[int] = LingerQueue(1000, linger_s=0.1, max_wait_s=0.4, quiet_s=0.06)
+
+        async def produce() -> None:
+            for i in range(60):  # a steady trickle: an item every 20 ms for 1.2 s
+                await q.put(i)
+                await asyncio.sleep(0.02)
+
+        task = asyncio.ensure_future(produce())
+        start = asyncio.get_running_loop().time()
+        batch = await q.next_batch()
+        waited = asyncio.get_running_loop().time() - start
+        task.cancel()
+        return batch, waited
+
+    batch, waited = run(scenario())
+    assert 0.35 < waited < 0.55
+    assert batch == list(range(len(batch))) and len(batch) >= 15  # four times the items of its linger alone
+
+
+def test_a_batch_that_stopped_growing_closes_at_its_linger():
+    async def scenario() -> tuple[list[int], float]:
+        q: LingerQueue[int] = LingerQueue(1000, linger_s=0.1, max_wait_s=2.0, quiet_s=0.05)
+        start = asyncio.get_running_loop().time()
+        for i in range(3):
+            await q.put(i)
+        return await q.next_batch(), asyncio.get_running_loop().time() - start
+
+    batch, waited = run(scenario())
+    assert batch == [0, 1, 2]
+    assert 0.08 < waited < 0.3  # not the 2 s it could have waited
+
+
+def test_a_batch_closes_once_it_holds_max_bytes():
+    async def scenario() -> list[list[bytes]]:
+        q: LingerQueue[bytes] = LingerQueue(1000, linger_s=10.0, max_wait_s=10.0, max_bytes=30, size=len)
+        for i in range(5):
+            await q.put(b"%010d" % i)
+        return [await asyncio.wait_for(q.next_batch(), 1.0)]
+
+    assert run(scenario()) == [[b"%010d" % i for i in range(3)]]
