@@ -1,0 +1,114 @@
+"""Probe (not part of ``lrs bench``): the worker's and ClickHouse's CPU per statement under single-statement POSTs,
+for worker settings side by side.
+
+On an isolated local stack (an LRS of 2 processes), for each round and each variant (worker settings given as
+environment variables) it starts one worker, POSTs ``--statements`` single statements with 32 concurrent clients
+to a fresh tenant, waits until ClickHouse holds them all, and reads the CPU the worker and ClickHouse used from the
+first POST until then. Variants alternate within each round, so a drift of the machine touches both. Figures:
+docs/benchmarks.md.
+
+    python -m lrs.tools.bench.probes.trickle_cpu --variant before:LRS_SINK_BATCH_MAX_WAIT_S=0.2 \\
+        --variant after: [--rounds 3] [--statements 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from lrs.tools.bench import corpus
+from lrs.tools.bench.env import BenchEnv
+from lrs.tools.bench.load import basic_headers, blast, make_bodies
+from lrs.tools.bench.monitor import tree_cpu
+
+CONCURRENCY = 32
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:VAR=VALUE,VAR=VALUE`` (no variables: the defaults) as ``(NAME, {VAR: VALUE})``."""
+    name, _, assignments = text.partition(":")
+    env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
+    if not name or any(not var.startswith("LRS_") for var in env):
+        raise argparse.ArgumentTypeError(f"not NAME:LRS_VAR=VALUE,...: {text!r}")
+    return name, env
+
+
+def start_without_workers(env: BenchEnv) -> None:
+    """The stack, its migrations and topics, and the LRS; each measurement starts its own worker."""
+    from lrs.core.kafka.topics import ensure_topics
+    from lrs.core.store.migrate import migrate_clickhouse
+
+    env.stack.up(timeout=120.0)
+    migrate_clickhouse(env.settings)
+    ensure_topics(env.settings)
+    env.start_lrs()
+    env.wait_lrs()
+
+
+def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dict[str, float]:
+    """One worker with ``extra`` settings; CPU microseconds per statement stored and the stored rate."""
+    base_env = dict(env.env)
+    env.env.update(extra)
+    try:
+        env.start_workers(1)
+    finally:
+        env.env = base_env
+    try:
+        env.wait_flowing()  # the worker holds the partitions before anything is timed
+        tenant, key, secret = env.new_tenant("trickle")
+        bodies = make_bodies([dict(s, id=str(uuid.uuid4())) for s in statements], 1)
+        pids = env.process_pids()
+        worker, clickhouse = pids[env.worker_names[-1]], pids["clickhouse"]
+        before = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+        start = time.perf_counter()
+        result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=CONCURRENCY,
+                                   headers=basic_headers(key, secret), timeout_s=60))
+        if result.ok != len(bodies):
+            raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
+        env.wait_stored(tenant, len(bodies))
+        elapsed = time.perf_counter() - start
+        used = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+    finally:
+        env.stop_workers()
+    n = len(bodies)
+    return {"worker_us": (used["worker"] - before["worker"]) * 1e6 / n,
+            "clickhouse_us": (used["clickhouse"] - before["clickhouse"]) * 1e6 / n,
+            "stored_per_s": n / elapsed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print each run and the median of each variant."""
+    p = argparse.ArgumentParser(prog="python -m lrs.tools.bench.probes.trickle_cpu")
+    p.add_argument("--variant", type=parse_variant, action="append", required=True)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--statements", type=int, default=4000)
+    args = p.parse_args(argv)
+    statements = corpus.take(args.statements)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in args.variant}
+    with tempfile.TemporaryDirectory(prefix="lrs-trickle-") as state:
+        env = BenchEnv(Path(state))
+        try:
+            start_without_workers(env)
+            for round_no in range(args.rounds):
+                for name, extra in args.variant:
+                    run = measure(env, extra, statements)
+                    runs[name].append(run)
+                    print(f"round {round_no + 1} {name}: worker {run['worker_us']:.0f} us, ClickHouse "
+                          f"{run['clickhouse_us']:.0f} us of CPU per statement; {run['stored_per_s']:.0f} stored/s",
+                          flush=True)
+        finally:
+            env.close()
+    for name, done in runs.items():
+        medians = {key: statistics.median(run[key] for run in done) for key in done[0]}
+        print(f"{name} (median of {len(done)}): worker {medians['worker_us']:.0f} us, ClickHouse "
+              f"{medians['clickhouse_us']:.0f} us per statement; {medians['stored_per_s']:.0f} stored/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
