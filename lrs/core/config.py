@@ -153,8 +153,8 @@ class Settings(BaseSettings):
         "worker_fetch_max_wait_ms) waits for more: each ClickHouse insert has a large fixed cost, so a steady trickle "
         "is written in fewer, larger inserts (streams/batching.py); at most sink_batch_within_s when idle.")
     sink_batch_bytes: int = Field(
-        1024 * 1024, ge=1, description="A sink batch closes once its messages hold this many bytes (about 1,000 "
-        "statements), whatever their wait.")
+        1024 * 1024, ge=1, description="A sink batch still growing past sink_batch_within_s stops waiting once its "
+        "messages hold this many bytes (about 1,000 statements); messages already queued always join it.")
     worker_fetch_min_bytes: int = Field(
         64 * 1024, ge=1, description="A worker's Kafka fetch waits for this many bytes (or worker_fetch_max_wait_ms): "
         "one fetch per message under single-statement POSTs cost the worker more than the message "

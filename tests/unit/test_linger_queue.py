@@ -173,11 +173,30 @@ def test_a_batch_that_stopped_growing_closes_at_its_linger():
     assert 0.08 < waited < 0.3  # not the 2 s it could have waited
 
 
-def test_a_batch_closes_once_it_holds_max_bytes():
-    async def scenario() -> list[list[bytes]]:
-        q: LingerQueue[bytes] = LingerQueue(1000, linger_s=10.0, max_wait_s=10.0, max_bytes=30, size=len)
-        for i in range(5):
-            await q.put(b"%010d" % i)
-        return [await asyncio.wait_for(q.next_batch(), 1.0)]
+def test_a_growing_batch_stops_waiting_once_it_holds_max_bytes():
+    async def scenario() -> tuple[list[bytes], float]:
+        q: LingerQueue[bytes] = LingerQueue(1000, linger_s=0.1, max_wait_s=5.0, quiet_s=1.0, max_bytes=30, size=len)
 
-    assert run(scenario()) == [[b"%010d" % i for i in range(3)]]
+        async def produce() -> None:
+            for i in range(100):  # keeps growing: without max_bytes the batch would wait its 5 s
+                await q.put(b"%010d" % i)
+                await asyncio.sleep(0.03)
+
+        task = asyncio.ensure_future(produce())
+        start = asyncio.get_running_loop().time()
+        batch = await q.next_batch()
+        task.cancel()
+        return batch, asyncio.get_running_loop().time() - start
+
+    batch, waited = run(scenario())
+    assert waited < 0.5 and 3 <= len(batch) <= 6  # past its 0.1 s linger, closed by its bytes
+
+
+def test_max_bytes_never_cuts_off_what_already_waits():
+    async def scenario() -> list[bytes]:
+        q: LingerQueue[bytes] = LingerQueue(1000, linger_s=0.0, max_wait_s=1.0, max_bytes=30, size=len)
+        for i in range(50):  # a backlog queued during the last write: one insert takes it all
+            await q.put(b"%010d" % i)
+        return await asyncio.wait_for(q.next_batch(), 1.0)
+
+    assert len(run(scenario())) == 50
