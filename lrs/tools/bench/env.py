@@ -60,7 +60,8 @@ class BenchEnv:
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def start(self, workers: int = 1) -> None:
-        """Stack up, migrations, topics, LRS and ``workers`` stream workers; return once a probe is stored."""
+        """Stack up, migrations, topics, LRS and ``workers`` stream workers; return once a probe is stored (with no
+        workers: once the LRS answers)."""
         from lrs.core.kafka.topics import ensure_topics
         from lrs.core.store.migrate import migrate_clickhouse
 
@@ -70,17 +71,20 @@ class BenchEnv:
         self.start_lrs()
         self.start_workers(workers)
         self.wait_lrs()
-        self.wait_flowing()
+        if workers:
+            self.wait_flowing()
 
     def start_lrs(self) -> None:
         """``lrs serve --workers N`` in the background."""
         self.stack.start_app_process("lrs", self._lrs_argv("serve", "--workers", str(self.lrs_workers)), env=self.env)
 
-    def start_workers(self, count: int) -> None:
-        """Start ``count`` more stream workers (``worker0``, ``worker1``, ...)."""
+    def start_workers(self, count: int, extra_env: dict[str, str] | None = None) -> None:
+        """Start ``count`` more stream workers (``worker0``, ``worker1``, ...), with ``extra_env`` (``LRS_*``
+        settings of theirs) over the stack's environment."""
+        env = {**self.env, **(extra_env or {})}
         for _ in range(count):
             name = f"worker{len(self.worker_names)}"
-            self.stack.start_app_process(name, self._lrs_argv("worker"), env=self.env)
+            self.stack.start_app_process(name, self._lrs_argv("worker"), env=env)
             self.worker_names.append(name)
 
     def stop_workers(self) -> None:

@@ -38,26 +38,9 @@ def parse_variant(text: str) -> tuple[str, dict[str, str]]:
     return name, env
 
 
-def start_without_workers(env: BenchEnv) -> None:
-    """The stack, its migrations and topics, and the LRS; each measurement starts its own worker."""
-    from lrs.core.kafka.topics import ensure_topics
-    from lrs.core.store.migrate import migrate_clickhouse
-
-    env.stack.up(timeout=120.0)
-    migrate_clickhouse(env.settings)
-    ensure_topics(env.settings)
-    env.start_lrs()
-    env.wait_lrs()
-
-
 def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dict[str, float]:
     """One worker with ``extra`` settings; CPU microseconds per statement stored and the stored rate."""
-    base_env = dict(env.env)
-    env.env.update(extra)
-    try:
-        env.start_workers(1)
-    finally:
-        env.env = base_env
+    env.start_workers(1, extra)
     try:
         env.wait_flowing()  # the worker holds the partitions before anything is timed
         tenant, key, secret = env.new_tenant("trickle")
@@ -93,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lrs-trickle-") as state:
         env = BenchEnv(Path(state))
         try:
-            start_without_workers(env)
+            env.start(workers=0)  # each measurement starts its own worker
             for round_no in range(args.rounds):
                 for name, extra in args.variant:
                     run = measure(env, extra, statements)
