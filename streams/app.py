@@ -22,7 +22,7 @@ from streams.consumer import worker_transport
 from streams.deadletter import dead_letter_key, dead_letter_value
 from streams.documents import DocumentWriter, apply_with_retry
 from streams.refresh import SliceRefresher, attach_analytics
-from streams.sink import BatchResult, Message, StatementSink
+from streams.sink import BatchResult, DecodedBatch, Message, StatementSink
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +93,34 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         intakes[:] = [intake]
         manual = stream.noack()
 
+        async def decode_next() -> tuple[list[faust.types.EventT], DecodedBatch]:
+            events = await intake.next_batch()
+            batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
+            return events, await asyncio.get_running_loop().run_in_executor(None, sink.decode_batch, batch)
+
+        async def write_and_ack(events: list[faust.types.EventT], decoded: DecodedBatch) -> None:
+            result = await write_with_retry(sink, decoded, settings.sink_retry_max_s)
+            for dead in result.dead:  # kept with the reason, before the offsets are committed
+                await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
+                                        value=dead_letter_value(settings.statements_topic, dead))
+            # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
+            await analytics.mark(result.touched)
+            if result.erased_slices:  # recompute the courses of erased learners without them
+                await analytics.send(result.erased_slices)
+            for event in events:
+                await manual.ack(event)
+
         async def write_forever() -> None:
-            while True:
-                events = await intake.next_batch()
-                batch = [Message(e.message.partition, e.message.offset, e.message.value) for e in events]
-                result = await write_with_retry(sink, batch, settings.sink_retry_max_s)
-                for dead in result.dead:  # kept with the reason, before the offsets are committed
-                    await dead_letters.send(key=dead_letter_key(settings.statements_topic, dead.message),
-                                            value=dead_letter_value(settings.statements_topic, dead))
-                # Before the ack: a crash here redelivers the batch, and so re-marks its analytics slices.
-                await analytics.mark(result.touched)
-                if result.erased_slices:  # recompute the courses of erased learners without them
-                    await analytics.send(result.erased_slices)
-                for event in events:
-                    await manual.ack(event)
+            ahead = asyncio.ensure_future(decode_next())
+            try:
+                while True:
+                    events, decoded = await ahead
+                    # The next batch is taken and decoded while ClickHouse takes this one: the sink's Python work
+                    # and ClickHouse's insert overlap instead of taking turns (one batch ahead at most).
+                    ahead = asyncio.ensure_future(decode_next())
+                    await write_and_ack(events, decoded)
+            finally:
+                ahead.cancel()
 
         writing = asyncio.ensure_future(write_forever())
         try:
@@ -185,15 +199,15 @@ def faust_worker(app: faust.App) -> faust.Worker:
     return worker
 
 
-async def write_with_retry(sink: StatementSink, batch: list[Message], max_backoff_s: float) -> BatchResult:
-    """Write a batch, retrying with jittered capped exponential back-off until ClickHouse accepts it.
+async def write_with_retry(sink: StatementSink, batch: DecodedBatch, max_backoff_s: float) -> BatchResult:
+    """Write a decoded batch, retrying with jittered capped exponential back-off until ClickHouse accepts it.
 
     Never drops a batch: while ClickHouse is down the agent stops taking messages, so memory stays
     bounded by one batch plus the consumer's fetch buffer.
     """
     loop = asyncio.get_running_loop()
     # Any ClickHouse or network failure: the same batch again; the gauge shows how long it has been failing.
-    result = await retry_forever(lambda: loop.run_in_executor(None, sink.write_batch, batch), "ClickHouse write",
+    result = await retry_forever(lambda: loop.run_in_executor(None, sink.write_decoded, batch), "ClickHouse write",
                                  max_backoff_s, logger=log, on_failure=metrics.SINK_STALLED.set)
     metrics.SINK_STALLED.set(0)
     return result

@@ -46,6 +46,18 @@ class DeadLetter:
     reason: str
 
 
+# One message's rows with whether the LRS checked their ids, an erasure, or a dead letter.
+DecodedPart = tuple[bool, list[list]] | Erasure | DeadLetter
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """A batch as :meth:`StatementSink.decode_batch` read it: its messages, and their parts in order."""
+
+    messages: Sequence[Message]
+    parts: list[DecodedPart]
+
+
 @dataclass
 class BatchResult:
     """What one ``write_batch`` did."""
@@ -73,37 +85,28 @@ class StatementSink:
 
         Raises if ClickHouse fails (the caller retries the whole batch: writes are idempotent).
         """
-        result = BatchResult()
-        self.fence.refresh()
-        rows_by_key: dict[tuple[str, str], list] = {}
-        checked: set[tuple[str, str]] = set()  # the ids the LRS checked (streams/conflicts.py)
+        return self.write_decoded(self.decode_batch(messages))
 
-        def take(row: list, was_checked: bool) -> None:
-            """Keep the batch's first row per id (a later one is a same-batch conflict); note the LRS's check."""
-            key = (row[TENANT_COLUMN], row[ID_COLUMN])
-            kept = rows_by_key.setdefault(key, row)
-            if kept is not row:
-                self.conflicts.same_batch(kept, row)
-            elif was_checked:
-                checked.add(key)
+    def decode_batch(self, messages: Sequence[Message]) -> DecodedBatch:
+        """The first half of :meth:`write_batch`: each message's rows, erasure or dead letter, in order.
 
+        Reads and writes nothing but the mapping rules' cache, so it may run while the batch before is written
+        (streams/app.py): the worker's Python work and ClickHouse's insert of the batch before overlap.
+        """
+        parts: list[DecodedPart] = []
         for message in messages:
             fast = message_rows(message.value, self.rules.rules_for)
             if fast is not None:  # the common message, read without building dicts (streams/message_rows.py)
                 _, was_checked, rows = fast
-                for row in rows:
-                    take(row, was_checked)
+                parts.append((was_checked, rows))
                 continue
             try:
                 item = decode_any(message.value)
             except PoisonMessage as exc:
-                result.dead.append(self._dead(message, str(exc), str(exc).split(":")[0]))
+                parts.append(self._dead(message, str(exc), str(exc).split(":")[0]))
                 continue
             if isinstance(item, Erasure):
-                # Everything before the erasure in this batch is written first, then erased with the rest.
-                result.written += self._write_rows(list(rows_by_key.values()), result, checked)
-                rows_by_key = {}
-                result.erased_slices |= self.erase(item)
+                parts.append(item)
                 continue
             for envelope in item:
                 try:
@@ -111,14 +114,42 @@ class StatementSink:
                 except (KeyError, ValueError, TypeError) as exc:
                     # Only this statement is set aside, as a message of its own that can be replayed.
                     alone = Message(message.partition, message.offset, encode(envelope))
-                    result.dead.append(self._dead(alone, f"bad statement: {type(exc).__name__}: {exc}",
-                                                  "bad statement"))
+                    parts.append(self._dead(alone, f"bad statement: {type(exc).__name__}: {exc}", "bad statement"))
                     continue
-                take(row, envelope.checked)
+                parts.append((envelope.checked, [row]))
+        return DecodedBatch(messages, parts)
+
+    def write_decoded(self, decoded: DecodedBatch) -> BatchResult:
+        """The second half of :meth:`write_batch`: write the decoded rows, apply the erasures, record progress.
+
+        Raises if ClickHouse fails; calling it again with the same ``decoded`` then writes the same rows.
+        """
+        result = BatchResult()
+        self.fence.refresh()
+        rows_by_key: dict[tuple[str, str], list] = {}
+        checked: set[tuple[str, str]] = set()  # the ids the LRS checked (streams/conflicts.py)
+        for part in decoded.parts:
+            if isinstance(part, DeadLetter):
+                result.dead.append(part)
+            elif isinstance(part, Erasure):
+                # Everything before the erasure in this batch is written first, then erased with the rest.
+                result.written += self._write_rows(list(rows_by_key.values()), result, checked)
+                rows_by_key = {}
+                result.erased_slices |= self.erase(part)
+            else:
+                was_checked, rows = part
+                for row in rows:
+                    # The batch's first row per id is kept (a later one is a same-batch conflict).
+                    key = (row[TENANT_COLUMN], row[ID_COLUMN])
+                    kept = rows_by_key.setdefault(key, row)
+                    if kept is not row:
+                        self.conflicts.same_batch(kept, row)
+                    elif was_checked:
+                        checked.add(key)
         result.written += self._write_rows(list(rows_by_key.values()), result, checked)
-        self._record_progress(messages)
-        metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(messages))
-        metrics.BATCH_SIZE.observe(len(messages))
+        self._record_progress(decoded.messages)
+        metrics.EVENTS_PROCESSED.labels(processor="sink").inc(len(decoded.messages))
+        metrics.BATCH_SIZE.observe(len(decoded.messages))
         return result
 
     def _write_rows(self, rows: list[list], result: BatchResult, checked: set[tuple[str, str]]) -> int:
