@@ -154,10 +154,6 @@ def _as_list(value: list[_Activity] | _Activity | None) -> list[_Activity]:
     return value if isinstance(value, list) else [value]
 
 
-def _type(activity: _Activity) -> str:
-    return activity.definition.type if activity.definition is not None else ""
-
-
 def _related(agents_of: _Agent | None, obj: _Object | None, context: _Context | None,
              authority: _Agent | None) -> tuple[list[str], list[str], list[str]]:
     """(agents, related agents, related activities), as ``streams.rows._related`` lists them."""
@@ -184,18 +180,29 @@ def _related(agents_of: _Agent | None, obj: _Object | None, context: _Context | 
     return list(dict.fromkeys(agents)), list(dict.fromkeys(related_agents)), list(dict.fromkeys(activities))
 
 
+def _first_of_type(candidates: list[_Activity | _Object], types: tuple[str, ...]) -> str:
+    # Plain loops: the sink runs this twice per statement, and generator expressions cost more than the test.
+    for a in candidates:
+        definition = a.definition
+        if definition is not None and definition.type in types and a.id is not None:
+            return a.id
+    return ""
+
+
 def _course_module(obj: _Object | None, context: _Context | None, rules: MappingRules) -> tuple[str, str]:
     """``streams.mapping.map_course_module`` on the typed view."""
     activities = (context.contextActivities if context is not None else None) or {}
     parents = _as_list(activities.get("parent"))
     grouping = _as_list(activities.get("grouping"))
-    own = [_Activity(obj.id, obj.definition)] if (
-        obj is not None and obj.objectType == "Activity" and obj.id is not None) else []
-    course = next((a.id for a in own + parents + grouping if _type(a) in rules.course_types and a.id is not None), "")
+    # The object itself heads the candidates when it is an Activity (an _Object has an Activity's id and definition).
+    own = [obj] if obj is not None and obj.objectType == "Activity" and obj.id is not None else []
+    course = _first_of_type(own + parents + grouping, rules.course_types)
     if not course:
-        course = next((a.id for a in grouping + parents if a.id is not None), "")
-    module = next((a.id for a in own + parents if _type(a) in rules.module_types and a.id is not None), "")
-    return course or "", module or ""
+        for a in grouping + parents:
+            if a.id is not None:
+                course = a.id
+                break
+    return course, _first_of_type(own + parents, rules.module_types)
 
 
 def _row(tenant: str, client_key: str, st: _Statement, raw: bytes, rules: MappingRules) -> list[Any]:
