@@ -279,6 +279,47 @@ def test_sink_writes_a_batch_of_more_ids_than_one_query_can_name(pipeline: Pipel
     assert SliceRefresher(pipeline.settings).dirty_slices(result.touched) == {(tenant, course)}
 
 
+def test_a_batch_decoded_before_the_one_ahead_of_it_was_written_is_judged_against_that_one(
+        pipeline: Pipeline) -> None:
+    # The worker decodes the next batch while ClickHouse writes this one (streams/app.py): decoding must not judge
+    # anything, so a void and a different statement under a taken id, decoded before their target was written, are
+    # judged against it when written; and writing the decoded batch again (a retry) changes nothing.
+    import orjson
+
+    from lrs.core.kafka.envelope import encode_statements
+    from lrs.core.store.clickhouse import ClickHouse
+    from streams.sink import Message
+
+    tenant, _ = pipeline.new_tenant()
+    stored = {"stored": "2026-11-28T10:00:00.000Z", "timestamp": "2026-11-28T10:00:00.000Z"}
+    target, taken = statement(**stored), statement(**stored)
+    void = statement(verb=VOIDED, **{**stored, "stored": "2026-11-28T10:00:01.000Z"})
+    void["object"] = {"objectType": "StatementRef", "id": target["id"]}
+    other = statement(actor="someone-else@example.com", **{**stored, "stored": "2026-11-28T10:00:01.000Z"})
+    other["id"] = taken["id"]
+    sink = pipeline.synthetic_sink()
+    first = sink.decode_batch([Message(0, 1, encode_statements(tenant, "k", [orjson.dumps(target),
+                                                                              orjson.dumps(taken)]))])
+    second = sink.decode_batch([Message(0, 2, encode_statements(tenant, "k", [orjson.dumps(void),
+                                                                               orjson.dumps(other)]))])
+    assert pipeline.stored_count(tenant) == 0  # decoding wrote nothing
+    assert sink.write_decoded(first).written == 2
+    assert sink.write_decoded(second).written == 1  # the void; the other statement is kept out
+    assert sink.write_decoded(second).written == 1  # a retry: the same rows, idempotently
+    client = pipeline.clickhouse()
+    try:
+        rows = client.execute("SELECT statement_id, voided, actor_ifi FROM statements FINAL WHERE tenant = %(t)s "
+                              "ORDER BY statement_id", {"t": tenant})
+    finally:
+        client.disconnect()
+    assert sorted((sid, voided) for sid, voided, _ in rows) == sorted([(target["id"], 1), (taken["id"], 0),
+                                                                          (void["id"], 0)])
+    assert not [ifi for _, _, ifi in rows if "someone-else" in ifi]  # the first stored under the id is kept
+    conflicts = ClickHouse(pipeline.settings, size=1).run("statement_conflicts",
+                                                           {"tenant": tenant, "statement_id": taken["id"]})
+    assert len(conflicts) == 1
+
+
 def test_newest_first_pages_are_right_across_time_windows(pipeline: Pipeline) -> None:
     # Descending pages are looked for in growing stored-time windows first (lrs/service/statements/page.py): pages
     # that straddle window edges, sparse filters and `since`/`until` must still list every statement once,

@@ -1,0 +1,106 @@
+"""Probe (not part of ``lrs bench``): how fast one worker and ClickHouse write a backlog, for worker variants side by
+side.
+
+On an isolated local stack (an LRS of 2 processes), for each round and each variant it starts one worker with the
+variant's environment, waits until it holds its partitions, stops it (SIGSTOP), POSTs ``--statements`` statements
+in batches of ``--per-request`` to a fresh tenant, lets it go on (SIGCONT) and times the drain: until ClickHouse
+holds them all, with the CPU the worker and ClickHouse used meanwhile. So it measures the sink's chain (decode,
+rows, inserts) alone, without the LRS competing for the cores. A variant is environment variables: ``LRS_*``
+settings, or ``PYTHONPATH`` to run the worker from another checkout (code before and after a change). Variants
+alternate within each round. Figures: docs/benchmarks.md.
+
+    python -m lrs.tools.bench.probes.sink_drain --variant before:PYTHONPATH=/tmp/old --variant after: \\
+        [--rounds 3] [--statements 60000] [--per-request 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from lrs.tools.bench import corpus
+from lrs.tools.bench.env import BenchEnv
+from lrs.tools.bench.load import basic_headers, blast, make_bodies
+from lrs.tools.bench.monitor import tree_cpu
+
+CLIENTS = 4
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:VAR=VALUE,VAR=VALUE`` (no variables: the stack's own environment) as ``(NAME, {VAR: VALUE})``."""
+    name, _, assignments = text.partition(":")
+    env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
+    if not name or any(not (var.startswith("LRS_") or var == "PYTHONPATH") for var in env):
+        raise argparse.ArgumentTypeError(f"not NAME:VAR=VALUE,... (LRS_* or PYTHONPATH): {text!r}")
+    return name, env
+
+
+def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict], per_request: int) -> dict[str, float]:
+    """Queue the statements while one worker of ``extra`` is stopped (SIGSTOP), then time how it drains them."""
+    env.start_workers(1, extra)
+    try:
+        env.wait_flowing()  # the worker holds the partitions before anything is timed
+        tenant, key, secret = env.new_tenant("drain")
+        pids = env.process_pids()
+        worker, clickhouse = pids[env.worker_names[-1]], pids["clickhouse"]
+        bodies = make_bodies([dict(s, id=str(uuid.uuid4())) for s in statements], per_request)
+        os.kill(worker, signal.SIGSTOP)  # briefly: well within the consumer group's session timeout
+        try:
+            result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=CLIENTS,
+                                       headers=basic_headers(key, secret), timeout_s=120))
+        finally:
+            before = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+            start = time.perf_counter()
+            os.kill(worker, signal.SIGCONT)
+        if result.statements_ok != len(statements):
+            raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
+        env.wait_stored(tenant, len(statements))
+        elapsed = time.perf_counter() - start
+        used = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+    finally:
+        env.stop_workers()
+    n = len(statements)
+    return {"stored_per_s": n / elapsed,
+            "worker_us": (used["worker"] - before["worker"]) * 1e6 / n,
+            "clickhouse_us": (used["clickhouse"] - before["clickhouse"]) * 1e6 / n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print each run and the median of each variant."""
+    p = argparse.ArgumentParser(prog="python -m lrs.tools.bench.probes.sink_drain")
+    p.add_argument("--variant", type=parse_variant, action="append", required=True)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--statements", type=int, default=60_000)
+    p.add_argument("--per-request", type=int, default=1000)
+    args = p.parse_args(argv)
+    statements = corpus.take(args.statements)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in args.variant}
+    with tempfile.TemporaryDirectory(prefix="lrs-drain-") as state:
+        env = BenchEnv(Path(state))
+        try:
+            env.start(workers=0)  # each measurement starts its own worker
+            for round_no in range(args.rounds):
+                for name, extra in args.variant:
+                    run = measure(env, extra, statements, args.per_request)
+                    runs[name].append(run)
+                    print(f"round {round_no + 1} {name}: {run['stored_per_s']:.0f} stored/s; worker "
+                          f"{run['worker_us']:.0f} us, ClickHouse {run['clickhouse_us']:.0f} us of CPU per statement",
+                          flush=True)
+        finally:
+            env.close()
+    for name, done in runs.items():
+        medians = {key: statistics.median(run[key] for run in done) for key in done[0]}
+        print(f"{name} (median of {len(done)}): {medians['stored_per_s']:.0f} stored/s; worker "
+              f"{medians['worker_us']:.0f} us, ClickHouse {medians['clickhouse_us']:.0f} us per statement")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
