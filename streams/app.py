@@ -203,7 +203,7 @@ async def write_with_retry(sink: StatementSink, batch: DecodedBatch, max_backoff
     """Write a decoded batch, retrying with jittered capped exponential back-off until ClickHouse accepts it.
 
     Never drops a batch: while ClickHouse is down the agent stops taking messages, so memory stays
-    bounded by one batch plus the consumer's fetch buffer.
+    bounded by the batches in hand (this one, the next decoded, a full intake) plus the consumer's fetch buffer.
     """
     loop = asyncio.get_running_loop()
     # Any ClickHouse or network failure: the same batch again; the gauge shows how long it has been failing.

@@ -28,9 +28,10 @@ T = TypeVar("T")
 class LingerQueue(Generic[T]):
     """A bounded FIFO handing out batches of at most ``max_items``, each closed by size or by its first item's age.
 
-    At most ``max_items`` wait in the queue besides the batch being handled, so memory stays bounded by two
-    batches; ``put`` waits while the queue is full (the consumer stops taking from Kafka). ``size`` gives an item's
-    bytes for ``max_bytes``; a batch past ``linger_s`` waits on while items keep coming (see the module).
+    At most ``max_items`` wait in the queue besides the batches its consumer holds, so memory stays bounded by a
+    batch more than those; ``put`` waits while the queue is full (the consumer stops taking from Kafka). ``size``
+    gives an item's bytes for ``max_bytes``; a batch past ``linger_s`` waits on while items keep coming (see the
+    module).
     """
 
     def __init__(self, max_items: int, linger_s: float, *, max_wait_s: float = 0.0, quiet_s: float = 0.1,
