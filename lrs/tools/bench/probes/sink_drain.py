@@ -19,27 +19,16 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
 from lrs.tools.bench.load import basic_headers, blast, make_bodies
 from lrs.tools.bench.monitor import tree_cpu
+from lrs.tools.bench.probes.variants import run_rounds, variant_parser
 
 CLIENTS = 4
-
-
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME:VAR=VALUE,VAR=VALUE`` (no variables: the stack's own environment) as ``(NAME, {VAR: VALUE})``."""
-    name, _, assignments = text.partition(":")
-    env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
-    if not name or any(not (var.startswith("LRS_") or var == "PYTHONPATH") for var in env):
-        raise argparse.ArgumentTypeError(f"not NAME:VAR=VALUE,... (LRS_* or PYTHONPATH): {text!r}")
-    return name, env
 
 
 def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict], per_request: int) -> dict[str, float]:
@@ -72,33 +61,22 @@ def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict], per_re
             "clickhouse_us": (used["clickhouse"] - before["clickhouse"]) * 1e6 / n}
 
 
+def _describe(run: dict[str, float]) -> str:
+    return (f"{run['stored_per_s']:.0f} stored/s; worker {run['worker_us']:.0f} us, ClickHouse "
+            f"{run['clickhouse_us']:.0f} us of CPU per statement")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print each run and the median of each variant."""
     p = argparse.ArgumentParser(prog="python -m lrs.tools.bench.probes.sink_drain")
-    p.add_argument("--variant", type=parse_variant, action="append", required=True)
+    p.add_argument("--variant", type=variant_parser(("LRS_", "PYTHONPATH")), action="append", required=True)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--statements", type=int, default=60_000)
     p.add_argument("--per-request", type=int, default=1000)
     args = p.parse_args(argv)
     statements = corpus.take(args.statements)
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in args.variant}
-    with tempfile.TemporaryDirectory(prefix="lrs-drain-") as state:
-        env = BenchEnv(Path(state))
-        try:
-            env.start(workers=0)  # each measurement starts its own worker
-            for round_no in range(args.rounds):
-                for name, extra in args.variant:
-                    run = measure(env, extra, statements, args.per_request)
-                    runs[name].append(run)
-                    print(f"round {round_no + 1} {name}: {run['stored_per_s']:.0f} stored/s; worker "
-                          f"{run['worker_us']:.0f} us, ClickHouse {run['clickhouse_us']:.0f} us of CPU per statement",
-                          flush=True)
-        finally:
-            env.close()
-    for name, done in runs.items():
-        medians = {key: statistics.median(run[key] for run in done) for key in done[0]}
-        print(f"{name} (median of {len(done)}): {medians['stored_per_s']:.0f} stored/s; worker "
-              f"{medians['worker_us']:.0f} us, ClickHouse {medians['clickhouse_us']:.0f} us per statement")
+    run_rounds(args.variant, args.rounds, lambda env, extra: measure(env, extra, statements, args.per_request),
+               _describe, "lrs-drain-")
     return 0
 
 

@@ -15,27 +15,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
 from lrs.tools.bench.load import basic_headers, blast, make_bodies
 from lrs.tools.bench.monitor import tree_cpu
+from lrs.tools.bench.probes.variants import run_rounds, variant_parser
 
 CONCURRENCY = 32
-
-
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME:VAR=VALUE,VAR=VALUE`` (no variables: the defaults) as ``(NAME, {VAR: VALUE})``."""
-    name, _, assignments = text.partition(":")
-    env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
-    if not name or any(not var.startswith("LRS_") for var in env):
-        raise argparse.ArgumentTypeError(f"not NAME:LRS_VAR=VALUE,...: {text!r}")
-    return name, env
 
 
 def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dict[str, float]:
@@ -64,32 +53,21 @@ def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dic
             "stored_per_s": n / elapsed}
 
 
+def _describe(run: dict[str, float]) -> str:
+    return (f"worker {run['worker_us']:.0f} us, ClickHouse {run['clickhouse_us']:.0f} us of CPU per "
+            f"statement; {run['stored_per_s']:.0f} stored/s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print each run and the median of each variant."""
     p = argparse.ArgumentParser(prog="python -m lrs.tools.bench.probes.trickle_cpu")
-    p.add_argument("--variant", type=parse_variant, action="append", required=True)
+    p.add_argument("--variant", type=variant_parser(("LRS_",)), action="append", required=True)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--statements", type=int, default=4000)
     args = p.parse_args(argv)
     statements = corpus.take(args.statements)
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in args.variant}
-    with tempfile.TemporaryDirectory(prefix="lrs-trickle-") as state:
-        env = BenchEnv(Path(state))
-        try:
-            env.start(workers=0)  # each measurement starts its own worker
-            for round_no in range(args.rounds):
-                for name, extra in args.variant:
-                    run = measure(env, extra, statements)
-                    runs[name].append(run)
-                    print(f"round {round_no + 1} {name}: worker {run['worker_us']:.0f} us, ClickHouse "
-                          f"{run['clickhouse_us']:.0f} us of CPU per statement; {run['stored_per_s']:.0f} stored/s",
-                          flush=True)
-        finally:
-            env.close()
-    for name, done in runs.items():
-        medians = {key: statistics.median(run[key] for run in done) for key in done[0]}
-        print(f"{name} (median of {len(done)}): worker {medians['worker_us']:.0f} us, ClickHouse "
-              f"{medians['clickhouse_us']:.0f} us per statement; {medians['stored_per_s']:.0f} stored/s")
+    run_rounds(args.variant, args.rounds, lambda env, extra: measure(env, extra, statements), _describe,
+               "lrs-trickle-")
     return 0
 
 

@@ -1,0 +1,50 @@
+"""What the side-by-side probes share: variants as environment variables, alternating rounds, medians."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from lrs.tools.bench.env import BenchEnv
+
+Measure = Callable[[BenchEnv, dict[str, str]], dict[str, float]]
+
+
+def variant_parser(allowed: Sequence[str] = ("LRS_",)) -> Callable[[str], tuple[str, dict[str, str]]]:
+    """A parser of ``NAME:VAR=VALUE,VAR=VALUE`` (no variables: the stack's own environment) as ``(NAME, {VAR:
+    VALUE})``, for variables that start with one of ``allowed``."""
+
+    def parse(text: str) -> tuple[str, dict[str, str]]:
+        name, _, assignments = text.partition(":")
+        env = dict(pair.split("=", 1) for pair in assignments.split(",") if pair)
+        if not name or any(not var.startswith(tuple(allowed)) for var in env):
+            raise argparse.ArgumentTypeError(f"not NAME:VAR=VALUE,... ({', '.join(allowed)}...): {text!r}")
+        return name, env
+
+    return parse
+
+
+def run_rounds(variants: list[tuple[str, dict[str, str]]], rounds: int, measure: Measure,
+               describe: Callable[[dict[str, float]], str], prefix: str) -> dict[str, dict[str, float]]:
+    """On one isolated stack with no worker of its own, ``measure`` each variant in turn, ``rounds`` times (so a
+    drift of the machine touches every variant); print each run and each variant's medians, and return these."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in variants}
+    with tempfile.TemporaryDirectory(prefix=prefix) as state:
+        env = BenchEnv(Path(state))
+        try:
+            env.start(workers=0)  # each measurement starts its own worker
+            for round_no in range(rounds):
+                for name, extra in variants:
+                    run = measure(env, extra)
+                    runs[name].append(run)
+                    print(f"round {round_no + 1} {name}: {describe(run)}", flush=True)
+        finally:
+            env.close()
+    medians = {name: {key: statistics.median(run[key] for run in done) for key in done[0]}
+               for name, done in runs.items()}
+    for name, figures in medians.items():
+        print(f"{name} (median of {len(runs[name])}): {describe(figures)}")
+    return medians
