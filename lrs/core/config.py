@@ -100,6 +100,9 @@ class Settings(BaseSettings):
         10, ge=0, le=1000, description="How long the LRS's producer holds a message for others to share its produce "
         "request (kafka-python's linger_ms): each request costs the LRS and the broker CPU, so under concurrent "
         "single-statement POSTs a longer wait costs less per statement; every POST waits up to this long more.")
+    kafka_compression: Literal["none", "lz4", "zstd", "gzip", "snappy"] = Field(
+        "lz4", description="How the LRS's producer compresses statement messages (kafka-python's compression_type): "
+        "the broker and the workers then decompress them too.")
     kafka_message_bytes: int = Field(
         512 * 1024, ge=1024, description="A request's statements travel as one Kafka message up to this many bytes "
         "(serialized; a larger request is cut into several, a larger statement travels alone): one message is in "

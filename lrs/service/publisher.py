@@ -55,7 +55,7 @@ class Publisher:
             "enable_idempotence": True,
             "linger_ms": self.settings.kafka_linger_ms,
             "batch_size": 256 * 1024,
-            "compression_type": "lz4",
+            "compression_type": None if self.settings.kafka_compression == "none" else self.settings.kafka_compression,
             "max_request_size": self.settings.max_body_bytes + 1024 * 1024,
             "max_block_ms": timeout_ms,
             "request_timeout_ms": timeout_ms,
