@@ -25,8 +25,7 @@ import uuid
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
 from lrs.tools.bench.load import basic_headers, blast, make_bodies
-from lrs.tools.bench.monitor import tree_cpu
-from lrs.tools.bench.probes.variants import run_rounds, variant_parser
+from lrs.tools.bench.probes.variants import run_rounds, sink_cpu, sink_figures, variant_parser
 
 CLIENTS = 4
 
@@ -37,28 +36,24 @@ def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict], per_re
     try:
         env.wait_flowing()  # the worker holds the partitions before anything is timed
         tenant, key, secret = env.new_tenant("drain")
-        pids = env.process_pids()
-        worker, clickhouse = pids[env.worker_names[-1]], pids["clickhouse"]
+        worker, cpu = env.process_pids()[env.worker_names[-1]], sink_cpu(env)
         bodies = make_bodies([dict(s, id=str(uuid.uuid4())) for s in statements], per_request)
         os.kill(worker, signal.SIGSTOP)  # briefly: well within the consumer group's session timeout
         try:
             result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=CLIENTS,
                                        headers=basic_headers(key, secret), timeout_s=120))
         finally:
-            before = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+            before = cpu()
             start = time.perf_counter()
             os.kill(worker, signal.SIGCONT)
         if result.statements_ok != len(statements):
             raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
         env.wait_stored(tenant, len(statements))
         elapsed = time.perf_counter() - start
-        used = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+        used = cpu()
     finally:
         env.stop_workers()
-    n = len(statements)
-    return {"stored_per_s": n / elapsed,
-            "worker_us": (used["worker"] - before["worker"]) * 1e6 / n,
-            "clickhouse_us": (used["clickhouse"] - before["clickhouse"]) * 1e6 / n}
+    return sink_figures(before, used, len(statements), elapsed)
 
 
 def _describe(run: dict[str, float]) -> str:

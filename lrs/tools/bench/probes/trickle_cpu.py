@@ -21,8 +21,7 @@ import uuid
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
 from lrs.tools.bench.load import basic_headers, blast, make_bodies
-from lrs.tools.bench.monitor import tree_cpu
-from lrs.tools.bench.probes.variants import run_rounds, variant_parser
+from lrs.tools.bench.probes.variants import run_rounds, sink_cpu, sink_figures, variant_parser
 
 CONCURRENCY = 32
 
@@ -34,9 +33,8 @@ def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dic
         env.wait_flowing()  # the worker holds the partitions before anything is timed
         tenant, key, secret = env.new_tenant("trickle")
         bodies = make_bodies([dict(s, id=str(uuid.uuid4())) for s in statements], 1)
-        pids = env.process_pids()
-        worker, clickhouse = pids[env.worker_names[-1]], pids["clickhouse"]
-        before = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+        cpu = sink_cpu(env)
+        before = cpu()
         start = time.perf_counter()
         result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=CONCURRENCY,
                                    headers=basic_headers(key, secret), timeout_s=60))
@@ -44,13 +42,10 @@ def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dic
             raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
         env.wait_stored(tenant, len(bodies))
         elapsed = time.perf_counter() - start
-        used = {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+        used = cpu()
     finally:
         env.stop_workers()
-    n = len(bodies)
-    return {"worker_us": (used["worker"] - before["worker"]) * 1e6 / n,
-            "clickhouse_us": (used["clickhouse"] - before["clickhouse"]) * 1e6 / n,
-            "stored_per_s": n / elapsed}
+    return sink_figures(before, used, len(bodies), elapsed)
 
 
 def _describe(run: dict[str, float]) -> str:

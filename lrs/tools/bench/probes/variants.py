@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from lrs.tools.bench.env import BenchEnv
+from lrs.tools.bench.monitor import tree_cpu
 
 Measure = Callable[[BenchEnv, dict[str, str]], dict[str, float]]
 
@@ -48,3 +49,18 @@ def run_rounds(variants: list[tuple[str, dict[str, str]]], rounds: int, measure:
     for name, figures in medians.items():
         print(f"{name} (median of {len(runs[name])}): {describe(figures)}")
     return medians
+
+
+def sink_cpu(env: BenchEnv) -> Callable[[], dict[str, float]]:
+    """A reader of the CPU seconds the stack's newest worker and ClickHouse have used so far."""
+    pids = env.process_pids()
+    worker, clickhouse = pids[env.worker_names[-1]], pids["clickhouse"]
+    return lambda: {"worker": tree_cpu(worker)[0], "clickhouse": tree_cpu(clickhouse)[0]}
+
+
+def sink_figures(before: dict[str, float], used: dict[str, float], statements: int,
+                 elapsed_s: float) -> dict[str, float]:
+    """Stored statements per second, and the worker's and ClickHouse's CPU microseconds per statement."""
+    return {"stored_per_s": statements / elapsed_s,
+            "worker_us": (used["worker"] - before["worker"]) * 1e6 / statements,
+            "clickhouse_us": (used["clickhouse"] - before["clickhouse"]) * 1e6 / statements}
