@@ -16,7 +16,6 @@ alternate within each round. Figures: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import time
@@ -24,36 +23,27 @@ import uuid
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
-from lrs.tools.bench.load import basic_headers, blast, make_bodies
-from lrs.tools.bench.probes.variants import run_rounds, sink_cpu, sink_figures, variant_parser
+from lrs.tools.bench.load import make_bodies
+from lrs.tools.bench.probes.variants import one_worker, post_all, run_rounds, sink_figures, variant_parser
 
 CLIENTS = 4
 
 
 def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict], per_request: int) -> dict[str, float]:
     """Queue the statements while one worker of ``extra`` is stopped (SIGSTOP), then time how it drains them."""
-    env.start_workers(1, extra)
-    try:
-        env.wait_flowing()  # the worker holds the partitions before anything is timed
+    with one_worker(env, extra) as cpu:
         tenant, key, secret = env.new_tenant("drain")
-        worker, cpu = env.process_pids()[env.worker_names[-1]], sink_cpu(env)
+        worker = env.process_pids()[env.worker_names[-1]]
         bodies = make_bodies([dict(s, id=str(uuid.uuid4())) for s in statements], per_request)
         os.kill(worker, signal.SIGSTOP)  # briefly: well within the consumer group's session timeout
         try:
-            result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=CLIENTS,
-                                       headers=basic_headers(key, secret), timeout_s=120))
+            post_all(env, bodies, CLIENTS, key, secret, timeout_s=120)
         finally:
-            before = cpu()
-            start = time.perf_counter()
+            before, start = cpu(), time.perf_counter()
             os.kill(worker, signal.SIGCONT)
-        if result.statements_ok != len(statements):
-            raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
         env.wait_stored(tenant, len(statements))
         elapsed = time.perf_counter() - start
-        used = cpu()
-    finally:
-        env.stop_workers()
-    return sink_figures(before, used, len(statements), elapsed)
+        return sink_figures(before, cpu(), len(statements), elapsed)
 
 
 def _describe(run: dict[str, float]) -> str:

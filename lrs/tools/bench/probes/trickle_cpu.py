@@ -14,38 +14,27 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 import uuid
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
-from lrs.tools.bench.load import basic_headers, blast, make_bodies
-from lrs.tools.bench.probes.variants import run_rounds, sink_cpu, sink_figures, variant_parser
+from lrs.tools.bench.load import make_bodies
+from lrs.tools.bench.probes.variants import one_worker, post_all, run_rounds, sink_figures, variant_parser
 
 CONCURRENCY = 32
 
 
 def measure(env: BenchEnv, extra: dict[str, str], statements: list[dict]) -> dict[str, float]:
     """One worker with ``extra`` settings; CPU microseconds per statement stored and the stored rate."""
-    env.start_workers(1, extra)
-    try:
-        env.wait_flowing()  # the worker holds the partitions before anything is timed
+    with one_worker(env, extra) as cpu:
         tenant, key, secret = env.new_tenant("trickle")
         bodies = make_bodies([dict(s, id=str(uuid.uuid4())) for s in statements], 1)
-        cpu = sink_cpu(env)
-        before = cpu()
-        start = time.perf_counter()
-        result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=CONCURRENCY,
-                                   headers=basic_headers(key, secret), timeout_s=60))
-        if result.ok != len(bodies):
-            raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
+        before, start = cpu(), time.perf_counter()
+        post_all(env, bodies, CONCURRENCY, key, secret, timeout_s=60)
         env.wait_stored(tenant, len(bodies))
         elapsed = time.perf_counter() - start
-        used = cpu()
-    finally:
-        env.stop_workers()
-    return sink_figures(before, used, len(bodies), elapsed)
+        return sink_figures(before, cpu(), len(bodies), elapsed)
 
 
 def _describe(run: dict[str, float]) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from lrs.tools.bench.env import BenchEnv
+from lrs.tools.bench.load import basic_headers, blast
 from lrs.tools.bench.monitor import tree_cpu
 
 Measure = Callable[[BenchEnv, dict[str, str]], dict[str, float]]
@@ -49,6 +52,26 @@ def run_rounds(variants: list[tuple[str, dict[str, str]]], rounds: int, measure:
     for name, figures in medians.items():
         print(f"{name} (median of {len(runs[name])}): {describe(figures)}")
     return medians
+
+
+@contextmanager
+def one_worker(env: BenchEnv, extra: dict[str, str]) -> Iterator[Callable[[], dict[str, float]]]:
+    """One more worker with ``extra`` over the stack's environment, holding its partitions before anything is
+    timed; yields :func:`sink_cpu` of it, and stops it afterwards."""
+    env.start_workers(1, extra)
+    try:
+        env.wait_flowing()
+        yield sink_cpu(env)
+    finally:
+        env.stop_workers()
+
+
+def post_all(env: BenchEnv, bodies: list[bytes], concurrency: int, key: str, secret: str, timeout_s: float) -> None:
+    """POST every body to the stack's statements resource; raise unless every one was accepted."""
+    result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=concurrency,
+                               headers=basic_headers(key, secret), timeout_s=timeout_s))
+    if result.ok != len(bodies):
+        raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
 
 
 def sink_cpu(env: BenchEnv) -> Callable[[], dict[str, float]]:
