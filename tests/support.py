@@ -171,15 +171,19 @@ class Pipeline:
 
         return StatementSink(self.settings.model_copy(update={"statements_topic": "synthetic.statements"}))
 
-    def stored_count(self, tenant: str) -> int:
-        """Statements of a tenant in ClickHouse (each id once)."""
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        """The rows of one query on a fresh client, disconnected afterwards."""
         client = self.clickhouse()
         try:
-            from lrs.core.store.queries import query
-
-            return int(client.execute(query("tenant_totals").sql, {"tenant": tenant})[0][0])
+            return client.execute(sql, params or {})
         finally:
             client.disconnect()
+
+    def stored_count(self, tenant: str) -> int:
+        """Statements of a tenant in ClickHouse (each id once)."""
+        from lrs.core.store.queries import query
+
+        return int(self.query(query("tenant_totals").sql, {"tenant": tenant})[0][0])
 
 
 def analytics_differences(pipeline: Pipeline, tenant: str) -> list[str]:

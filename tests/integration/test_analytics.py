@@ -312,12 +312,8 @@ def test_a_statement_dated_next_year_does_not_push_the_clock(two_workers: Pipeli
     rows: dict[str, tuple] = {}
 
     def computed() -> bool:
-        client = pipeline.clickhouse()
-        try:
-            found = client.execute("SELECT actor_ifi, status, inactive_s, watermark_us FROM learner_course "
-                                   "WHERE tenant = %(t)s", {"t": tenant})
-        finally:
-            client.disconnect()
+        found = pipeline.query("SELECT actor_ifi, status, inactive_s, watermark_us FROM learner_course "
+                               "WHERE tenant = %(t)s", {"t": tenant})
         rows.clear()
         rows.update({r[0].split(":")[-1].split("@")[0]: r[1:] for r in found})
         return set(rows) == {"amy", "fay"}

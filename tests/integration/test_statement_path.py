@@ -306,12 +306,8 @@ def test_a_batch_decoded_before_the_one_ahead_of_it_was_written_is_judged_agains
     assert sink.write_decoded(first).written == 2
     assert sink.write_decoded(second).written == 1  # the void; the other statement is kept out
     assert sink.write_decoded(second).written == 1  # a retry: the same rows, idempotently
-    client = pipeline.clickhouse()
-    try:
-        rows = client.execute("SELECT statement_id, voided, actor_ifi FROM statements FINAL WHERE tenant = %(t)s "
-                              "ORDER BY statement_id", {"t": tenant})
-    finally:
-        client.disconnect()
+    rows = pipeline.query("SELECT statement_id, voided, actor_ifi FROM statements FINAL WHERE tenant = %(t)s "
+                          "ORDER BY statement_id", {"t": tenant})
     assert sorted((sid, voided) for sid, voided, _ in rows) == sorted([(target["id"], 1), (taken["id"], 0),
                                                                           (void["id"], 0)])
     assert not [ifi for _, _, ifi in rows if "someone-else" in ifi]  # the first stored under the id is kept
