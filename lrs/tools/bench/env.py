@@ -163,12 +163,30 @@ class BenchEnv:
                                          {"t": tenant})
         return int(rows[0][0])
 
-    def wait_stored(self, tenant: str, expected: int, timeout: float = 600) -> float:
-        """Wait until ``expected`` statements of ``tenant`` are stored; return the seconds it took."""
+    def rows_of(self, tenant: str) -> int:
+        """Rows of ``tenant`` in the raw table, a redelivered duplicate not yet merged away counted twice: a
+        tenth of :meth:`stored`'s cost (it reads the sorting key's first column only)."""
+        rows = self.clickhouse().execute("SELECT count() FROM statements WHERE tenant = %(t)s", {"t": tenant})
+        return int(rows[0][0])
+
+    def wait_stored(self, tenant: str, expected: int, timeout: float = 600, interval: float = 0.05) -> float:
+        """Wait until ``expected`` statements of ``tenant`` are stored; return the seconds it took.
+
+        The moment is when the first poll that saw them all was *sent*: its answer reflects the parts committed
+        before it, so the figure is late by at most ``interval`` plus one query, never early. Polls count rows
+        (cheap: about 1.7 ms of ClickHouse at 100,000 rows, against 10 ms for the distinct count); the distinct
+        count confirms once the rows are there (a duplicate row would otherwise count as a statement).
+        """
         start = time.perf_counter()
-        wait_until(lambda: self.stored(tenant) >= expected, timeout, interval=0.25,
-                   what=f"{expected} statements of {tenant} in ClickHouse")
-        return time.perf_counter() - start
+        deadline = time.monotonic() + timeout
+        while True:
+            sent = time.perf_counter()
+            if self.rows_of(tenant) >= expected and self.stored(tenant) >= expected:
+                return sent - start
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {expected} statements of {tenant} "
+                                   f"in ClickHouse ({self.stored(tenant)} stored)")
+            time.sleep(interval)
 
     # --- processes (for RSS sampling and profiling) --------------------------------------------------------
     def process_pids(self) -> dict[str, int]:
