@@ -212,3 +212,36 @@ def test_an_inserted_statement_gets_each_key_row_once_on_clickhouse_18(pipeline:
     finally:
         client.disconnect()
         store.close()
+
+
+# CityHash64 takes a different path by length (0-16, 17-32, 33-64 and longer bytes); ids are UUIDs, tenants any.
+KEY_CASES = [("acme", "0b7c5a2e-1c1d-4f0e-9a57-3f2d1e0c9b8a"), ("", ""), ("t", "x"), ("brand-ü", "Ünïcode-ïd"),
+             ("tenant-of-seventeen", "a" * 17), ("b" * 40, "c" * 33), ("d" * 64, "e" * 65), ("f" * 200, "g" * 129)]
+KEY_SQL = "SELECT toString(cityHash64({t}, {i}))"
+
+
+def _expected_key(tenant: str, sid: str) -> int:
+    from lrs.core.store.keys import statement_keys
+
+    (key,) = statement_keys(tenant, [sid])
+    return key
+
+
+def _quoted(value: str) -> str:
+    return escape_param(value, _EscapeContext())
+
+
+def test_statement_keys_are_what_chdb_computes(chdb_session) -> None:
+    for tenant, sid in KEY_CASES:
+        got = chdb_session.query(KEY_SQL.format(t=_quoted(tenant), i=_quoted(sid)), "CSV").bytes().decode()
+        assert int(got.strip().strip('"')) == _expected_key(tenant, sid), (tenant, sid)
+
+
+def test_statement_keys_are_what_clickhouse_18_computes(pipeline: Pipeline) -> None:
+    client = make_client(pipeline.settings)
+    try:
+        for tenant, sid in KEY_CASES:
+            got = client.execute(KEY_SQL.format(t="%(t)s", i="%(i)s"), {"t": tenant, "i": sid})
+            assert int(got[0][0]) == _expected_key(tenant, sid), (tenant, sid)
+    finally:
+        client.disconnect()

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.support import Pipeline, statement
+from tests.support import Pipeline, statement, wait_until
 
 pytestmark = pytest.mark.integration
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -124,6 +124,22 @@ def test_same_id_same_content_is_no_change_and_different_content_conflicts(pipel
     assert http.post("/xapi/statements", json=changed).status_code == 409
     assert http.put("/xapi/statements", params={"statementId": sent["id"]}, json=changed).status_code == 409
     assert pipeline.stored_count(tenant) == 1
+
+
+@pytest.mark.parametrize("batch", [2, 100])  # the LRS's id check: keys up to 64 ids (stored_keys), ids beyond
+def test_a_stored_id_in_a_batch_is_found_by_the_id_check_of_either_size(pipeline: Pipeline, batch: int) -> None:
+    tenant, http = pipeline.new_tenant()
+    stored = statement()
+    assert http.post("/xapi/statements", json=stored).status_code == 200
+    wait_until(lambda: pipeline.stored_count(tenant) == 1, 60, what="the first statement stored")
+    others = [statement() for _ in range(batch - 1)]
+    changed = {**stored, "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"}}
+    conflict = http.post("/xapi/statements", json=[*others, changed])
+    assert conflict.status_code == 409 and stored["id"] in conflict.json()["error"]["message"]
+    same = http.post("/xapi/statements", json=[*others, stored])
+    assert same.status_code == 200 and same.json()[-1] == stored["id"]
+    wait_until(lambda: pipeline.stored_count(tenant) >= batch, 60, what="the batch stored")
+    assert pipeline.stored_count(tenant) == batch
 
 
 def test_duplicate_ids_in_one_batch_rejected(pipeline: Pipeline) -> None:

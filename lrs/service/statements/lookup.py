@@ -3,7 +3,8 @@
 One ClickHouse query per request would tie small-POST throughput to ClickHouse's query rate (each query
 costs a round trip, a pooled connection's ping and a FINAL read). Instead, requests that arrive while a
 lookup is running wait for the next one, which asks for all their ids at once: under load, one query
-serves tens of requests, and an idle LRS still asks at once.
+serves tens of requests, and an idle LRS still asks at once. A lookup of a few ids sends their 64-bit keys
+(``lrs.core.store.keys``), which ClickHouse checks with less work than splitting and hashing the ids itself.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import asyncio
 from typing import Any
 
 from lrs.core.store.clickhouse import ClickHouse
+from lrs.core.store.keys import statement_keys
 
 Stored = dict[str, tuple[Any, ...]]
+# Up to this many ids a lookup sends their keys (stored_keys); more go as ids in an external table (stored_ids),
+# which costs ClickHouse less from about 100 on (docs/benchmarks.md).
+SMALL_LOOKUP = 64
 
 
 class StoredLookup:
@@ -55,9 +60,16 @@ class StoredLookup:
 
     async def _stored(self, tenant: str, ids: list[str]) -> Stored:
         # First the narrow id table; the statements themselves only for ids found there (usually none).
-        known = await asyncio.to_thread(self.clickhouse.run_in_chunks, "stored_ids", {"tenant": tenant, "ids": ids})
+        known = await asyncio.to_thread(self._maybe_stored, tenant, ids)
         if not known:  # no second hop to a thread for nothing
             return {}
         rows = await asyncio.to_thread(self.clickhouse.run_in_chunks, "statements_by_ids",
-                                       {"tenant": tenant, "ids": sorted({row[0] for row in known})})
+                                       {"tenant": tenant, "ids": sorted(known)})
         return {row[0]: tuple(row[1:]) for row in rows}
+
+    def _maybe_stored(self, tenant: str, ids: list[str]) -> set[str]:
+        """Those of ``ids`` whose key ``statement_id_keys`` holds: maybe stored (a key may be another id's)."""
+        if len(ids) > SMALL_LOOKUP:
+            return {row[0] for row in self.clickhouse.run_in_chunks("stored_ids", {"tenant": tenant, "ids": ids})}
+        keys = statement_keys(tenant, ids)
+        return {sid for (key,) in self.clickhouse.run("stored_keys", {"keys": list(keys)}) for sid in keys[key]}
