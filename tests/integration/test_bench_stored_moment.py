@@ -68,3 +68,22 @@ def test_a_duplicate_row_does_not_count_as_a_statement(pipeline: Pipeline, tmp_p
     assert env.rows_of(tenant) == 10
     with pytest.raises(RuntimeError, match=r"9 stored"):
         env.wait_stored(tenant, 10, timeout=1)
+
+
+def test_the_query_split_counts_calls_differing_only_in_numbers_as_one_kind(pipeline: Pipeline) -> None:
+    from lrs.core.store.clickhouse import make_client
+    from lrs.core.store.queries import query
+    from lrs.tools.bench.monitor import clickhouse_cpu_split
+
+    client = make_client(pipeline.settings)
+    try:
+        start = time.time()
+        time.sleep(1.1)  # the split reads the whole seconds inside its window
+        for keys in ((1, 2), (3, 4, 5), (6789012345678901234,)):
+            client.execute(query("stored_keys").sql, {"keys": keys}, settings={"log_queries": 1})
+        time.sleep(1.1)
+        split = clickhouse_cpu_split(client, start, time.time(), None)
+    finally:
+        client.disconnect()
+    kinds = [q for q in split["by_query"] if q["query"].startswith("SELECT key FROM statement_id_keys WHERE key IN")]
+    assert len(kinds) == 1 and kinds[0]["count"] == 3, split["by_query"]
