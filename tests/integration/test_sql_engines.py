@@ -238,10 +238,6 @@ def test_statement_keys_are_what_chdb_computes(chdb_session) -> None:
 
 
 def test_statement_keys_are_what_clickhouse_18_computes(pipeline: Pipeline) -> None:
-    client = make_client(pipeline.settings)
-    try:
-        for tenant, sid in KEY_CASES:
-            got = client.execute(KEY_SQL.format(t="%(t)s", i="%(i)s"), {"t": tenant, "i": sid})
-            assert int(got[0][0]) == _expected_key(tenant, sid), (tenant, sid)
-    finally:
-        client.disconnect()
+    for tenant, sid in KEY_CASES:
+        got = pipeline.query(KEY_SQL.format(t="%(t)s", i="%(i)s"), {"t": tenant, "i": sid})
+        assert int(got[0][0]) == _expected_key(tenant, sid), (tenant, sid)

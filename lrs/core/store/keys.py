@@ -3,8 +3,9 @@
 Migration 040 keys every stored id as ``cityHash64(tenant, statement_id)``. ClickHouse hashes each argument with
 CityHash64 v1.0.2 and folds the second into the first with CityHash's ``Hash128to64``; doing the same here lets a
 small lookup send the keys themselves (``stored_keys``: one plain ``IN`` over the key column) instead of the ids
-for the server to split and hash in two subqueries, which cost 18.16 about 40 % more CPU per lookup of 8 ids
-(docs/benchmarks.md). tests/integration/test_sql_engines.py checks the keys against both engines.
+for the server to split and hash in two subqueries, which cost 18.16 about half as much again in CPU per lookup
+of 8 ids (1.3-1.5 against 0.8-1.0 ms, docs/benchmarks.md). tests/integration/test_sql_engines.py checks the
+keys against both engines.
 """
 
 from __future__ import annotations
