@@ -113,6 +113,7 @@ class Pipeline:
 
         self.stack.up()
         migrate_clickhouse(self.settings)
+        self.stack.spread_parts()
         ensure_topics(self.settings)
         self.lrs.start()
         for w in self.workers:

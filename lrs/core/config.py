@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         "(a column of an insert or merge) come from the normal arenas, whose freed pages are reused for 10 s, instead "
         "of an arena that hands its pages back to the kernel at once; every insert then paid for fresh zeroed pages "
         "(docs/benchmarks.md). Empty: jemalloc's defaults.")
+    clickhouse_spread_parts: bool = Field(
+        True, description="After migrations, the embedded ClickHouse's table directories get ext4's top-directory "
+        "flag (chattr +T), so its parts spread over the disk's block groups instead of filling the groups beside "
+        "their table, where ext4 without a journal checks every recently freed inode before each new file "
+        "(lrs/tools/stack/clickhouse.py, docs/benchmarks.md). No effect on other file systems.")
     zookeeper_port: int = Field(12181, description="Client port of the embedded ZooKeeper (cluster stack only).")
     clickhouse_log_queries: bool = Field(
         False, description="The embedded ClickHouse logs every query in system.query_log (its CPU, rows read and "

@@ -67,6 +67,7 @@ class BenchEnv:
 
         self.stack.up(timeout=120.0)  # a loaded machine starts the JVM slowly
         migrate_clickhouse(self.settings)
+        self.stack.spread_parts()
         ensure_topics(self.settings)
         self.start_lrs()
         self.start_workers(workers)

@@ -92,6 +92,7 @@ def run_demo(settings: Settings, *, learners: int, tenant: str, seed: int, conso
     stack = LocalStack(settings)
     stack.up()
     migrate_clickhouse(settings)
+    stack.spread_parts()
     ensure_topics(settings)
     _start_app_processes(settings, console)
     console.print(f"broker 127.0.0.1:{settings.broker_port}, ClickHouse 127.0.0.1:{settings.clickhouse_tcp_port}, "

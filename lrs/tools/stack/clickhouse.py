@@ -13,9 +13,12 @@ and the distributed DDL queue that ``ON CLUSTER`` statements go through.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import http.client
 import os
 import shutil
+import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -218,6 +221,39 @@ def environment(settings: Settings) -> dict[str, str] | None:
     if not settings.clickhouse_malloc_conf:
         return None  # inherited as is (an operator's own MALLOC_CONF applies)
     return {**os.environ, "MALLOC_CONF": settings.clickhouse_malloc_conf}
+
+
+# Linux's inode flags (linux/fs.h, what chattr sets): FS_TOPDIR_FL tells ext4's Orlov allocator to spread a
+# directory's subdirectories over the disk's block groups.
+_FS_IOC_GETFLAGS, _FS_IOC_SETFLAGS, _FS_TOPDIR_FL = 0x80086601, 0x40086602, 0x00020000
+
+
+def spread_parts(state_dir: Path, replica: int = 1) -> int:
+    """Mark each table directory of the server as a top directory (``chattr +T``); returns how many were marked.
+
+    ClickHouse writes every insert and merge as a new part directory in its table's directory, and deletes the
+    parts merged away. ext4 puts a subdirectory in a block group next to its parent unless the parent is a top
+    directory, and without a journal it checks each recently freed inode of that group before it uses a free one
+    (it leaves them alone for a minute or more). The groups beside a table thus fill with inodes that merges, or
+    any deletion of many files nearby, freed, and each new file scans them: measured, 57-105 instead of 8-10 ms of
+    kernel time per insert of 400 statements (docs/benchmarks.md). Marked, the parts spread over the whole disk.
+    Directories on other file systems, or that refuse the flag, are left as they are.
+    """
+    marked = 0
+    tables = home(state_dir, replica) / "data" / "data"
+    for table in sorted(tables.glob("*/*")):
+        with contextlib.suppress(OSError):  # not ext4, gone meanwhile, or not a directory: nothing to spread
+            fd = os.open(table, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                flags = bytearray(4)
+                fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+                (value,) = struct.unpack("i", flags)
+                if not value & _FS_TOPDIR_FL:
+                    fcntl.ioctl(fd, _FS_IOC_SETFLAGS, bytearray(struct.pack("i", value | _FS_TOPDIR_FL)), True)
+                    marked += 1
+            finally:
+                os.close(fd)
+    return marked
 
 
 def address(settings: Settings, replica: int = 1) -> str:

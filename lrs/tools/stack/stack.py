@@ -133,6 +133,13 @@ class LocalStack:
         self._start([n for n in self.services if n != zookeeper.NAME], max(1.0, deadline - time.monotonic()))
         return self.status()
 
+    def spread_parts(self) -> int:
+        """After migrations: let each replica's tables spread their parts over the disk
+        (:func:`clickhouse.spread_parts`), unless ``clickhouse_spread_parts`` is off; returns the tables marked."""
+        if not self.settings.clickhouse_spread_parts:
+            return 0
+        return sum(clickhouse.spread_parts(self.state_dir, replica) for replica in range(1, self.replicas + 1))
+
     def down(self) -> list[ServiceStatus]:
         """Stop every process this stack started (apps first, then ClickHouse, ZooKeeper, the brokers); safe if none
         run."""
