@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         512 * 1024, ge=1024, description="A request's statements travel as one Kafka message up to this many bytes "
         "(serialized; a larger request is cut into several, a larger statement travels alone): one message is in "
         "Kafka wholly or not at all by itself. Bounds the worker's memory with sink_batch_size.")
+    kafka_share_messages: bool = Field(
+        True, description="Requests of one client whose statements fit one Kafka message and reach the producer in "
+        "the same turn of the LRS's event loop (as concurrent POSTs answered by one id lookup do) are sent as one "
+        "message (lrs/service/publisher.py): under concurrent single-statement POSTs, a message per request cost "
+        "the producer, the broker and the stream worker more than the statement in it.")
     kafka_transactions: bool = Field(
         True, description="A request of several messages is written in one Kafka transaction (group-committed; "
         "lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")

@@ -45,6 +45,7 @@ class Publisher:
         self._connector = ThreadPoolExecutor(1, thread_name_prefix="lrs-kafka-connect")
         # Highest offset this process was acknowledged per tenant and partition: the read-your-writes target.
         self.produced: dict[str, dict[int, int]] = {}
+        self._shared = SharedMessages(settings.kafka_message_bytes)
 
     def _producer_config(self) -> dict[str, Any]:
         timeout_ms = int(self.settings.produce_timeout_s * 1000)
@@ -104,15 +105,19 @@ class Publisher:
                 producer = await asyncio.wait_for(loop.run_in_executor(self._connector, self._get_partitions, topic),
                                                   deadline - loop.time())
                 self._known_topics.add(topic)
-            messages = [(partition, key, encode_statements(tenant, client_key, bodies, checked))
-                        for partition, key, bodies in group_request(keyed, self._partitions[topic],
-                                                                    self.settings.kafka_message_bytes)]
-            if len(messages) > 1 and self.settings.kafka_transactions:
-                # Several messages: in one transaction, so a failure leaves none of the request in Kafka.
-                outcome = self._get_transactions().submit(messages)
-            else:  # one message is in Kafka wholly or not at all
-                outcome = _all_acknowledged([producer.send(topic, key=key, value=value, partition=partition)
-                                             for partition, key, value in messages])
+            groups = group_request(keyed, self._partitions[topic], self.settings.kafka_message_bytes)
+            if len(groups) == 1 and self.settings.kafka_share_messages:
+                # One message: it may share a message with other requests of this client (see SharedMessages).
+                outcome = self._shared.join(producer, topic, (tenant, client_key, checked), groups[0])
+            else:
+                messages = [(partition, key, encode_statements(tenant, client_key, bodies, checked))
+                            for partition, key, bodies in groups]
+                if len(messages) > 1 and self.settings.kafka_transactions:
+                    # Several messages: in one transaction, so a failure leaves none of the request in Kafka.
+                    outcome = self._get_transactions().submit(messages)
+                else:  # one message is in Kafka wholly or not at all
+                    outcome = _all_acknowledged([producer.send(topic, key=key, value=value, partition=partition)
+                                                 for partition, key, value in messages])
             results = await asyncio.wait_for(outcome, max(0.01, deadline - loop.time()))
         except (KafkaError, OSError, TimeoutError) as exc:
             if producer is not None:
@@ -184,6 +189,82 @@ class Publisher:
             if self._transactions is not None:
                 self._transactions.close()
                 self._transactions = None
+
+
+# Requests waiting for the loop's next turn, per producer, topic and message head (tenant, client key, checked):
+# each (partition, key, runs, bytes, answer).
+_Waiting = tuple[int, bytes, list[bytes], int, "asyncio.Future[list[RecordMetadata]]"]
+
+
+class SharedMessages:
+    """Requests of one client that reach the producer in the same turn of the event loop share one Kafka message.
+
+    Under concurrent single-statement POSTs every request was a message of its own, and the producer's send, the
+    broker's record and the stream worker's event cost more than the statement in it. Requests answered by one id
+    lookup resume together; those that publish before the loop's next turn go out as one message per tenant,
+    client key and ``checked`` (up to ``max_bytes``, each request whole in one message, on the partition of its
+    first statement's key, as any multi-learner request), and each is answered when its message is acknowledged.
+    No request waits for others beyond the current turn; a failed send fails every request in the message (503),
+    so each is still wholly in Kafka or not at all.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._waiting: dict[tuple[KafkaProducer, str, tuple[str, str, bool]], list[_Waiting]] = {}
+        self._scheduled = False
+
+    def join(self, producer: KafkaProducer, topic: str, head: tuple[str, str, bool],
+             group: tuple[int, bytes, list[bytes]]) -> asyncio.Future[list[RecordMetadata]]:
+        """Queue one request's message ``(partition, key, runs)``; the future gives its message's metadata."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[RecordMetadata]] = loop.create_future()
+        partition, key, runs = group
+        self._waiting.setdefault((producer, topic, head), []).append(
+            (partition, key, runs, sum(len(run) + 1 for run in runs), answer))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._send_waiting)
+        return answer
+
+    def _send_waiting(self) -> None:
+        waiting, self._waiting, self._scheduled = self._waiting, {}, False
+        for (producer, topic, head), requests in waiting.items():
+            message: list[_Waiting] = []
+            size = 0
+            for request in requests:
+                if message and size + request[3] > self.max_bytes:
+                    _send_shared(producer, topic, head, message)
+                    message, size = [], 0
+                message.append(request)
+                size += request[3]
+            _send_shared(producer, topic, head, message)
+
+
+def _send_shared(producer: KafkaProducer, topic: str, head: tuple[str, str, bool], requests: list[_Waiting]) -> None:
+    """Send ``requests`` as one message and answer each of them with its outcome."""
+    tenant, client_key, checked = head
+    answers = [request[4] for request in requests]
+    try:
+        value = encode_statements(tenant, client_key, [run for request in requests for run in request[2]], checked)
+        sent = _all_acknowledged([producer.send(topic, key=requests[0][1], value=value, partition=requests[0][0])])
+    except Exception as exc:  # as the request's own send would have raised it (KafkaError: 503)
+        for answer in answers:
+            if not answer.done():
+                answer.set_exception(exc)
+        return
+
+    def settle(done: asyncio.Future[list[RecordMetadata]]) -> None:
+        for answer in answers:
+            if answer.done():  # its request gave up waiting (timeout): nothing to tell it
+                continue
+            if done.cancelled():
+                answer.cancel()
+            elif (exc := done.exception()) is not None:
+                answer.set_exception(exc)
+            else:
+                answer.set_result(done.result())
+
+    sent.add_done_callback(settle)
 
 
 def _all_acknowledged(futures: list[FutureRecordMetadata]) -> asyncio.Future[list[RecordMetadata]]:
