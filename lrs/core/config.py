@@ -152,8 +152,9 @@ class Settings(BaseSettings):
     # --- stream workers --------------------------------------------------------------------
     worker_app_id: str = Field("lrs-streams", description="Faust app id = Kafka consumer group.")
     worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
-    sink_batch_size: int = Field(500, description="Messages per sink batch at most; a message holds one request's "
-                                 "statements (up to kafka_message_bytes), so this bounds the worker's memory.")
+    sink_batch_size: int = Field(
+        500, description="Messages per sink batch at most; a message holds one or more whole requests' statements "
+        "(up to kafka_message_bytes), so this bounds the worker's memory.")
     worker_stream_buffer: int = Field(
         64, ge=1, description="Messages a worker's agent takes from Kafka ahead of what it handles (Faust's "
         "stream_buffer_maxsize, 4,096 by default): behind a stalled or lagging sink the worker holds at most these "
