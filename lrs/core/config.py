@@ -115,8 +115,8 @@ class Settings(BaseSettings):
     kafka_share_messages: bool = Field(
         True, description="Requests of one client whose statements fit one Kafka message and reach the producer in "
         "the same turn of the LRS's event loop (as concurrent POSTs answered by one id lookup do) are sent as one "
-        "message (lrs/service/publisher.py): under concurrent single-statement POSTs, a message per request cost "
-        "the producer, the broker and the stream worker more than the statement in it.")
+        "message of up to 64 KiB (lrs/service/publisher.py): under concurrent single-statement POSTs, a message per "
+        "request cost the producer, the broker and the stream worker more than the statement in it.")
     kafka_transactions: bool = Field(
         True, description="A request of several messages is written in one Kafka transaction (group-committed; "
         "lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")

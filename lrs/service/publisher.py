@@ -45,7 +45,7 @@ class Publisher:
         self._connector = ThreadPoolExecutor(1, thread_name_prefix="lrs-kafka-connect")
         # Highest offset this process was acknowledged per tenant and partition: the read-your-writes target.
         self.produced: dict[str, dict[int, int]] = {}
-        self._shared = SharedMessages(settings.kafka_message_bytes)
+        self._shared = SharedMessages(min(SHARED_MESSAGE_BYTES, settings.kafka_message_bytes))
 
     def _producer_config(self) -> dict[str, Any]:
         timeout_ms = int(self.settings.produce_timeout_s * 1000)
@@ -191,6 +191,12 @@ class Publisher:
                 self._transactions = None
 
 
+# Most bytes of requests that share a message: dozens of single statements (about 1 KB each), while a request
+# of more than about 64 statements travels alone as before. The sink's batches count messages (sink_batch_size,
+# decoded one batch ahead), so shared messages of at most this size keep its memory near what a message per
+# request took.
+SHARED_MESSAGE_BYTES = 64 * 1024
+
 # Requests waiting for the loop's next turn, per producer, topic and message head (tenant, client key, checked):
 # each (partition, key, runs, bytes, answer).
 _Waiting = tuple[int, bytes, list[bytes], int, "asyncio.Future[list[RecordMetadata]]"]
@@ -202,8 +208,9 @@ class SharedMessages:
     Under concurrent single-statement POSTs every request was a message of its own, and the producer's send, the
     broker's record and the stream worker's event cost more than the statement in it. Requests answered by one id
     lookup resume together; those that publish before the loop's next turn go out as one message per tenant,
-    client key and ``checked`` (up to ``max_bytes``, each request whole in one message, on the partition of its
-    first statement's key, as any multi-learner request), and each is answered when its message is acknowledged.
+    client key and ``checked`` (up to ``max_bytes``, a larger request alone; each request whole in one message, on
+    the partition of its first statement's key, as any multi-learner request), and each is answered when its
+    message is acknowledged.
     No request waits for others beyond the current turn; a failed send fails every request in the message (503),
     so each is still wholly in Kafka or not at all.
     """
