@@ -108,13 +108,8 @@ class Pipeline:
 
     def start(self) -> Pipeline:
         """Bring everything up and wait until the LRS answers."""
-        from lrs.core.kafka.topics import ensure_topics
-        from lrs.core.store.migrate import migrate_clickhouse
-
         self.stack.up()
-        migrate_clickhouse(self.settings)
-        self.stack.spread_parts()
-        ensure_topics(self.settings)
+        self.stack.migrate()
         self.lrs.start()
         for w in self.workers:
             w.start()

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -197,9 +197,14 @@ class Publisher:
 # request took.
 SHARED_MESSAGE_BYTES = 64 * 1024
 
-# Requests waiting for the loop's next turn, per producer, topic and message head (tenant, client key, checked):
-# each (partition, key, runs, bytes, answer).
-_Waiting = tuple[int, bytes, list[bytes], int, "asyncio.Future[list[RecordMetadata]]"]
+class _Waiting(NamedTuple):
+    """A request waiting for the loop's next turn: its message's partition, key and runs, their bytes, its answer."""
+
+    partition: int
+    key: bytes
+    runs: list[bytes]
+    size: int
+    answer: asyncio.Future[list[RecordMetadata]]
 
 
 class SharedMessages:
@@ -227,7 +232,7 @@ class SharedMessages:
         answer: asyncio.Future[list[RecordMetadata]] = loop.create_future()
         partition, key, runs = group
         self._waiting.setdefault((producer, topic, head), []).append(
-            (partition, key, runs, sum(len(run) + 1 for run in runs), answer))
+            _Waiting(partition, key, runs, sum(len(run) + 1 for run in runs), answer))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._send_waiting)
@@ -239,21 +244,22 @@ class SharedMessages:
             message: list[_Waiting] = []
             size = 0
             for request in requests:
-                if message and size + request[3] > self.max_bytes:
+                if message and size + request.size > self.max_bytes:
                     _send_shared(producer, topic, head, message)
                     message, size = [], 0
                 message.append(request)
-                size += request[3]
+                size += request.size
             _send_shared(producer, topic, head, message)
 
 
 def _send_shared(producer: KafkaProducer, topic: str, head: tuple[str, str, bool], requests: list[_Waiting]) -> None:
     """Send ``requests`` as one message and answer each of them with its outcome."""
     tenant, client_key, checked = head
-    answers = [request[4] for request in requests]
+    answers = [request.answer for request in requests]
+    first = requests[0]
     try:
-        value = encode_statements(tenant, client_key, [run for request in requests for run in request[2]], checked)
-        sent = _all_acknowledged([producer.send(topic, key=requests[0][1], value=value, partition=requests[0][0])])
+        value = encode_statements(tenant, client_key, [run for request in requests for run in request.runs], checked)
+        sent = _all_acknowledged([producer.send(topic, key=first.key, value=value, partition=first.partition)])
     except Exception as exc:  # as the request's own send would have raised it (KafkaError: 503)
         for answer in answers:
             if not answer.done():

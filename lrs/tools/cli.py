@@ -237,16 +237,13 @@ def stack_status(
 @app.command()
 def migrate() -> None:
     """Apply ClickHouse migrations and create the Kafka topics (idempotent)."""
-    from lrs.core.kafka.topics import ensure_topics
-    from lrs.core.store.migrate import migrate_clickhouse
     from lrs.tools.stack.stack import LocalStack
 
     settings = Settings()
     _require_kafka(settings)  # fail at once, not after the admin client's 30 s bootstrap, and before any change
-    report = migrate_clickhouse(settings)
-    LocalStack(settings).spread_parts()  # the embedded ClickHouse's new tables, if this machine runs it
+    # The embedded ClickHouse's new tables spread their parts too, if this machine runs it.
+    report, created = LocalStack(settings).migrate()
     console.print(f"ClickHouse: applied {report.applied or 'nothing'}; already applied: {len(report.already)}")
-    created = ensure_topics(settings)
     console.print(f"Kafka topics created: {created or 'none (all exist)'}")
 
 

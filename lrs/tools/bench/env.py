@@ -62,13 +62,8 @@ class BenchEnv:
     def start(self, workers: int = 1) -> None:
         """Stack up, migrations, topics, LRS and ``workers`` stream workers; return once a probe is stored (with no
         workers: once the LRS answers)."""
-        from lrs.core.kafka.topics import ensure_topics
-        from lrs.core.store.migrate import migrate_clickhouse
-
         self.stack.up(timeout=120.0)  # a loaded machine starts the JVM slowly
-        migrate_clickhouse(self.settings)
-        self.stack.spread_parts()
-        ensure_topics(self.settings)
+        self.stack.migrate()
         self.start_lrs()
         self.start_workers(workers)
         self.wait_lrs()

@@ -15,10 +15,8 @@ from rich.table import Table
 from tenacity import Retrying, retry_if_result, stop_after_attempt
 
 from lrs.core.config import Settings
-from lrs.core.kafka.topics import ensure_topics
 from lrs.core.retry import jittered_backoff
 from lrs.core.store.clickhouse import ClickHouse
-from lrs.core.store.migrate import migrate_clickhouse
 from lrs.service.auth.credentials import CredentialStore
 from lrs.tools.cli_errors import CliFailure
 from lrs.tools.demo.analytics import declare_structure, print_analytics_summary, wait_fresh
@@ -91,9 +89,7 @@ def run_demo(settings: Settings, *, learners: int, tenant: str, seed: int, conso
     console.rule("[bold]1. local stack")
     stack = LocalStack(settings)
     stack.up()
-    migrate_clickhouse(settings)
-    stack.spread_parts()
-    ensure_topics(settings)
+    stack.migrate()
     _start_app_processes(settings, console)
     console.print(f"broker 127.0.0.1:{settings.broker_port}, ClickHouse 127.0.0.1:{settings.clickhouse_tcp_port}, "
                   f"LRS http://127.0.0.1:{settings.http_port}/xapi")

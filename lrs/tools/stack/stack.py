@@ -15,10 +15,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lrs.core.config import Settings
 from lrs.tools.stack import broker, clickhouse, process, zookeeper
 from lrs.tools.stack.process import StackError
+
+if TYPE_CHECKING:
+    from lrs.core.store.migrate import MigrationReport
 
 __all__ = ["LocalStack", "ServiceStatus", "StackError"]
 
@@ -132,6 +136,16 @@ class LocalStack:
             self._start([zookeeper.NAME], timeout)
         self._start([n for n in self.services if n != zookeeper.NAME], max(1.0, deadline - time.monotonic()))
         return self.status()
+
+    def migrate(self) -> tuple[MigrationReport, list[str]]:
+        """Apply ClickHouse's migrations, let the new tables spread their parts (:meth:`spread_parts`) and create
+        the Kafka topics; idempotent. Returns the migration report and the topics created."""
+        from lrs.core.kafka.topics import ensure_topics
+        from lrs.core.store.migrate import migrate_clickhouse
+
+        report = migrate_clickhouse(self.settings)
+        self.spread_parts()
+        return report, ensure_topics(self.settings)
 
     def spread_parts(self) -> int:
         """After migrations: let each replica's tables spread their parts over the disk
