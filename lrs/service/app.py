@@ -21,6 +21,7 @@ from lrs.service.alternate import AlternateRequestSyntax
 from lrs.service.auth.credentials import CredentialStore
 from lrs.service.consistency import Consistency
 from lrs.service.cors import CorsPolicy, add_cors
+from lrs.service.direct import DirectRoutes
 from lrs.service.errors import XAPIError
 from lrs.service.guard import RequestGuard
 from lrs.service.openapi import install_openapi
@@ -73,7 +74,10 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
         app.state.services.publisher.close()
         app.state.services.clickhouse.close()
 
-    app = FastAPI(title="xAPI LRS", version="0.1.0", lifespan=lifespan)
+    # Metrics are Prometheus' (lrs/service/metrics.py): FastAPI's OpenTelemetry hooks off, which otherwise look
+    # for a configured provider on every request.
+    app = FastAPI(title="xAPI LRS", version="0.1.0", lifespan=lifespan,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.cors = CorsPolicy.from_settings(settings)  # parsed up front: a bad setting fails at start-up
     app.include_router(about.router)
     app.include_router(statements.router)
@@ -108,7 +112,9 @@ def create_app(settings: Settings, svc: Services | None = None) -> FastAPI:
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
         return _error(XAPIError(exc.status_code, str(exc.detail)))
 
-    # The middleware added last runs first: alternate-syntax requests are rewritten before the guard sees them.
+    # The middleware added last runs first: alternate-syntax requests are rewritten before the guard sees them,
+    # and the guard (limits, metrics, version header) sees the direct routes too.
+    app.add_middleware(DirectRoutes, fastapi_app=app, router=statements.router, routes=[("POST", "/xapi/statements")])
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
                        default_version=settings.xapi_default_version, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(AlternateRequestSyntax, max_body_bytes=settings.max_body_bytes)

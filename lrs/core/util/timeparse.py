@@ -41,7 +41,8 @@ def timestamp_micros(value: str) -> int:
 
 def format_timestamp(value: datetime) -> str:
     """xAPI-style UTC timestamp with millisecond precision, e.g. ``2026-11-28T10:00:00.123Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # isoformat is C all the way (strftime cost several microseconds a call; each POST formats two).
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def now_timestamp() -> str:
