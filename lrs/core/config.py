@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(64 * 1024, description="Request line plus headers larger than this get 431.")
     produce_timeout_s: float = Field(5.0, description="How long the LRS waits for the broker before 503.")
     kafka_linger_ms: int = Field(
-        10, ge=0, le=1000, description="How long the LRS's producer holds a message for others to share its produce "
+        2, ge=0, le=1000, description="How long the LRS's producer holds a message for others to share its produce "
         "request (kafka-python's linger_ms): each request costs the LRS and the broker CPU, so under concurrent "
         "single-statement POSTs a longer wait costs less per statement; every POST waits up to this long more.")
     kafka_compression: Literal["none", "lz4", "zstd", "gzip", "snappy"] = Field(

