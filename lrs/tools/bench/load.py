@@ -21,8 +21,17 @@ from typing import Any
 
 import aiohttp
 import orjson
+import uvloop
 
 from lrs.tools.bench.stats import LatencyRecorder
+
+
+def run_load(load: Awaitable[Any]) -> Any:
+    """Run a load coroutine to completion on uvloop, as the LRS runs: the client's CPU counts in every figure
+    (CPU per 1,000 statements covers all processes), and asyncio's own loop cost it about a fifth more."""
+    async def main() -> Any:
+        return await load
+    return uvloop.run(main())
 
 
 @dataclass(frozen=True)

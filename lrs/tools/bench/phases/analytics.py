@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from lrs.core.util.timeparse import format_timestamp, timestamp_micros
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import wait_until
-from lrs.tools.bench.load import FreshBodies, basic_headers, paced
+from lrs.tools.bench.load import FreshBodies, basic_headers, paced, run_load
 from lrs.tools.bench.monitor import QUERY_CPU_US, CpuMeter
 from lrs.tools.bench.phases.common import QueryData, clickhouse_split
 from lrs.tools.bench.report import Result
@@ -270,7 +269,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
     warm = FreshnessProbe(env, data.tenant)
     started = time.perf_counter()
     with warm:
-        asyncio.run(paced(suite.url, FreshBodies(templates, 100, salt=data.tenant + "-warm"), per_request=100,
+        run_load(paced(suite.url, FreshBodies(templates, 100, salt=data.tenant + "-warm"), per_request=100,
                           statements_per_s=offered, duration_s=min(10.0, o.freshness_seconds),
                           headers=basic_headers(data.key, data.secret), on_ack=warm.acked))
         # Loading a course into memory grows with its learners: 10M statements needed minutes, not 120 s.
@@ -281,7 +280,7 @@ def history_freshness(suite: Suite, data: QueryData) -> None:
     probe = FreshnessProbe(env, data.tenant)
     window_start = time.time()
     with probe, CpuMeter(env.process_pids) as cpu:
-        result = asyncio.run(
+        result = run_load(
             paced(
                 suite.url,
                 bodies,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lrs.tools.bench.load import FreshBodies, LoadResult, blast, make_bodies
+from lrs.tools.bench.load import FreshBodies, LoadResult, blast, make_bodies, run_load
 from lrs.tools.bench.monitor import clickhouse_cpu_split
 from lrs.tools.bench.targets import MIN_RUN_REQUESTS, MIN_RUN_SECONDS
 
@@ -43,8 +42,8 @@ def ingest_run(suite: Suite, url: str, statements: list[dict[str, Any]], per_req
     else:
         fresh = FreshBodies(statements, per_request, salt=salt)
         bodies = [fresh(i) for i in range(max(needed, -(-len(statements) // per_request)))]
-    warmed = asyncio.run(blast(url, bodies[:warm], concurrency=concurrency, headers=headers))
-    result = asyncio.run(blast(url, bodies[warm:], concurrency=concurrency, headers=headers,
+    warmed = run_load(blast(url, bodies[:warm], concurrency=concurrency, headers=headers))
+    result = run_load(blast(url, bodies[warm:], concurrency=concurrency, headers=headers,
                                max_seconds=suite.options.max_load_seconds))
     if not result.ok:
         raise RuntimeError(f"no request succeeded: {result.first_error}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import threading
 import time
@@ -12,7 +11,7 @@ import orjson
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench.env import BenchEnv
-from lrs.tools.bench.load import Body, FreshBodies, LoadResult, basic_headers, paced
+from lrs.tools.bench.load import Body, FreshBodies, LoadResult, basic_headers, paced, run_load
 from lrs.tools.bench.monitor import CpuMeter, machine_now
 from lrs.tools.bench.phases.common import clickhouse_split, ingest_run
 from lrs.tools.bench.report import Result, Target
@@ -79,7 +78,7 @@ def _freshness_run(suite: Suite, key_base: str, basis: str, offered: float, targ
     machine = machine_now()
     window_start = time.time()
     with probe, CpuMeter(env.process_pids) as cpu:
-        result = asyncio.run(paced(suite.url, bodies, per_request=per_request, statements_per_s=offered,
+        result = run_load(paced(suite.url, bodies, per_request=per_request, statements_per_s=offered,
                                    duration_s=o.freshness_seconds, headers=basic_headers(key, secret),
                                    on_ack=probe.acked))
         probe.drain(timeout=60)

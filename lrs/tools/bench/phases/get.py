@@ -3,7 +3,6 @@ the GET while another tenant ingests at full speed (issue 16)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import multiprocessing
 import time
@@ -13,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 
 from lrs.tools.bench import corpus
-from lrs.tools.bench.load import basic_headers, blast, make_bodies
+from lrs.tools.bench.load import basic_headers, blast, make_bodies, run_load
 from lrs.tools.bench.phases.common import QueryData
 from lrs.tools.bench.report import Result, Target
 from lrs.tools.bench.stats import summarize
@@ -159,7 +158,7 @@ def flood(url: str, key: str, secret: str, size: int, seed: int, max_seconds: fl
     bodies = make_bodies(corpus.take(size, seed=seed), 100)
     started.set()
     start = time.perf_counter()
-    result = asyncio.run(blast(url, bodies, concurrency=4, headers=basic_headers(key, secret),
+    result = run_load(blast(url, bodies, concurrency=4, headers=basic_headers(key, secret),
                                max_seconds=max_seconds))
     elapsed = time.perf_counter() - start
     results.put({"statements": result.statements_ok, "elapsed_s": round(elapsed, 1),

@@ -7,13 +7,12 @@ stacks for the summary in the JSON, and a flame graph SVG in the run directory (
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from lrs.tools.bench import corpus
 from lrs.tools.bench import profile as pyspy
-from lrs.tools.bench.load import FreshBodies, basic_headers, blast, make_bodies
+from lrs.tools.bench.load import FreshBodies, basic_headers, blast, make_bodies, run_load
 
 if TYPE_CHECKING:
     from lrs.tools.bench.suite import Suite
@@ -40,7 +39,7 @@ def run(suite: Suite) -> None:
             bodies = [fresh(i) for i in range(max(20, int(o.profile_seconds * 4000 / per_request)))]
         # Warm up first: the tenant's key is verified (argon2, once per LRS process) and connections are open,
         # so the recording shows the steady state, not the one-off cost of a new key.
-        asyncio.run(blast(suite.url, make_bodies(templates[:8 * o.lrs_workers], 1), concurrency=2 * o.lrs_workers,
+        run_load(blast(suite.url, make_bodies(templates[:8 * o.lrs_workers], 1), concurrency=2 * o.lrs_workers,
                           headers=basic_headers(key, secret)))
         spies = []
         for name, pid in targets.items():
@@ -49,7 +48,7 @@ def run(suite: Suite) -> None:
             spies.append((name, raw, svg, pyspy.record(pid, o.profile_seconds, raw),
                           pyspy.record(pid, o.profile_seconds, svg, fmt="flamegraph")))
         time.sleep(1.0)
-        asyncio.run(blast(suite.url, bodies, concurrency=concurrency, headers=basic_headers(key, secret),
+        run_load(blast(suite.url, bodies, concurrency=concurrency, headers=basic_headers(key, secret),
                           max_seconds=o.profile_seconds))
         for name, raw, svg, spy, flame in spies:
             spy.wait(timeout=o.profile_seconds + 60)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from lrs.tools.bench import corpus
-from lrs.tools.bench.load import FreshBodies, basic_headers, paced
+from lrs.tools.bench.load import FreshBodies, basic_headers, paced, run_load
 from lrs.tools.bench.monitor import CpuMeter, RssSampler, machine_now
 from lrs.tools.bench.phases.freshness import open_loop_rows
 from lrs.tools.bench.report import Result
@@ -33,7 +32,7 @@ def run(suite: Suite) -> None:
     sampler = RssSampler(env.process_pids, interval=max(2.0, o.soak_minutes * 60 / 120))
     machine = [machine_now()]
     with sampler, CpuMeter(env.process_pids) as cpu:
-        result = asyncio.run(paced(suite.url, bodies, per_request=100, statements_per_s=offered,
+        result = run_load(paced(suite.url, bodies, per_request=100, statements_per_s=offered,
                                    duration_s=o.soak_minutes * 60, headers=basic_headers(key, secret)))
     machine.append(machine_now())
     report = sampler.report()

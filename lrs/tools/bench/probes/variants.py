@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -11,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lrs.tools.bench.env import BenchEnv
-from lrs.tools.bench.load import basic_headers, blast
+from lrs.tools.bench.load import basic_headers, blast, run_load
 from lrs.tools.bench.monitor import tree_cpu
 
 Measure = Callable[[BenchEnv, dict[str, str]], dict[str, float]]
@@ -68,7 +67,7 @@ def one_worker(env: BenchEnv, extra: dict[str, str]) -> Iterator[Callable[[], di
 
 def post_all(env: BenchEnv, bodies: list[bytes], concurrency: int, key: str, secret: str, timeout_s: float) -> None:
     """POST every body to the stack's statements resource; raise unless every one was accepted."""
-    result = asyncio.run(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=concurrency,
+    result = run_load(blast(f"{env.base_url}/xapi/statements", bodies, concurrency=concurrency,
                                headers=basic_headers(key, secret), timeout_s=timeout_s))
     if result.ok != len(bodies):
         raise RuntimeError(f"{len(bodies) - result.ok} POSTs failed: {dict(result.statuses)}")
