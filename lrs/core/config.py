@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     xapi_default_version: Literal["1.0.3", "2.0.0"] = Field(
         "2.0.0", description="X-Experience-API-Version sent in responses to requests that lack the header."
     )
+    http_socket_per_process: bool = Field(
+        True, description="With `lrs serve --workers N`, each process accepts on its own socket (SO_REUSEPORT), so "
+        "the kernel spreads connections over the processes (lrs/service/serving.py); off: uvicorn's one shared "
+        "socket, where the process that wakes first takes every waiting connection.")
     max_body_bytes: int = Field(16 * 1024 * 1024, description="Requests larger than this get 413 (counted as the "
                                 "body streams in, chunked or not).")
     max_header_bytes: int = Field(64 * 1024, description="Request line plus headers larger than this get 431.")

@@ -286,6 +286,7 @@ def serve(
     import uvicorn
 
     from lrs.service.guard import BoundedHttpToolsProtocol
+    from lrs.service.serving import can_spread, run_spread
     from lrs.tools.stack.process import ensure_port_free
 
     settings = Settings()
@@ -305,8 +306,12 @@ def serve(
     protocol = functools.partial(BoundedHttpToolsProtocol, max_header_bytes=settings.max_header_bytes,
                                  max_discard_bytes=2 * settings.max_body_bytes,
                                  default_version=settings.xapi_default_version)
-    uvicorn.run("lrs.service.app:app_from_env", factory=True, host=settings.http_host, port=settings.http_port,
-                workers=workers, log_level="warning", access_log=False, http=protocol)
+    options: dict[str, Any] = dict(factory=True, host=settings.http_host, port=settings.http_port, workers=workers,
+                                   log_level="warning", access_log=False, http=protocol)
+    if workers > 1 and settings.http_socket_per_process and can_spread():
+        run_spread(uvicorn.Config("lrs.service.app:app_from_env", **options))
+    else:
+        uvicorn.run("lrs.service.app:app_from_env", **options)
 
 
 @app.command()
