@@ -56,7 +56,7 @@ class Options:
     ralph_venv: Path = Path(".lrs/bench/ralph-venv")
     soak_minutes: float = 0.0
     soak_load: float = 0.5
-    lrs_workers: int = 2
+    lrs_workers: int = 1
     workers: int = 1
     partitions: int = 6
     max_load_seconds: float = 60.0
