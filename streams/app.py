@@ -89,7 +89,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             settings.sink_batch_size, settings.sink_batch_within_s, max_wait_s=settings.sink_batch_max_wait_s,
             # Messages reach the intake a fetch at a time: a gap shorter than two fetch waits is still a trickle.
             quiet_s=2 * settings.worker_fetch_max_wait_ms / 1000, max_bytes=settings.sink_batch_bytes,
-            size=lambda event: len(event.message.value or b""))
+            limit_bytes=settings.sink_batch_limit_bytes, size=lambda event: len(event.message.value or b""))
         intakes[:] = [intake]
         manual = stream.noack()
 

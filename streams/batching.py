@@ -12,6 +12,10 @@ queued: under load a batch takes up to ``max_items`` at once, as before): every 
 fixed cost (a part in each table the statements feed, and the merges of those parts), so a steady trickle of small
 POSTs written every 0.2 s cost ClickHouse about a third more CPU per statement than written every 0.5 s
 (docs/benchmarks.md). An idle pipeline keeps the short linger: a lone message is written after ``linger_s``.
+
+``limit_bytes`` caps a batch, queued items included, and the bytes waiting in the queue: counted in items only, a
+lagging sink took 500 messages of 100 statements into each batch and held two of them decoded, and the worker's
+RSS swung between 210 and 720 MB in the 30-minute soak (docs/benchmarks.md). The backlog belongs in Kafka.
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ T = TypeVar("T")
 class LingerQueue(Generic[T]):
     """A bounded FIFO handing out batches of at most ``max_items``, each closed by size or by its first item's age.
 
-    At most ``max_items`` wait in the queue besides the batches its consumer holds, so memory stays bounded by a
-    batch more than those; ``put`` waits while the queue is full (the consumer stops taking from Kafka). ``size``
-    gives an item's bytes for ``max_bytes``; a batch past ``linger_s`` waits on while items keep coming (see the
-    module).
+    At most ``max_items`` (and, with ``limit_bytes``, about that many bytes) wait in the queue besides the batches
+    its consumer holds, so memory stays bounded by a batch more than those; ``put`` waits while the queue is full
+    (the consumer stops taking from Kafka). ``size`` gives an item's bytes for ``max_bytes`` and ``limit_bytes``; a
+    batch past ``linger_s`` waits on while items keep coming, and closes once it holds ``limit_bytes`` (see the
+    module). An item larger than ``limit_bytes`` still passes, alone.
     """
 
     def __init__(self, max_items: int, linger_s: float, *, max_wait_s: float = 0.0, quiet_s: float = 0.1,
-                 max_bytes: int | None = None, size: Callable[[T], int] | None = None) -> None:
+                 max_bytes: int | None = None, limit_bytes: int | None = None,
+                 size: Callable[[T], int] | None = None) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self.max_items = max_items
@@ -43,13 +49,17 @@ class LingerQueue(Generic[T]):
         self.max_wait_s = max(self.linger_s, max_wait_s)
         self.quiet_s = max(0.0, quiet_s)
         self.max_bytes = max_bytes
+        self.limit_bytes = limit_bytes
         self.size = size
         self._queue: asyncio.Queue[tuple[float, T]] = asyncio.Queue(max_items)
         self._stamps: deque[float] = deque()  # when each queued item was queued, oldest first (FIFO like the queue)
+        self._queued_bytes = 0
+        self._room = asyncio.Event()  # set while the queued bytes are under limit_bytes
+        self._room.set()
 
     def full(self) -> bool:
         """Whether ``put`` would wait."""
-        return self._queue.full()
+        return self._queue.full() or not self._room.is_set()
 
     def oldest_wait_s(self) -> float:
         """How long the oldest queued item has waited (0 when none waits): how far the consumer is behind."""
@@ -57,20 +67,24 @@ class LingerQueue(Generic[T]):
 
     async def put(self, item: T) -> None:
         """Queue ``item``, waiting while the queue is full."""
+        while not self._room.is_set():
+            await self._room.wait()
         queued_at = time.monotonic()
         await self._queue.put((queued_at, item))
         self._stamps.append(queued_at)
+        self._queued_bytes += self._bytes(item)
+        if self.limit_bytes is not None and self._queued_bytes >= self.limit_bytes:
+            self._room.clear()
 
     async def next_batch(self) -> list[T]:
         """The next batch: waits for a first item, then for more until full, or until the first item's linger ran
         out and no item came within ``quiet_s``, or its ``max_wait_s`` ran out."""
         queued_at, first = await self._queue.get()
         batch = [first]
-        self._taken()
-        size = self._bytes(first)
+        size = self._taken(first)
         linger_end, last_end = queued_at + self.linger_s, queued_at + self.max_wait_s
         latest = queued_at  # when the batch's newest item was queued
-        while len(batch) < self.max_items:
+        while len(batch) < self.max_items and (self.limit_bytes is None or size < self.limit_bytes):
             try:
                 latest, item = self._queue.get_nowait()  # what already waits always joins (up to max_items)
             except asyncio.QueueEmpty:
@@ -91,13 +105,18 @@ class LingerQueue(Generic[T]):
                     continue  # the time to wait is decided again (the linger may have just run out)
                 latest, item = getter.result()
             batch.append(item)
-            self._taken()
-            size += self._bytes(item)
+            size += self._taken(item)
         return batch
 
     def _bytes(self, item: T) -> int:
         return self.size(item) if self.size is not None else 0
 
-    def _taken(self) -> None:
+    def _taken(self, item: T) -> int:
+        """Account for ``item`` leaving the queue; its bytes."""
         if self._stamps:
             self._stamps.popleft()
+        size = self._bytes(item)
+        self._queued_bytes -= size
+        if self.limit_bytes is None or self._queued_bytes < self.limit_bytes:
+            self._room.set()
+        return size

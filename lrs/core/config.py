@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     kafka_message_bytes: int = Field(
         512 * 1024, ge=1024, description="A request's statements travel as one Kafka message up to this many bytes "
         "(serialized; a larger request is cut into several, a larger statement travels alone): one message is in "
-        "Kafka wholly or not at all by itself. Bounds the worker's memory with sink_batch_size.")
+        "Kafka wholly or not at all by itself.")
     kafka_share_messages: bool = Field(
         True, description="Requests of one client whose statements fit one Kafka message and reach the producer in "
         "the same turn of the LRS's event loop (as concurrent POSTs answered by one id lookup do) are sent as one "
@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(0, description="Prometheus port of a worker; 0 = not served.")
     sink_batch_size: int = Field(
         500, description="Messages per sink batch at most; a message holds one or more whole requests' statements "
-        "(up to kafka_message_bytes), so this bounds the worker's memory.")
+        "(up to kafka_message_bytes); sink_batch_limit_bytes bounds a batch's bytes.")
     worker_stream_buffer: int = Field(
         64, ge=1, description="Messages a worker's agent takes from Kafka ahead of what it handles (Faust's "
         "stream_buffer_maxsize, 4,096 by default): behind a stalled or lagging sink the worker holds at most these "
@@ -172,7 +172,12 @@ class Settings(BaseSettings):
         "is written in fewer, larger inserts (streams/batching.py); at most sink_batch_within_s when idle.")
     sink_batch_bytes: int = Field(
         1024 * 1024, ge=1, description="A sink batch still growing past sink_batch_within_s stops waiting once its "
-        "messages hold this many bytes (about 1,000 statements); messages already queued always join it.")
+        "messages hold this many bytes (about 1,000 statements); messages already queued join it up to "
+        "sink_batch_limit_bytes.")
+    sink_batch_limit_bytes: int = Field(
+        8 * 1024 * 1024, ge=1, description="A sink batch closes once its messages hold this many bytes, and the "
+        "sink's intake queues about this many more: with a lagging sink, the worker's memory stays bounded by these "
+        "(a batch decoded takes several times its bytes) and the backlog waits in Kafka (streams/batching.py).")
     worker_fetch_min_bytes: int = Field(
         64 * 1024, ge=1, description="A worker's Kafka fetch waits for this many bytes (or worker_fetch_max_wait_ms): "
         "one fetch per message under single-statement POSTs cost the worker more than the message "

@@ -95,6 +95,44 @@ def test_put_waits_while_full_and_resumes_when_a_batch_is_taken():
     assert (first, second) == ([1, 2], [3])
 
 
+def test_limit_bytes_caps_a_batch_of_queued_items_and_the_bytes_waiting_in_the_queue():
+    # A lagging sink: items of 40 bytes queued while the writer is busy; a batch and the queue stop at 100 bytes.
+    async def scenario() -> tuple[list[int], bool, list[list[int]]]:
+        q: LingerQueue[int] = LingerQueue(100, linger_s=0.0, limit_bytes=100, size=lambda _: 40)
+        for i in range(3):  # 120 bytes: the queue is full in bytes, with room left in items
+            await q.put(i)
+        blocked = asyncio.ensure_future(q.put(3))
+        await asyncio.sleep(0.05)
+        was_full = q.full() and not blocked.done()
+        first = await q.next_batch()  # the first item past 100 bytes closes it
+        await asyncio.wait_for(blocked, 1.0)
+        await q.put(4)
+        await q.put(5)
+        last = asyncio.ensure_future(q.put(6))  # waits for the next batch to make room
+        rest = [await q.next_batch()]
+        await asyncio.wait_for(last, 1.0)
+        rest.append(await q.next_batch())
+        return first, was_full, rest
+
+    first, was_full, rest = run(scenario())
+    assert first == [0, 1, 2]
+    assert was_full
+    assert rest == [[3, 4, 5], [6]]
+
+
+def test_an_item_larger_than_limit_bytes_passes_alone():
+    async def scenario() -> list[list[int]]:
+        q: LingerQueue[int] = LingerQueue(100, linger_s=0.0, limit_bytes=100, size=lambda i: 500 if i == 1 else 10)
+        await q.put(0)
+        await q.put(1)
+        blocked = asyncio.ensure_future(q.put(2))  # the queue holds 510 bytes: waits
+        first = await q.next_batch()
+        await asyncio.wait_for(blocked, 1.0)
+        return [first, await q.next_batch()]
+
+    assert run(scenario()) == [[0, 1], [2]]
+
+
 def test_no_item_is_lost_when_the_linger_runs_out_as_one_arrives():
     async def scenario() -> list[int]:
         q: LingerQueue[int] = LingerQueue(1000, linger_s=0.001)
