@@ -91,6 +91,7 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
             quiet_s=2 * settings.worker_fetch_max_wait_ms / 1000, max_bytes=settings.sink_batch_bytes,
             limit_bytes=settings.sink_batch_limit_bytes, size=lambda event: len(event.message.value or b""))
         intakes[:] = [intake]
+        metrics.SINK_QUEUED_BYTES.set_function(lambda: intake.queued_bytes)
         manual = stream.noack()
 
         async def decode_next() -> tuple[list[faust.types.EventT], DecodedBatch]:

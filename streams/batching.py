@@ -61,6 +61,11 @@ class LingerQueue(Generic[T]):
         """Whether ``put`` would wait."""
         return self._queue.full() or not self._room.is_set()
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes of the items waiting in the queue (``size``; 0 without it)."""
+        return self._queued_bytes
+
     def oldest_wait_s(self) -> float:
         """How long the oldest queued item has waited (0 when none waits): how far the consumer is behind."""
         return time.monotonic() - self._stamps[0] if self._stamps else 0.0

@@ -16,6 +16,8 @@ ERASURES = Counter("lrs_worker_erasures_total", "GDPR erasures applied by the si
 # Lag, visible even while ClickHouse is down (the batch being retried does not advance these).
 LAST_WRITTEN_STORED = Gauge("lrs_worker_last_written_stored_seconds",
                             "xAPI 'stored' time (Unix s) of the newest statement this worker wrote to ClickHouse")
+SINK_QUEUED_BYTES = Gauge("lrs_worker_sink_queued_bytes",
+                          "Bytes of messages waiting in the sink's intake (about LRS_SINK_BATCH_LIMIT_BYTES at most)")
 SINK_STALLED = Gauge("lrs_worker_sink_stalled_seconds", "How long the current batch has been failing to write (0: ok)")
 # Statements are immutable (streams/conflicts.py): a later, different statement with a stored id is kept out.
 STATEMENT_CONFLICTS = Counter("lrs_worker_statement_conflicts_total",

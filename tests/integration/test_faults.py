@@ -385,11 +385,13 @@ def test_clickhouse_down_for_minutes_memory_stays_bounded(own_pipeline: Pipeline
 
 def test_a_stalled_sink_leaves_the_backlog_in_kafka_not_in_the_worker(tmp_path) -> None:
     """ClickHouse gone while 100 MB of statements arrive: the worker takes at most LRS_WORKER_STREAM_BUFFER messages
-    ahead of its two sink batches (Faust's default buffer, 4,096 messages, took in the whole backlog), and once
-    ClickHouse is back every acknowledged statement is stored."""
+    ahead of its two sink batches (Faust's default buffer, 4,096 messages, took in the whole backlog), its intake and
+    batches hold at most about LRS_SINK_BATCH_LIMIT_BYTES each (counted in messages only, 500 of these would be
+    100 MB), and once ClickHouse is back every acknowledged statement is stored."""
     (metrics_port,) = free_ports(1)
-    pipeline = Pipeline(make_settings(tmp_path, worker_metrics_port=metrics_port, sink_batch_size=4,
-                                      worker_stream_buffer=8)).start()
+    limit = 1024 * 1024
+    pipeline = Pipeline(make_settings(tmp_path, worker_metrics_port=metrics_port, sink_batch_size=500,
+                                      sink_batch_limit_bytes=limit, worker_stream_buffer=8)).start()
     try:
         tenant, http = pipeline.new_tenant()
         # Requests of 400 statements: one message of about 200 KB each.
@@ -408,8 +410,11 @@ def test_a_stalled_sink_leaves_the_backlog_in_kafka_not_in_the_worker(tmp_path) 
         time.sleep(10)  # the worker has fetched what it would take
         grown = _rss_mb(worker_pid) - before
         assert _worker_metric(pipeline, "lrs_worker_sink_stalled_seconds") > 0, "the sink was stalled"
+        queued = _worker_metric(pipeline, "lrs_worker_sink_queued_bytes")
         pipeline.stack.start_service("clickhouse")
-        # 100 MB of backlog; the worker holds 16 messages (about 3 MB) and a fetch of at most 1 MB per partition.
+        # The intake filled up to its limit (and one message past it), no further.
+        assert limit <= queued < limit + 300_000, queued
+        # 100 MB of backlog; the worker holds about 3 MB of messages and a fetch of at most 1 MB per partition.
         assert grown < 40, f"worker RSS grew by {grown:.0f} MB behind the stalled sink"
         wait_until(lambda: pipeline.stored_count(tenant) == acked, 300, what=f"all {acked} statements stored")
     finally:

@@ -103,7 +103,7 @@ def test_limit_bytes_caps_a_batch_of_queued_items_and_the_bytes_waiting_in_the_q
             await q.put(i)
         blocked = asyncio.ensure_future(q.put(3))
         await asyncio.sleep(0.05)
-        was_full = q.full() and not blocked.done()
+        was_full = q.full() and not blocked.done() and q.queued_bytes == 120
         first = await q.next_batch()  # the first item past 100 bytes closes it
         await asyncio.wait_for(blocked, 1.0)
         await q.put(4)
