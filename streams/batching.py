@@ -78,8 +78,7 @@ class LingerQueue(Generic[T]):
         await self._queue.put((queued_at, item))
         self._stamps.append(queued_at)
         self._queued_bytes += self._bytes(item)
-        if self.limit_bytes is not None and self._queued_bytes >= self.limit_bytes:
-            self._room.clear()
+        self._sync_room()
 
     async def next_batch(self) -> list[T]:
         """The next batch: waits for a first item, then for more until full, or until the first item's linger ran
@@ -122,6 +121,12 @@ class LingerQueue(Generic[T]):
             self._stamps.popleft()
         size = self._bytes(item)
         self._queued_bytes -= size
-        if self.limit_bytes is None or self._queued_bytes < self.limit_bytes:
-            self._room.set()
+        self._sync_room()
         return size
+
+    def _sync_room(self) -> None:
+        """Open ``put`` while the queued bytes are under ``limit_bytes``, close it at the limit."""
+        if self.limit_bytes is not None and self._queued_bytes >= self.limit_bytes:
+            self._room.clear()
+        else:
+            self._room.set()

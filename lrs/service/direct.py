@@ -3,9 +3,8 @@
 A single-statement POST spends about as much CPU in those layers (route matching over every route, the
 request's dependency solving, two exception-handling wrappers and their exit stacks) as in validating the
 statement: measured in-process, the event loop's CPU per request fell from 324-386 to 256-264 us without them
-(docs/benchmarks.md). The
-handler is the same coroutine the router would call, its errors go to the same exception handlers, and the
-route stays registered with FastAPI for the OpenAPI description and every other method.
+(docs/benchmarks.md). The handler is the same coroutine the router would call, its errors go to the same
+exception handlers, and the route stays registered with FastAPI for the OpenAPI description and every other method.
 """
 
 from __future__ import annotations
