@@ -55,6 +55,8 @@ def create_app(settings: Settings, sink: StatementSink | None = None) -> faust.A
         processing_guarantee="at_least_once",
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=1,
+        # Bounds how long a marker or dead letter waits for delivery: the sink's retry loop then sends it again.
+        producer_request_timeout=settings.worker_produce_timeout_s,
         broker_commit_every=10_000,
         broker_commit_interval=0.5,
         consumer_auto_offset_reset="earliest",

@@ -202,6 +202,10 @@ class Settings(BaseSettings):
                                   "forward.")
     kafka_session_timeout_s: float = Field(
         10.0, description="Group session timeout of the workers: how soon a crashed worker's partitions move.")
+    worker_produce_timeout_s: float = Field(
+        30.0, gt=0, description="How long a worker's message to Kafka (an analytics marker, a dead letter) may wait "
+        "for the broker before it fails and is sent again; Faust's own default, 20 minutes, held the sink that long "
+        "when a delivery was lost in a broker restart.")
 
     gc_thresholds: str = Field(
         "10000,100,100", pattern=r"^\d+,\d+,\d+$", description="CPython collector thresholds of the LRS and "

@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -354,7 +355,13 @@ def _failover_diagnosis(pipeline: Pipeline, sender: Sender, killed: float) -> st
                                 capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         stacks = f"(no stacks: {exc})"
-    return f"answers since the kill: {answers}\nLRS stacks:\n{stacks}"
+    marks = ("Fencing broker", "Elected as the txn", "Initialized transactionalId", "Performing controller activation")
+    failover = []  # what the surviving brokers did: fencing the victim, moving leaders and transaction coordinators
+    for log in sorted((Path(pipeline.settings.state_dir) / "logs").glob("broker*.log")):
+        failover += [f"{log.stem}: {line[:220]}" for line in log.read_text(errors="replace").splitlines()
+                     if any(mark in line for mark in marks)]
+    lines = "\n".join(failover)
+    return f"answers since the kill: {answers}\nbroker failover lines:\n{lines}\nLRS stacks:\n{stacks}"
 
 
 def _rss_mb(pid: int) -> float:

@@ -40,7 +40,7 @@ FORMAT_TIMEOUT_S = 60.0
 
 _LOG4J2 = """\
 # Written by lrs stack: the broker's log goes to stdout (<state_dir>/logs/<node>.log), warnings only, plus
-# the start and stop lines.
+# the start and stop lines and the failover lines below.
 status = warn
 appender.out.type = Console
 appender.out.name = OUT
@@ -50,6 +50,11 @@ rootLogger.level = WARN
 rootLogger.appenderRef.out.ref = OUT
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = INFO
+# When a node is fenced and partitions change leader, and where transaction coordinators move: what a failover did.
+logger.replication.name = org.apache.kafka.controller.ReplicationControlManager
+logger.replication.level = INFO
+logger.transactions.name = kafka.coordinator.transaction.TransactionCoordinator
+logger.transactions.level = INFO
 """
 
 
