@@ -17,6 +17,12 @@ abandoned one and aborts its open transaction at once, rather than after ``trans
 its commit, if the coordinator logged it: then the group's requests got 503 for statements that are stored, as
 when a caller's own wait runs out; a retry with the same statement ids is idempotent). A request's caller bounds
 its own wait (503) in any case.
+
+An ``init_transactions`` that runs out of time is not a failure of its producer: the coordinator may be moving
+(a killed broker is fenced only after its session times out, about 10 s). The next group waits on for the same
+request instead of starting another producer, whose initialisation would start over and bump the epoch once more
+(``INIT_PATIENCE_S`` bounds the wait). For that wait to end, ``keep_requests_for_a_dead_coordinator`` works around
+a kafka-python bug that lost the request.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from kafka.producer.future import RecordMetadata
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,8 @@ log = logging.getLogger(__name__)
 MAX_GROUP = 64
 # How long an abandoned producer may take to close (its undeliverable batches expire before: delivery timeout).
 CLOSE_WAIT_S = 30.0
+# How long a producer's initialisation may stay pending (over several groups) before it is replaced by a new one.
+INIT_PATIENCE_S = 30.0
 
 
 @dataclass
@@ -92,15 +101,12 @@ class TransactionalSender:
     def _new_producer(self) -> KafkaProducer:
         producer = KafkaProducer(**self._config, transactional_id=self._transactional_id,
                                  transaction_timeout_ms=self._timeout_ms)
-        try:
-            producer.init_transactions()  # fences a producer abandoned after a failure, aborting its transaction
-        except Exception:
-            close_later(producer)
-            raise
+        keep_requests_for_a_dead_coordinator(producer)
         return producer
 
     def _run(self) -> None:
         producer: KafkaProducer | None = None
+        pending_since = 0.0  # when the producer's still unfinished initialisation began
         while True:
             first = self._queue.get()
             if first is None:
@@ -118,9 +124,14 @@ class TransactionalSender:
             group = [r for r in group if not r.outcome.done()]  # callers that gave up (503) need nothing
             if not group:
                 continue
+            initialised = False
             try:
                 if producer is None:
-                    producer = self._new_producer()
+                    producer, pending_since = self._new_producer(), time.monotonic()
+                # Fences a producer abandoned after a failure, aborting its transaction. Returns at once once done;
+                # after a timeout, the next call waits on for the same request.
+                producer.init_transactions()
+                initialised = True
                 producer.begin_transaction()
                 sent = [[producer.send(self.topic, key=key, value=value, partition=partition)
                          for partition, key, value in request.messages] for request in group]
@@ -132,7 +143,9 @@ class TransactionalSender:
                 failure = exc if isinstance(exc, KafkaError) else KafkaError(f"{type(exc).__name__}: {exc}")
                 for request in group:
                     _settle(request, failure)
-                if producer is not None:
+                late = (not initialised and isinstance(exc, KafkaTimeoutError)
+                        and time.monotonic() - pending_since < INIT_PATIENCE_S)
+                if producer is not None and not late:
                     close_later(producer)  # not abort_transaction: it waits for the broker without a bound
                     producer = None
                 continue
@@ -140,6 +153,29 @@ class TransactionalSender:
                 _settle(request, metadata)
         if producer is not None:
             close_later(producer)
+
+
+def keep_requests_for_a_dead_coordinator(producer: KafkaProducer) -> None:
+    """Make the producer retry, not drop, a transactional request whose coordinator cannot be reached.
+
+    kafka-python (3.0.12) sends a request that needs the transaction coordinator (InitProducerId, AddPartitionsToTxn,
+    EndTxn) only after ``await_ready`` on it; its sender re-queues the request when ``await_ready`` returns False,
+    but the client raises ``KafkaConnectionError`` instead, and on that path the request is dropped: its result
+    never completes. With the coordinator's broker killed, every ``init_transactions`` then ran out of time until
+    the LRS gave up on the producer (a CI failure of the failover test: 503 for 30 s after the kill; reproduced
+    with the client's debug log). Answering False restores the path the sender has for it: look the coordinator
+    up again, retry after ``retry_backoff_ms``.
+    """
+    client = producer._sender._client
+    await_ready = client.await_ready
+
+    def ready_or_not(node_id: object, timeout_ms: int = 30000) -> bool:
+        try:
+            return bool(await_ready(node_id, timeout_ms=timeout_ms))
+        except KafkaConnectionError:
+            return False
+
+    client.await_ready = ready_or_not
 
 
 def commit_within(producer: KafkaProducer, timeout_s: float) -> None:

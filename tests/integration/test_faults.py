@@ -7,6 +7,7 @@ recomputation over the raw table.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -317,33 +318,47 @@ def replicated_pipeline(tmp_path) -> Iterator[Pipeline]:
         running.stop()
 
 
-def test_leader_broker_killed_fails_over_losing_nothing(replicated_pipeline: Pipeline,
+@pytest.mark.parametrize("role", ["statements leader", "transaction coordinator"])
+def test_leader_broker_killed_fails_over_losing_nothing(replicated_pipeline: Pipeline, role: str,
                                                          record_property: Callable[[str, object], None]) -> None:
-    """kill -9 of the broker leading the statements partitions: the LRS answers 200 again within 30 s, zero
-    acknowledged statements lost or doubled. The 503 window is reported (``record_property`` and stdout)."""
+    """kill -9 of the broker leading the statements partitions, or of the one coordinating the LRS's Kafka
+    transactions: the LRS answers 200 again within 30 s, zero acknowledged statements lost or doubled. The 503
+    window is reported (``record_property`` and stdout)."""
     pipeline = replicated_pipeline
     topic = pipeline.settings.statements_topic
-    victim = pipeline.stack.leader_of(topic, 0)
     with Sender(pipeline, batches=10_000, size=20, pause=0.02) as sender:
         wait_until(lambda: len(sender.acked) >= 200, 60, what="load flowing before the kill")
+        victim = (pipeline.stack.leader_of(topic, 0) if role == "statements leader"
+                  else pipeline.stack.leader_of("__transaction_state", _lrs_transaction_partition(pipeline)))
         pipeline.stack.kill_service(victim)
         killed = time.monotonic()
         try:
             back = wait_until(lambda: sender.first_success_after(killed + 0.5), 30,
-                              what="a 200 from the LRS after the leader was killed")
+                              what=f"a 200 from the LRS after the {role} was killed")
         except AssertionError as failed:  # say what the LRS answered and where its threads wait
             raise AssertionError(f"{failed}\n{_failover_diagnosis(pipeline, sender, killed)}") from None
-        assert pipeline.stack.leader_of(topic, 0) != victim, "another broker leads the partition now"
+        if role == "statements leader":
+            assert pipeline.stack.leader_of(topic, 0) != victim, "another broker leads the partition now"
         time.sleep(2)  # some load on the two survivors
         sender.stopping.set()
     refused = [status for sent, _, status in sender.answers if sent > killed and status != 200]
     window = back - killed
     record_property("failover_503_window_s", round(window, 2))
-    print(f"failover: {victim} killed; first 200 after {window:.2f} s; {len(refused)} requests refused")
+    print(f"failover: {victim} ({role}) killed; first 200 after {window:.2f} s; {len(refused)} requests refused")
     assert window < 30
     _assert_exactly_once(pipeline, sender)
     if sender.refused_ids:  # a fast failover may refuse nothing
         _assert_refused_requests_wholly_or_not_at_all(sender)
+
+
+def _lrs_transaction_partition(pipeline: Pipeline) -> int:
+    """The ``__transaction_state`` partition of the LRS's transactional id, from the coordinator's log line."""
+    for log in sorted((Path(pipeline.settings.state_dir) / "logs").glob("broker*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            found = re.search(r"Initialized transactionalId lrs-\S+ .* on partition __transaction_state-(\d+)", line)
+            if found:
+                return int(found.group(1))
+    raise AssertionError("no broker logged the LRS's transactional id")
 
 
 def _failover_diagnosis(pipeline: Pipeline, sender: Sender, killed: float) -> str:

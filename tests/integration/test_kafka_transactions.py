@@ -15,10 +15,10 @@ import pytest
 from aiokafka.consumer.fetcher import READ_COMMITTED, READ_UNCOMMITTED
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from lrs.core.kafka.envelope import encode_statements
-from lrs.service.transactions import close_later, commit_within
+from lrs.service.transactions import TransactionalSender, close_later, commit_within
 from streams.app import create_app
 from tests.support import Pipeline, statement, wait_until
 
@@ -107,6 +107,62 @@ def test_a_request_of_several_messages_is_one_transaction(pipeline: Pipeline) ->
             assert moved == {p.partition: int(p.partition in found) for p in parts}
     finally:
         consumer.close()
+
+
+def _new_topic(pipeline: Pipeline, prefix: str) -> str:
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"  # not a topic the workers read
+    admin = KafkaAdminClient(bootstrap_servers=pipeline.settings.kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    return topic
+
+
+def test_an_initialisation_that_runs_late_is_waited_for_not_started_again(pipeline: Pipeline) -> None:
+    """The committing thread's producer is built, then the broker freezes before its ``init_transactions`` is
+    answered: that group gets the timeout, and the next group waits on for the same initialisation rather than
+    building another producer (a row of abandoned producers whose late initialisations fenced the one in use kept
+    the LRS at 503 for 30 s after a leader broker was killed: a CI failure of the failover test)."""
+    topic = _new_topic(pipeline, "test-init")
+    broker = pipeline.stack.pid("broker")
+    assert broker is not None
+    config = {"bootstrap_servers": pipeline.settings.kafka_bootstrap.split(","), "acks": "all",
+              "enable_idempotence": True, "max_block_ms": 2000, "request_timeout_ms": 2000,
+              "delivery_timeout_ms": 4000, "bootstrap_timeout_ms": 2000}
+    sender = TransactionalSender(topic, config, 15_000, name="test")
+    built = []
+    build = sender._new_producer
+
+    def build_then_freeze_the_broker():  # the fault lands between the producer's start and its initialisation
+        producer = build()
+        built.append(producer)
+        if len(built) == 1:
+            os.kill(broker, signal.SIGSTOP)
+        return producer
+
+    sender._new_producer = build_then_freeze_the_broker  # type: ignore[method-assign]
+
+    async def two_requests() -> tuple[BaseException | None, object]:
+        try:
+            first: BaseException | None = None
+            try:
+                await asyncio.wait_for(sender.submit([(0, b"k", b"while the broker is frozen")]), 10)
+            except KafkaError as exc:
+                first = exc
+        finally:
+            os.kill(broker, signal.SIGCONT)
+        second = await asyncio.wait_for(sender.submit([(0, b"k", b"after it is back")]), 20)
+        return first, second
+
+    try:
+        first, second = asyncio.run(two_requests())
+    finally:
+        os.kill(broker, signal.SIGCONT)
+        sender.close()
+    assert isinstance(first, KafkaTimeoutError) and "initializing transactional state" in str(first), first
+    assert len(second) == 1 and second[0].topic == topic, second  # committed: its record's metadata
+    assert len(built) == 1, f"{len(built)} producers built: the late initialisation was started again"
 
 
 def test_a_commit_the_coordinator_never_answers_fails_within_its_bound(pipeline: Pipeline) -> None:
