@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -22,6 +23,9 @@ import pytest
 from tests.support import Pipeline, analytics_differences, free_ports, make_settings, statement, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+# The one installed with the tests (a dependency), whether or not the virtualenv is on PATH.
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
 
 # Bytes of statements per Kafka message in these pipelines: the requests here (20-50 statements of about 700 bytes)
@@ -152,8 +156,11 @@ def _assert_exactly_once(pipeline: Pipeline, sender: Sender) -> None:
     and the analytics, which must agree with each other and with what was acknowledged."""
     expected = len(set(sender.acked))
     assert expected > 0
-    wait_until(lambda: len(set(_api_ids(sender))) >= expected, 120,
-               what=f"{expected} acknowledged statements readable through the API")
+    try:
+        wait_until(lambda: len(set(_api_ids(sender))) >= expected, 120,
+                   what=f"{expected} acknowledged statements readable through the API")
+    except AssertionError as failed:  # where the sink stands: behind an open transaction, or stuck
+        raise AssertionError(f"{failed}\n{_sink_diagnosis(pipeline)}") from None
     ids = _api_ids(sender)
     # A request whose response was lost (LRS killed after the broker acknowledged) may be stored without
     # having been acknowledged: more may be stored than acknowledged, never less, and nothing twice.
@@ -186,6 +193,33 @@ def _committed_and_written(pipeline: Pipeline) -> tuple[dict[int, int], dict[int
     finally:
         client.disconnect()
     return committed, written
+
+
+def _sink_diagnosis(pipeline: Pipeline) -> str:
+    """Per statements partition: the end offset, the last stable offset (read_committed's end: an open transaction
+    holds it back), the group's committed offset and the sink's last written one; and the worker's Python stacks."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = pipeline.settings.statements_topic
+    parts = [TopicPartition(topic, p) for p in range(pipeline.settings.topic_partitions)]
+    ends = {}
+    for isolation in ("read_uncommitted", "read_committed"):
+        consumer = KafkaConsumer(bootstrap_servers=pipeline.settings.kafka_bootstrap, isolation_level=isolation)
+        try:
+            ends[isolation] = {tp.partition: offset for tp, offset in consumer.end_offsets(parts).items()}
+        finally:
+            consumer.close()
+    committed, written = _committed_and_written(pipeline)
+    rows = [f"partition {p}: end {ends['read_uncommitted'].get(p)}, stable {ends['read_committed'].get(p)}, "
+            f"committed {committed.get(p)}, written {written.get(p)}" for p in range(len(parts))]
+    stacks = []
+    for worker in pipeline.workers:
+        try:
+            stacks.append(subprocess.run([PY_SPY, "dump", "--pid", str(worker.proc.pid)], capture_output=True,
+                                         text=True, timeout=30).stdout)
+        except (OSError, subprocess.SubprocessError) as exc:
+            stacks.append(f"(no stacks: {exc})")
+    return "sink:\n" + "\n".join(rows) + "\nworker stacks:\n" + "\n".join(stacks)
 
 
 def _written_not_committed(pipeline: Pipeline) -> list[int]:
@@ -366,7 +400,7 @@ def _failover_diagnosis(pipeline: Pipeline, sender: Sender, killed: float) -> st
     answers = [(round(sent - killed, 1), round(done - killed, 1), status)
                for sent, done, status in sender.answers if done > killed]
     try:
-        stacks = subprocess.run(["py-spy", "dump", "--subprocesses", "--pid", str(pipeline.lrs.proc.pid)],
+        stacks = subprocess.run([PY_SPY, "dump", "--subprocesses", "--pid", str(pipeline.lrs.proc.pid)],
                                 capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         stacks = f"(no stacks: {exc})"
