@@ -66,6 +66,8 @@ class Sender:
         self.tenant, self.http = pipeline.new_tenant()
         self.batches, self.size, self.pause = batches, size, pause
         self.acked: list[str] = []
+        # (monotonic time sent, monotonic time answered, statement ids) of every acknowledged request.
+        self.acked_requests: list[tuple[float, float, list[str]]] = []
         self.refused = 0
         # The statement ids of each refused request (every request is several messages: SMALL_MESSAGES).
         self.refused_ids: list[list[str]] = []
@@ -95,6 +97,7 @@ class Sender:
             self.answers.append((sent, time.monotonic(), response.status_code))
             if response.status_code == 200:
                 self.acked.extend(response.json())
+                self.acked_requests.append((sent, time.monotonic(), response.json()))
             else:
                 if response.status_code != 503:
                     self.unexpected.append(f"{response.status_code}: {response.text[:300]}")
@@ -160,7 +163,7 @@ def _assert_exactly_once(pipeline: Pipeline, sender: Sender) -> None:
         wait_until(lambda: len(set(_api_ids(sender))) >= expected, 120,
                    what=f"{expected} acknowledged statements readable through the API")
     except AssertionError as failed:  # where the sink stands: behind an open transaction, or stuck
-        raise AssertionError(f"{failed}\n{_sink_diagnosis(pipeline)}") from None
+        raise AssertionError(f"{failed}\n{_missing_diagnosis(pipeline, sender)}\n{_sink_diagnosis(pipeline)}") from None
     ids = _api_ids(sender)
     # A request whose response was lost (LRS killed after the broker acknowledged) may be stored without
     # having been acknowledged: more may be stored than acknowledged, never less, and nothing twice.
@@ -193,6 +196,40 @@ def _committed_and_written(pipeline: Pipeline) -> tuple[dict[int, int], dict[int
     finally:
         client.disconnect()
     return committed, written
+
+
+def _missing_diagnosis(pipeline: Pipeline, sender: Sender) -> str:
+    """Which acknowledged requests are not readable (when sent and answered, seconds after the first request) and
+    whether their statements are in Kafka at all: committed, only in an aborted transaction, or nowhere."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from lrs.core.kafka.envelope import decode_statements
+
+    readable = set(_api_ids(sender))
+    start = sender.answers[0][0] if sender.answers else 0.0
+    missing = [(round(sent - start, 2), round(done - start, 2), [i for i in ids if i not in readable])
+               for sent, done, ids in sender.acked_requests]
+    missing = [(sent, done, ids) for sent, done, ids in missing if ids]
+    topic = pipeline.settings.statements_topic
+    in_kafka = {}
+    for isolation in ("read_uncommitted", "read_committed"):
+        consumer = KafkaConsumer(bootstrap_servers=pipeline.settings.kafka_bootstrap, isolation_level=isolation,
+                                 consumer_timeout_ms=3000, enable_auto_commit=False)
+        try:
+            consumer.assign([TopicPartition(topic, p) for p in range(pipeline.settings.topic_partitions)])
+            consumer.seek_to_beginning()
+            in_kafka[isolation] = {env.statement["id"] for m in consumer for env in decode_statements(m.value)}
+        finally:
+            consumer.close()
+    wanted = {i for _, _, ids in missing for i in ids}
+    answers = [(round(sent - start, 2), round(done - start, 2), status) for sent, done, status in sender.answers
+               if status != 200]
+    return (f"acknowledged requests with unreadable statements (sent, answered, count): "
+            f"{[(sent, done, len(ids)) for sent, done, ids in missing]}\n"
+            f"of their {len(wanted)} statements: {len(wanted & in_kafka['read_committed'])} committed in Kafka, "
+            f"{len((wanted & in_kafka['read_uncommitted']) - in_kafka['read_committed'])} only in aborted or open "
+            f"transactions, {len(wanted - in_kafka['read_uncommitted'])} not in Kafka at all\n"
+            f"refused requests (sent, answered, status): {answers}")
 
 
 def _sink_diagnosis(pipeline: Pipeline) -> str:
