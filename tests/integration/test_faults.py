@@ -65,7 +65,6 @@ class Sender:
     def __init__(self, pipeline: Pipeline, batches: int, size: int = 50, pause: float = 0.02) -> None:
         self.tenant, self.http = pipeline.new_tenant()
         self.batches, self.size, self.pause = batches, size, pause
-        self.acked: list[str] = []
         # (monotonic time sent, monotonic time answered, statement ids) of every acknowledged request.
         self.acked_requests: list[tuple[float, float, list[str]]] = []
         self.refused = 0
@@ -94,16 +93,21 @@ class Sender:
                 continue
             finally:
                 self.in_flight.clear()
-            self.answers.append((sent, time.monotonic(), response.status_code))
+            done = time.monotonic()
+            self.answers.append((sent, done, response.status_code))
             if response.status_code == 200:
-                self.acked.extend(response.json())
-                self.acked_requests.append((sent, time.monotonic(), response.json()))
+                self.acked_requests.append((sent, done, response.json()))
             else:
                 if response.status_code != 503:
                     self.unexpected.append(f"{response.status_code}: {response.text[:300]}")
                 self.refused += 1
                 self.refused_ids.append([b["id"] for b in batch])
             time.sleep(self.pause)
+
+    @property
+    def acked(self) -> list[str]:
+        """Every acknowledged statement id, in the order acknowledged."""
+        return [sid for _, _, ids in self.acked_requests for sid in ids]
 
     def in_flight_at(self, moment: float) -> list[int]:
         """Statuses of the requests sent before ``moment`` and answered (or failed) after it."""
@@ -198,29 +202,49 @@ def _committed_and_written(pipeline: Pipeline) -> tuple[dict[int, int], dict[int
     return committed, written
 
 
-def _missing_diagnosis(pipeline: Pipeline, sender: Sender) -> str:
-    """Which acknowledged requests are not readable (when sent and answered, seconds after the first request) and
-    whether their statements are in Kafka at all: committed, only in an aborted transaction, or nowhere."""
+def _statement_ids_in_kafka(pipeline: Pipeline, isolation: str) -> set[str]:
+    """The ids of every statement on the statements topic as a consumer of ``isolation`` reads them."""
     from kafka import KafkaConsumer, TopicPartition
 
     from lrs.core.kafka.envelope import decode_statements
 
+    consumer = KafkaConsumer(bootstrap_servers=pipeline.settings.kafka_bootstrap, isolation_level=isolation,
+                             consumer_timeout_ms=3000, enable_auto_commit=False)
+    try:
+        topic = pipeline.settings.statements_topic
+        consumer.assign([TopicPartition(topic, p) for p in range(pipeline.settings.topic_partitions)])
+        consumer.seek_to_beginning()
+        return {env.statement["id"] for m in consumer for env in decode_statements(m.value)}
+    finally:
+        consumer.close()
+
+
+def _py_spy_dump(pid: int, *extra: str) -> str:
+    """A process's Python stacks (py-spy), or why there are none."""
+    try:
+        return subprocess.run([PY_SPY, "dump", *extra, "--pid", str(pid)], capture_output=True, text=True,
+                              timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"(no stacks: {exc})"
+
+
+def _broker_log_lines(pipeline: Pipeline) -> Iterator[tuple[str, str]]:
+    """``(node, line)`` of every broker log of the stack."""
+    for log in sorted((Path(pipeline.settings.state_dir) / "logs").glob("broker*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            yield log.stem, line
+
+
+def _missing_diagnosis(pipeline: Pipeline, sender: Sender) -> str:
+    """Which acknowledged requests are not readable (when sent and answered, seconds after the first request) and
+    whether their statements are in Kafka at all: committed, only in an aborted transaction, or nowhere."""
     readable = set(_api_ids(sender))
     start = sender.answers[0][0] if sender.answers else 0.0
     missing = [(round(sent - start, 2), round(done - start, 2), [i for i in ids if i not in readable])
                for sent, done, ids in sender.acked_requests]
     missing = [(sent, done, ids) for sent, done, ids in missing if ids]
-    topic = pipeline.settings.statements_topic
-    in_kafka = {}
-    for isolation in ("read_uncommitted", "read_committed"):
-        consumer = KafkaConsumer(bootstrap_servers=pipeline.settings.kafka_bootstrap, isolation_level=isolation,
-                                 consumer_timeout_ms=3000, enable_auto_commit=False)
-        try:
-            consumer.assign([TopicPartition(topic, p) for p in range(pipeline.settings.topic_partitions)])
-            consumer.seek_to_beginning()
-            in_kafka[isolation] = {env.statement["id"] for m in consumer for env in decode_statements(m.value)}
-        finally:
-            consumer.close()
+    in_kafka = {isolation: _statement_ids_in_kafka(pipeline, isolation)
+                for isolation in ("read_uncommitted", "read_committed")}
     wanted = {i for _, _, ids in missing for i in ids}
     answers = [(round(sent - start, 2), round(done - start, 2), status) for sent, done, status in sender.answers
                if status != 200]
@@ -249,13 +273,7 @@ def _sink_diagnosis(pipeline: Pipeline) -> str:
     committed, written = _committed_and_written(pipeline)
     rows = [f"partition {p}: end {ends['read_uncommitted'].get(p)}, stable {ends['read_committed'].get(p)}, "
             f"committed {committed.get(p)}, written {written.get(p)}" for p in range(len(parts))]
-    stacks = []
-    for worker in pipeline.workers:
-        try:
-            stacks.append(subprocess.run([PY_SPY, "dump", "--pid", str(worker.proc.pid)], capture_output=True,
-                                         text=True, timeout=30).stdout)
-        except (OSError, subprocess.SubprocessError) as exc:
-            stacks.append(f"(no stacks: {exc})")
+    stacks = [_py_spy_dump(worker.proc.pid) for worker in pipeline.workers]
     return "sink:\n" + "\n".join(rows) + "\nworker stacks:\n" + "\n".join(stacks)
 
 
@@ -424,11 +442,10 @@ def test_leader_broker_killed_fails_over_losing_nothing(replicated_pipeline: Pip
 
 def _lrs_transaction_partition(pipeline: Pipeline) -> int:
     """The ``__transaction_state`` partition of the LRS's transactional id, from the coordinator's log line."""
-    for log in sorted((Path(pipeline.settings.state_dir) / "logs").glob("broker*.log")):
-        for line in log.read_text(errors="replace").splitlines():
-            found = re.search(r"Initialized transactionalId lrs-\S+ .* on partition __transaction_state-(\d+)", line)
-            if found:
-                return int(found.group(1))
+    for _, line in _broker_log_lines(pipeline):
+        found = re.search(r"Initialized transactionalId lrs-\S+ .* on partition __transaction_state-(\d+)", line)
+        if found:
+            return int(found.group(1))
     raise AssertionError("no broker logged the LRS's transactional id")
 
 
@@ -436,17 +453,11 @@ def _failover_diagnosis(pipeline: Pipeline, sender: Sender, killed: float) -> st
     """The answers since ``killed`` (seconds after it: sent, answered, status) and the LRS's Python stacks."""
     answers = [(round(sent - killed, 1), round(done - killed, 1), status)
                for sent, done, status in sender.answers if done > killed]
-    try:
-        stacks = subprocess.run([PY_SPY, "dump", "--subprocesses", "--pid", str(pipeline.lrs.proc.pid)],
-                                capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        stacks = f"(no stacks: {exc})"
+    stacks = _py_spy_dump(pipeline.lrs.proc.pid, "--subprocesses")
     marks = ("Fencing broker", "Elected as the txn", "Initialized transactionalId", "Performing controller activation")
-    failover = []  # what the surviving brokers did: fencing the victim, moving leaders and transaction coordinators
-    for log in sorted((Path(pipeline.settings.state_dir) / "logs").glob("broker*.log")):
-        failover += [f"{log.stem}: {line[:220]}" for line in log.read_text(errors="replace").splitlines()
-                     if any(mark in line for mark in marks)]
-    lines = "\n".join(failover)
+    # What the surviving brokers did: fencing the victim, moving leaders and transaction coordinators.
+    lines = "\n".join(f"{node}: {line[:220]}" for node, line in _broker_log_lines(pipeline)
+                       if any(mark in line for mark in marks))
     return f"answers since the kill: {answers}\nbroker failover lines:\n{lines}\nLRS stacks:\n{stacks}"
 
 
