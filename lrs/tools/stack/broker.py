@@ -50,10 +50,11 @@ rootLogger.level = WARN
 rootLogger.appenderRef.out.ref = OUT
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = INFO
-# When a node is fenced and partitions change leader, and where transaction coordinators move: what a failover did.
+# When a node is fenced and partitions change leader, and where transaction coordinators move, what they load and
+# which commit markers they could not send: what a failover did.
 logger.replication.name = org.apache.kafka.controller.ReplicationControlManager
 logger.replication.level = INFO
-logger.transactions.name = kafka.coordinator.transaction.TransactionCoordinator
+logger.transactions.name = kafka.coordinator.transaction
 logger.transactions.level = INFO
 """
 
