@@ -217,6 +217,9 @@ class TransactionalSender:
                 elif now >= committed.deadline:
                     failure = KafkaTimeoutError(f"the commit markers did not reach {sorted(committed.last_offsets)} "
                                                 f"within {self._flush_timeout_s} s")
+                    # committed, so likely stored later: the callers' retries with the same ids are idempotent
+                    log.warning("Kafka transaction of %d request(s) committed, not readable in time: %s",
+                                len(committed.requests), failure)
                     for request in committed.requests:
                         _settle(request, failure)
                 else:
