@@ -123,7 +123,8 @@ class Settings(BaseSettings):
         "request cost the producer, the broker and the stream worker more than the statement in it.")
     kafka_transactions: bool = Field(
         True, description="A request of several messages is written in one Kafka transaction (group-committed; "
-        "lrs/service/transactions.py) and workers read read_committed (streams/read_committed.py).")
+        "lrs/service/transactions.py), answered once its commit markers are in its partitions, and workers read "
+        "read_committed (streams/read_committed.py).")
     kafka_transaction_timeout_s: float = Field(
         10.0, description="Kafka aborts a transaction left open this long (a crashed LRS); read_committed "
         "consumers wait at most this long behind it.")
