@@ -23,8 +23,8 @@ partitions after it answers, and a ``read_committed`` reader sees the messages o
 killed in between must finish that after its restart, and a single broker restarted before its old session expired
 lost the markers so (2 of 50 runs of the kill test: the transaction ended aborted, after the LRS had answered 200;
 docs/operations.md). So a request is answered only once its partitions' last stable offsets (``read_committed``
-end offsets, one ListOffsets request per group) passed its messages (``last_stable_offsets``): on a thread of its own
-(``_confirm``), so the next group's transaction is not held up by it.
+end offsets, one ListOffsets request per look for every group waiting) passed its messages
+(``last_stable_offsets``): on a thread of its own (``_confirm``), so the next group's transaction is not held up.
 
 An ``init_transactions`` that runs out of time is not a failure of its producer: the coordinator may be moving
 (a killed broker is fenced only after its session times out, about 10 s). The next group waits on for the same
@@ -177,7 +177,7 @@ class TransactionalSender:
                     close_later(producer)  # not abort_transaction: it waits for the broker without a bound
                     producer = None
                 continue
-            self._committed.put(_Committed(group, results, last_offsets(self.topic, results),
+            self._committed.put(_Committed(group, results, last_offsets(results),
                                            time.monotonic() + self._flush_timeout_s))
         if producer is not None:
             close_later(producer)
@@ -234,13 +234,12 @@ class TransactionalSender:
         return KafkaConsumer(**config, isolation_level="read_committed", enable_auto_commit=False)
 
 
-def last_offsets(topic: str, results: Sequence[Sequence[RecordMetadata]]) -> dict[TopicPartition, int]:
-    """The highest offset a committed group wrote to each partition of ``topic``."""
+def last_offsets(results: Sequence[Sequence[RecordMetadata]]) -> dict[TopicPartition, int]:
+    """The highest offset a committed group wrote to each partition."""
     highest: dict[TopicPartition, int] = {}
     for metadata in results:
         for record in metadata:
-            tp = TopicPartition(topic, record.partition)
-            highest[tp] = max(highest.get(tp, -1), record.offset)
+            highest[record.topic_partition] = max(highest.get(record.topic_partition, -1), record.offset)
     return highest
 
 

@@ -119,6 +119,14 @@ def _new_topic(pipeline: Pipeline, prefix: str) -> str:
     return topic
 
 
+def _sender_with_2s_bounds(pipeline: Pipeline, topic: str) -> TransactionalSender:
+    """The LRS's committing sender on ``topic``, its producer's waits (and so each step's bound) 2 s."""
+    config = {"bootstrap_servers": pipeline.settings.kafka_bootstrap.split(","), "acks": "all",
+              "enable_idempotence": True, "max_block_ms": 2000, "request_timeout_ms": 2000,
+              "delivery_timeout_ms": 4000, "bootstrap_timeout_ms": 2000}
+    return TransactionalSender(topic, config, 15_000, name="test")
+
+
 def test_an_initialisation_that_runs_late_is_waited_for_not_started_again(pipeline: Pipeline) -> None:
     """The committing thread's producer is built, then the broker freezes before its ``init_transactions`` is
     answered: that group gets the timeout, and the next group waits on for the same initialisation rather than
@@ -127,10 +135,7 @@ def test_an_initialisation_that_runs_late_is_waited_for_not_started_again(pipeli
     topic = _new_topic(pipeline, "test-init")
     broker = pipeline.stack.pid("broker")
     assert broker is not None
-    config = {"bootstrap_servers": pipeline.settings.kafka_bootstrap.split(","), "acks": "all",
-              "enable_idempotence": True, "max_block_ms": 2000, "request_timeout_ms": 2000,
-              "delivery_timeout_ms": 4000, "bootstrap_timeout_ms": 2000}
-    sender = TransactionalSender(topic, config, 15_000, name="test")
+    sender = _sender_with_2s_bounds(pipeline, topic)
     built = []
     build = sender._new_producer
 
@@ -172,10 +177,7 @@ def test_a_request_is_answered_once_read_committed_readers_can_read_it(pipeline:
     of them in the partition, which holds the last stable offset as missing markers do: the first request is
     refused after its bound (2 s) though committed, the second is answered once that transaction commits."""
     topic = _new_topic(pipeline, "test-confirm")
-    config = {"bootstrap_servers": pipeline.settings.kafka_bootstrap.split(","), "acks": "all",
-              "enable_idempotence": True, "max_block_ms": 2000, "request_timeout_ms": 2000,
-              "delivery_timeout_ms": 4000, "bootstrap_timeout_ms": 2000}
-    sender = TransactionalSender(topic, config, 15_000, name="test")
+    sender = _sender_with_2s_bounds(pipeline, topic)
     ahead = KafkaProducer(bootstrap_servers=pipeline.settings.kafka_bootstrap, acks="all",
                           transactional_id=f"test-{uuid.uuid4().hex}", transaction_timeout_ms=60_000)
     ahead.init_transactions()
