@@ -70,6 +70,12 @@ class LingerQueue(Generic[T]):
         """How long the oldest queued item has waited (0 when none waits): how far the consumer is behind."""
         return time.monotonic() - self._stamps[0] if self._stamps else 0.0
 
+    def behind(self, max_wait_s: float) -> bool:
+        """Whether the consumer is behind: the queue is full (with ``limit_bytes`` the rest of a backlog waits
+        upstream, so the oldest queued item is never old however large the backlog), or its oldest item waited
+        longer than ``max_wait_s`` (the consumer is stuck)."""
+        return self.full() or self.oldest_wait_s() > max_wait_s
+
     async def put(self, item: T) -> None:
         """Queue ``item``, waiting while the queue is full."""
         while not self._room.is_set():

@@ -37,3 +37,5 @@ ANALYTICS_ROUND = Histogram(
 )
 ANALYTICS_ROUND_SLICES = Histogram("lrs_worker_analytics_round_slices", "Analytics slices (courses) per refresh round",
                                    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500))
+ANALYTICS_PAUSED = Counter("lrs_worker_analytics_paused_seconds_total",
+                           "Time the analytics refresh paused between rounds to make way for a sink that is behind")

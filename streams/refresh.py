@@ -611,8 +611,9 @@ def attach_analytics(app: faust.App, settings: Settings, refresher: SliceRefresh
             # in the stream and are merged into one recompute per slice. While the sink keeps up, the pause only
             # delayed the analytics (p99 5.6 s with it, 3.4 s without it at 1M, docs/benchmarks.md).
             if sink_lagging():
-                await asyncio.sleep(refresh_pause(busy, settings.analytics_busy_share,
-                                                  settings.analytics_max_pause_s))
+                pause = refresh_pause(busy, settings.analytics_busy_share, settings.analytics_max_pause_s)
+                metrics.ANALYTICS_PAUSED.inc(pause)
+                await asyncio.sleep(pause)
 
     # One worker is enough (recomputes are idempotent, so a second would only waste work): Faust's leader.
     @app.timer(settings.analytics_tick_s, on_leader=True)

@@ -523,3 +523,34 @@ def test_a_stalled_sink_leaves_the_backlog_in_kafka_not_in_the_worker(tmp_path) 
         wait_until(lambda: pipeline.stored_count(tenant) == acked, 300, what=f"all {acked} statements stored")
     finally:
         pipeline.stop()
+
+
+def test_the_analytics_make_way_for_a_sink_draining_a_backlog(tmp_path) -> None:
+    """A backlog waits in Kafka, not in the sink's intake (bounded by LRS_SINK_BATCH_LIMIT_BYTES), so the intake's
+    oldest message is never old: the sink counts as behind while its intake is full, and the analytics refresh
+    pauses between rounds then (and only then), its figures still exact once the backlog is written."""
+    (metrics_port,) = free_ports(1)
+    pipeline = Pipeline(make_settings(tmp_path, worker_metrics_port=metrics_port,
+                                      sink_batch_limit_bytes=128 * 1024)).start()
+    try:
+        tenant, http = pipeline.new_tenant()
+        bodies = [[_in_course(i) for i in range(k, 400 + k)] for k in range(4)]
+        for body in bodies:  # keeping up: requests apart, each written long before the next
+            assert http.post("/xapi/statements", json=body).status_code == 200
+            wait_until(lambda: not analytics_differences(pipeline, tenant), 60, what="the analytics caught up")
+        assert _worker_metric(pipeline, "lrs_worker_analytics_paused_seconds_total") == 0, \
+            "a sink that keeps up never holds the analytics back"
+        worker = pipeline.workers[0].proc.pid
+        os.killpg(worker, signal.SIGSTOP)  # briefly: well within the worker's Kafka session
+        try:
+            for k in range(40):  # 16,000 statements, about 8 MB: a backlog of some 60 intakes
+                body = [{**s, "id": str(uuid.uuid4())} for s in bodies[k % 4]]
+                assert http.post("/xapi/statements", json=body, timeout=60).status_code == 200
+        finally:
+            os.killpg(worker, signal.SIGCONT)
+        wait_until(lambda: pipeline.stored_count(tenant) == 17_600, 120, what="the backlog stored")
+        assert _worker_metric(pipeline, "lrs_worker_analytics_paused_seconds_total") > 0, \
+            "the refresh never paused for the sink draining a backlog"
+        wait_until(lambda: not analytics_differences(pipeline, tenant), 120, what="the analytics caught up")
+    finally:
+        pipeline.stop()

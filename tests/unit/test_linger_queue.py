@@ -238,3 +238,23 @@ def test_max_bytes_never_cuts_off_what_already_waits():
         return await asyncio.wait_for(q.next_batch(), 1.0)
 
     assert len(run(scenario())) == 50
+
+
+def test_a_full_queue_is_behind_though_its_oldest_item_is_young():
+    # With limit_bytes the backlog waits upstream (in Kafka): the queue's items are never old, but it stays full.
+    async def scenario() -> list[bool]:
+        q: LingerQueue[int] = LingerQueue(100, linger_s=0.0, limit_bytes=100, size=lambda _: 40)
+        seen = [q.behind(5.0)]  # empty
+        await q.put(0)
+        seen.append(q.behind(5.0))  # one young item, room left
+        await q.put(1)
+        await q.put(2)  # 120 bytes: full
+        seen.append(q.behind(5.0))
+        await q.next_batch()
+        seen.append(q.behind(5.0))  # taken: room again
+        await q.put(3)
+        await asyncio.sleep(0.2)
+        seen.append(q.behind(0.1))  # one item, waiting longer than allowed: stuck
+        return seen
+
+    assert run(scenario()) == [False, False, True, False, True]
