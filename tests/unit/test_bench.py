@@ -353,3 +353,36 @@ def test_cpu_meter_tells_the_kernels_share_and_the_fresh_pages_a_process_touched
     finally:
         child.kill()
         child.wait()
+
+
+def test_worker_state_reads_a_workers_prometheus_page() -> None:
+    # The page as prometheus_client renders it, from metrics named as streams/metrics.py names them.
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+    from lrs.tools.bench.monitor import worker_state
+
+    registry = CollectorRegistry()
+    Gauge("lrs_worker_sink_queued_bytes", "intake", registry=registry).set(4096)
+    rounds = Histogram("lrs_worker_analytics_round_seconds", "rounds", ["step"], registry=registry)
+    rounds.labels(step="round").observe(2.0)
+    rounds.labels(step="round").observe(4.0)
+    rounds.labels(step="learners").observe(100.0)  # a step of a round, not a round
+    Counter("lrs_worker_analytics_paused_seconds_total", "paused", registry=registry).inc(7.5)
+    state = worker_state(generate_latest(registry).decode())
+    assert state == {"intake_bytes": 4096.0, "rounds": 2.0, "round_s": 6.0, "paused_s": 7.5}
+
+
+def test_quarters_tell_when_the_sink_fell_behind_and_the_rounds_grew() -> None:
+    from lrs.tools.bench.monitor import quarters
+
+    limit = 1000
+    samples = []
+    for i in range(9):  # 8 intervals: 2 per quarter; rounds grow, the intake fills in the last quarter
+        samples.append((float(i), {"intake_bytes": 900.0 if i >= 7 else 100.0, "rounds": 10.0 * i,
+                                   "round_s": float(sum(range(i + 1)) * 10), "paused_s": 5.0 * max(0, i - 6)}))
+    q = quarters(samples, limit)
+    assert [x["behind_share"] for x in q] == [0.0, 0.0, 0.0, 1.0]
+    assert [x["rounds"] for x in q] == [20, 20, 20, 20]
+    assert [x["mean_round_s"] for x in q] == [1.5, 3.5, 5.5, 7.5]
+    assert [x["paused_s"] for x in q] == [0.0, 0.0, 0.0, 10.0]
+    assert quarters(samples[:1], limit) == []

@@ -56,6 +56,8 @@ class BenchEnv:
         self.env = settings_env(self.settings)
         self.base_url = f"http://127.0.0.1:{self.settings.http_port}"
         self.worker_names: list[str] = []
+        # Each worker's Prometheus endpoint, by name: the soak samples its sink intake and analytics rounds.
+        self.worker_metrics: dict[str, str] = {}
         self._clickhouse = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -76,12 +78,13 @@ class BenchEnv:
 
     def start_workers(self, count: int, extra_env: dict[str, str] | None = None) -> None:
         """Start ``count`` more stream workers (``worker0``, ``worker1``, ...), with ``extra_env`` (``LRS_*``
-        settings of theirs) over the stack's environment."""
-        env = {**self.env, **(extra_env or {})}
-        for _ in range(count):
+        settings of theirs) over the stack's environment; each serves its metrics on a port of its own."""
+        for port in free_ports(count):
             name = f"worker{len(self.worker_names)}"
+            env = {**self.env, "LRS_WORKER_METRICS_PORT": str(port), **(extra_env or {})}
             self.stack.start_app_process(name, self._lrs_argv("worker"), env=env)
             self.worker_names.append(name)
+            self.worker_metrics[name] = f"http://{self.settings.metrics_host}:{port}/metrics"
 
     def stop_workers(self) -> None:
         """Stop every stream worker (gracefully: they commit what they wrote)."""
@@ -90,6 +93,7 @@ class BenchEnv:
         for name in self.worker_names:
             process.stop(self.stack.run_dir, name, timeout=20)
         self.worker_names = []
+        self.worker_metrics = {}
 
     def close(self, keep_data: bool = False) -> None:
         """Stop every process this run started; drop ClickHouse's data directory unless ``keep_data``."""

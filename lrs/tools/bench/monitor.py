@@ -96,6 +96,90 @@ class RssSampler:
         return out
 
 
+# What a worker's metrics say about its state, sampled next to its RSS (streams/metrics.py).
+INTAKE = "lrs_worker_sink_queued_bytes"
+ROUNDS = "lrs_worker_analytics_round_seconds"
+PAUSED = "lrs_worker_analytics_paused_seconds_total"
+
+
+def worker_state(text: str) -> dict[str, float]:
+    """From a worker's Prometheus page: its sink intake's bytes, the analytics rounds so far (count and seconds)
+    and the seconds the refresh paused for the sink."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    state = {"intake_bytes": 0.0, "rounds": 0.0, "round_s": 0.0, "paused_s": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == INTAKE:
+                state["intake_bytes"] = sample.value
+            elif sample.name == PAUSED:
+                state["paused_s"] = sample.value
+            elif sample.name == f"{ROUNDS}_count" and sample.labels.get("step") == "round":
+                state["rounds"] = sample.value
+            elif sample.name == f"{ROUNDS}_sum" and sample.labels.get("step") == "round":
+                state["round_s"] = sample.value
+    return state
+
+
+def quarters(samples: list[tuple[float, dict[str, float]]], limit_bytes: int) -> list[dict[str, float]]:
+    """Per quarter of a worker's samples (time, :func:`worker_state`): the share of samples whose sink intake held
+    at least half its limit (the sink behind), the mean analytics round, and the seconds the refresh paused."""
+    out = []
+    n = len(samples)
+    for q in range(4):
+        part = samples[q * n // 4:(q + 1) * n // 4 + 1]  # each quarter's first sample is the last one's end
+        if len(part) < 2:
+            continue
+        first, last = part[0][1], part[-1][1]
+        rounds = last["rounds"] - first["rounds"]
+        out.append({"behind_share": round(sum(s["intake_bytes"] >= limit_bytes / 2 for _, s in part[1:])
+                                          / (len(part) - 1), 3),
+                    "rounds": int(rounds),
+                    "mean_round_s": round((last["round_s"] - first["round_s"]) / rounds, 2) if rounds else 0.0,
+                    "paused_s": round(last["paused_s"] - first["paused_s"], 1)})
+    return out
+
+
+class WorkerStateSampler:
+    """Samples each worker's :func:`worker_state` from its metrics endpoint every ``interval`` seconds until
+    stopped: why a worker's RSS moved (a sink at its intake's bound holds a batch decoded ahead besides the one
+    written) shows next to the RSS."""
+
+    def __init__(self, urls: Callable[[], dict[str, str]], interval: float = 5.0) -> None:
+        self._urls = urls
+        self.interval = interval
+        self.samples: dict[str, list[tuple[float, dict[str, float]]]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-state-sampler", daemon=True)
+
+    def _run(self) -> None:
+        import httpx
+
+        start = time.monotonic()
+        with httpx.Client(timeout=5.0) as client:
+            while True:
+                now = round(time.monotonic() - start, 1)
+                for name, url in self._urls().items():
+                    with contextlib.suppress(httpx.HTTPError, ValueError):  # a worker restarting: a gap
+                        state = worker_state(client.get(url).raise_for_status().text)
+                        self.samples.setdefault(name, []).append((now, state))
+                if self._stop.wait(self.interval):
+                    return
+
+    def __enter__(self) -> WorkerStateSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def report(self, limit_bytes: int) -> dict[str, dict[str, Any]]:
+        """Per worker: its :func:`quarters` and the samples."""
+        return {name: {"quarters": quarters(series, limit_bytes), "samples": series}
+                for name, series in self.samples.items()}
+
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
