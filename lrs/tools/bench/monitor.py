@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from lrs.tools.bench.stats import growth, late_growth
 
@@ -59,32 +59,47 @@ def tree_rss_mb(pid: int) -> float:
         return total / 1e6
 
 
-class RssSampler:
-    """Samples the RSS of named process trees every ``interval`` seconds until stopped."""
+class PeriodicSampler:
+    """Calls :meth:`sample` with the seconds since the start every ``interval`` seconds, in a background thread,
+    from entering a ``with`` block until leaving it."""
 
-    def __init__(self, pids: Callable[[], dict[str, int]], interval: float = 5.0) -> None:
-        self._pids = pids
+    def __init__(self, interval: float) -> None:
         self.interval = interval
-        self.samples: dict[str, list[tuple[float, float]]] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+
+    def sample(self, now: float) -> None:
+        """Take one sample at ``now`` (seconds since the start)."""
+        raise NotImplementedError
 
     def _run(self) -> None:
         start = time.monotonic()
         while True:
-            now = time.monotonic() - start
-            for name, pid in self._pids().items():
-                self.samples.setdefault(name, []).append((round(now, 1), round(tree_rss_mb(pid), 1)))
+            self.sample(round(time.monotonic() - start, 1))
             if self._stop.wait(self.interval):
                 return
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+
+
+class RssSampler(PeriodicSampler):
+    """Samples the RSS of named process trees every ``interval`` seconds until stopped."""
+
+    def __init__(self, pids: Callable[[], dict[str, int]], interval: float = 5.0) -> None:
+        super().__init__(interval)
+        self._pids = pids
+        self.samples: dict[str, list[tuple[float, float]]] = {}
+
+    def sample(self, now: float) -> None:
+        """Every process tree's RSS (MB) now."""
+        for name, pid in self._pids().items():
+            self.samples.setdefault(name, []).append((now, round(tree_rss_mb(pid), 1)))
 
     def report(self) -> dict[str, dict[str, Any]]:
         """Per process: start/end/max RSS (MB), growth after warm-up, and the samples."""
@@ -140,39 +155,25 @@ def quarters(samples: list[tuple[float, dict[str, float]]], limit_bytes: int) ->
     return out
 
 
-class WorkerStateSampler:
+class WorkerStateSampler(PeriodicSampler):
     """Samples each worker's :func:`worker_state` from its metrics endpoint every ``interval`` seconds until
     stopped: why a worker's RSS moved (a sink at its intake's bound holds a batch decoded ahead besides the one
     written) shows next to the RSS."""
 
     def __init__(self, urls: Callable[[], dict[str, str]], interval: float = 5.0) -> None:
+        super().__init__(interval)
         self._urls = urls
-        self.interval = interval
         self.samples: dict[str, list[tuple[float, dict[str, float]]]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="worker-state-sampler", daemon=True)
 
-    def _run(self) -> None:
+    def sample(self, now: float) -> None:
+        """Every worker's state now; a worker that does not answer (restarting) leaves a gap."""
         import httpx
 
-        start = time.monotonic()
         with httpx.Client(timeout=5.0) as client:
-            while True:
-                now = round(time.monotonic() - start, 1)
-                for name, url in self._urls().items():
-                    with contextlib.suppress(httpx.HTTPError, ValueError):  # a worker restarting: a gap
-                        state = worker_state(client.get(url).raise_for_status().text)
-                        self.samples.setdefault(name, []).append((now, state))
-                if self._stop.wait(self.interval):
-                    return
-
-    def __enter__(self) -> WorkerStateSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
+            for name, url in self._urls().items():
+                with contextlib.suppress(httpx.HTTPError, ValueError):
+                    state = worker_state(client.get(url).raise_for_status().text)
+                    self.samples.setdefault(name, []).append((now, state))
 
     def report(self, limit_bytes: int) -> dict[str, dict[str, Any]]:
         """Per worker: its :func:`quarters` and the samples."""
