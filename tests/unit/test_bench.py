@@ -372,6 +372,18 @@ def test_worker_state_reads_a_workers_prometheus_page() -> None:
     assert state == {"intake_bytes": 4096.0, "rounds": 2.0, "round_s": 6.0, "paused_s": 7.5}
 
 
+def test_worker_state_reads_the_metrics_the_worker_has() -> None:
+    # A renamed worker metric would read as 0 in the soak's row: the names must be those streams/metrics.py serves.
+    from prometheus_client import REGISTRY, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from lrs.tools.bench.monitor import INTAKE, PAUSED, ROUNDS
+    from streams import metrics  # noqa: F401  (registers the worker's metrics)
+
+    served = {family.name for family in text_string_to_metric_families(generate_latest(REGISTRY).decode())}
+    assert {INTAKE, ROUNDS, PAUSED.removesuffix("_total")} <= served
+
+
 def test_quarters_tell_when_the_sink_fell_behind_and_the_rounds_grew() -> None:
     from lrs.tools.bench.monitor import quarters
 
